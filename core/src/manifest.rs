@@ -1,0 +1,316 @@
+//! The model manifest: what a model version is made of, parsed into validated types.
+//!
+//! A manifest names a model version (semver), the runtime it needs, its validity window, its
+//! files (logical path, size, sha256) with each file's ordered, content-addressed shards, and
+//! optional known-answer test vectors. It is JSON (schema [`SCHEMA_VERSION`]) and travels inside
+//! a signed DSSE envelope ([`crate::dsse`]); this module parses and checks its internal
+//! consistency but says nothing about trust — that is [`crate::policy`].
+//!
+//! Timestamps are Unix seconds (UTC): integers, so no clock or calendar code is needed here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Sha256Digest;
+use crate::error::ErrorCode;
+use crate::layout::{LogicalPath, ModelName};
+
+/// The manifest schema this crate reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The DSSE `payloadType` of a signed tessera manifest.
+pub const PAYLOAD_TYPE: &str = "application/vnd.tessera.manifest+json; version=1";
+/// The inference engine tessera's runtime implements.
+pub const ENGINE_WONNX: &str = "wonnx";
+
+/// A manifest that does not parse or is internally inconsistent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    /// Not JSON, or not the manifest's shape.
+    #[error("manifest is malformed: {0}")]
+    Malformed(String),
+    /// A `schema` this version of tessera does not understand.
+    #[error("manifest schema {found} is not supported (this tessera reads schema {SCHEMA_VERSION})")]
+    UnsupportedSchema {
+        /// The schema the manifest declares.
+        found: u32,
+    },
+    /// `expires_at` is not after `issued_at`.
+    #[error("manifest validity window is empty: issued_at {issued_at} >= expires_at {expires_at}")]
+    EmptyValidity {
+        /// Declared issue time.
+        issued_at: u64,
+        /// Declared expiry time.
+        expires_at: u64,
+    },
+    /// No files at all.
+    #[error("manifest lists no files")]
+    NoFiles,
+    /// Two files with the same logical path.
+    #[error("manifest lists file {0:?} twice")]
+    DuplicatePath(String),
+    /// A file's shard sizes don't add up to its size, or a shard is empty.
+    #[error("file {path:?}: shards add up to {shard_total} bytes but the file has {size} (and no shard may be empty)")]
+    ShardSizes {
+        /// The file's logical path.
+        path: String,
+        /// Declared file size.
+        size: u64,
+        /// Sum of the declared shard sizes.
+        shard_total: u64,
+    },
+    /// A test vector tensor whose data length doesn't match its shape.
+    #[error("test vector {vector:?}, tensor {tensor:?}: {detail}")]
+    InvalidTensor {
+        /// Test vector name.
+        vector: String,
+        /// Tensor name.
+        tensor: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl ErrorCode for ManifestError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "manifest-malformed",
+            Self::UnsupportedSchema { .. } => "manifest-schema-unsupported",
+            Self::EmptyValidity { .. } => "manifest-validity-empty",
+            Self::NoFiles => "manifest-no-files",
+            Self::DuplicatePath(_) => "manifest-duplicate-path",
+            Self::ShardSizes { .. } => "manifest-shard-sizes",
+            Self::InvalidTensor { .. } => "manifest-invalid-tensor",
+        }
+    }
+}
+
+/// A model version: the payload of a signed envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema: u32,
+    /// The model's name (its directory under the artifacts root).
+    pub name: ModelName,
+    /// The model version; updates must not go backwards.
+    pub version: semver::Version,
+    /// What a runtime must provide to run this model.
+    pub runtime: RuntimeRequirement,
+    /// When the manifest was signed (Unix seconds).
+    pub issued_at: u64,
+    /// After this instant (Unix seconds) clients refuse to accept the manifest.
+    pub expires_at: u64,
+    /// The model's files, each with its ordered shards.
+    pub files: Vec<FileEntry>,
+    /// Known-answer vectors a runtime runs to prove it computes this model correctly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_vectors: Vec<TestVector>,
+}
+
+/// The runtime a model needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeRequirement {
+    /// Inference engine, e.g. [`ENGINE_WONNX`].
+    pub engine: String,
+    /// ABI version of tessera's runtime the model was packed for.
+    pub abi: u32,
+    /// ONNX operator types the model uses (sorted, unique), checked against what a runtime
+    /// knows to work before it builds a session.
+    #[serde(default)]
+    pub ops: Vec<String>,
+}
+
+/// One logical file of a model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Path under the model, e.g. `model.onnx`.
+    pub path: LogicalPath,
+    /// Total size in bytes.
+    pub size: u64,
+    /// SHA-256 of the whole file.
+    pub sha256: Sha256Digest,
+    /// The shards that, concatenated in order, make the file.
+    pub shards: Vec<ShardRef>,
+}
+
+/// A content-addressed piece of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ShardRef {
+    /// SHA-256 of the shard's bytes; also its name in the artifact layout.
+    pub sha256: Sha256Digest,
+    /// Size in bytes (never 0).
+    pub size: u64,
+}
+
+/// Element type of a tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum DType {
+    /// 32-bit float.
+    Float32,
+    /// 32-bit signed integer.
+    Int32,
+    /// 64-bit signed integer (values beyond ±2^53 are not representable in JSON numbers).
+    Int64,
+}
+
+/// A dense tensor in JSON form: row-major `data`, with `shape`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tensor {
+    /// Element type.
+    pub dtype: DType,
+    /// Dimensions.
+    pub shape: Vec<u64>,
+    /// Row-major values.
+    pub data: Vec<f64>,
+}
+
+impl Tensor {
+    /// Number of elements the shape calls for (`None` on overflow).
+    pub fn element_count(&self) -> Option<u64> {
+        self.shape.iter().try_fold(1u64, |acc, d| acc.checked_mul(*d))
+    }
+}
+
+/// A known-answer test: run `inputs`, expect `outputs` within `tolerance` (max abs difference).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestVector {
+    /// A label for reports.
+    pub name: String,
+    /// Input tensors by model input name.
+    pub inputs: BTreeMap<String, Tensor>,
+    /// Expected output tensors by model output name.
+    pub outputs: BTreeMap<String, Tensor>,
+    /// Largest accepted absolute difference per element.
+    pub tolerance: f64,
+}
+
+impl Manifest {
+    /// Parses and checks a manifest's JSON bytes (the DSSE payload).
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ManifestError> {
+        // Read the schema first so a future manifest gets "unsupported", not "malformed".
+        #[derive(Deserialize)]
+        struct SchemaOnly {
+            schema: u32,
+        }
+        let schema: SchemaOnly =
+            serde_json::from_slice(bytes).map_err(|e| ManifestError::Malformed(e.to_string()))?;
+        if schema.schema != SCHEMA_VERSION {
+            return Err(ManifestError::UnsupportedSchema {
+                found: schema.schema,
+            });
+        }
+        let manifest: Self =
+            serde_json::from_slice(bytes).map_err(|e| ManifestError::Malformed(e.to_string()))?;
+        manifest.check()?;
+        Ok(manifest)
+    }
+
+    /// The manifest as pretty JSON (what `tessera pack` signs).
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain structs with string keys cannot fail.
+        #[allow(clippy::expect_used)]
+        serde_json::to_vec_pretty(self).expect("manifest serializes")
+    }
+
+    /// Checks internal consistency (done by [`Manifest::from_json`]; call it on manifests you
+    /// build yourself).
+    pub fn check(&self) -> Result<(), ManifestError> {
+        if self.schema != SCHEMA_VERSION {
+            return Err(ManifestError::UnsupportedSchema { found: self.schema });
+        }
+        if self.expires_at <= self.issued_at {
+            return Err(ManifestError::EmptyValidity {
+                issued_at: self.issued_at,
+                expires_at: self.expires_at,
+            });
+        }
+        if self.files.is_empty() {
+            return Err(ManifestError::NoFiles);
+        }
+        let mut seen = BTreeSet::new();
+        for file in &self.files {
+            if !seen.insert(file.path.as_str()) {
+                return Err(ManifestError::DuplicatePath(file.path.to_string()));
+            }
+            let shard_total = file
+                .shards
+                .iter()
+                .try_fold(0u64, |acc, s| acc.checked_add(s.size));
+            let no_empty = file.shards.iter().all(|s| s.size > 0);
+            if shard_total != Some(file.size) || !no_empty {
+                return Err(ManifestError::ShardSizes {
+                    path: file.path.to_string(),
+                    size: file.size,
+                    shard_total: shard_total.unwrap_or(u64::MAX),
+                });
+            }
+        }
+        for vector in &self.test_vectors {
+            for (tensor_name, tensor) in vector.inputs.iter().chain(&vector.outputs) {
+                let bad = |detail: String| ManifestError::InvalidTensor {
+                    vector: vector.name.clone(),
+                    tensor: tensor_name.clone(),
+                    detail,
+                };
+                if tensor.element_count() != Some(tensor.data.len() as u64) {
+                    return Err(bad(format!(
+                        "shape {:?} wants {:?} elements, data has {}",
+                        tensor.shape,
+                        tensor.element_count(),
+                        tensor.data.len()
+                    )));
+                }
+                if tensor.data.iter().any(|v| !v.is_finite()) {
+                    return Err(bad("data holds a non-finite number".into()));
+                }
+            }
+            if !(vector.tolerance.is_finite() && vector.tolerance >= 0.0) {
+                return Err(ManifestError::InvalidTensor {
+                    vector: vector.name.clone(),
+                    tensor: String::new(),
+                    detail: format!("tolerance {} is not a finite, non-negative number", vector.tolerance),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The file with this logical path.
+    pub fn file(&self, path: &str) -> Option<&FileEntry> {
+        self.files.iter().find(|f| f.path.as_str() == path)
+    }
+
+    /// Every distinct shard the manifest references (a shard may appear in several files).
+    pub fn unique_shards(&self) -> BTreeSet<ShardRef> {
+        self.files.iter().flat_map(|f| f.shards.iter().copied()).collect()
+    }
+
+    /// Bytes of all distinct shards: what a client with an empty store must download.
+    pub fn unique_shard_bytes(&self) -> u64 {
+        self.unique_shards().iter().map(|s| s.size).sum()
+    }
+
+    /// Whether two manifests describe the same model content (runtime, files, test vectors),
+    /// ignoring their timestamps. Same version with different content is "mix-and-match".
+    pub fn same_content(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.version == other.version
+            && self.runtime == other.runtime
+            && self.files == other.files
+            && self.test_vectors == other.test_vectors
+    }
+}
+
+impl FileEntry {
+    /// Byte offset of each shard within the file, paired with the shard.
+    pub fn shard_offsets(&self) -> impl Iterator<Item = (u64, &ShardRef)> + '_ {
+        self.shards.iter().scan(0u64, |offset, shard| {
+            let start = *offset;
+            *offset += shard.size;
+            Some((start, shard))
+        })
+    }
+}
