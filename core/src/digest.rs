@@ -99,7 +99,11 @@ impl<'de> Deserialize<'de> for Sha256Digest {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     #[test]
@@ -113,7 +117,10 @@ mod tests {
     #[test]
     fn parses_only_lowercase_hex_of_the_right_length() {
         let hex = Sha256Digest::of(b"x").to_hex();
-        assert_eq!(hex.parse::<Sha256Digest>().map(|d| d.to_hex()), Ok(hex.clone()));
+        assert_eq!(
+            hex.parse::<Sha256Digest>().map(|d| d.to_hex()),
+            Ok(hex.clone())
+        );
         for bad in [&hex[..63], &hex.to_uppercase(), "zz", ""] {
             let err = bad.parse::<Sha256Digest>().unwrap_err();
             assert_eq!(err.code(), "digest-malformed");

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _};
+use ed25519_dalek::{Signature, Signer as _, SigningKey};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
@@ -89,7 +89,15 @@ impl ErrorCode for SignatureError {
 /// The DSSE pre-authentication encoding of a payload.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
-    out.extend_from_slice(format!("DSSEv1 {} {} {} ", payload_type.len(), payload_type, payload.len()).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "DSSEv1 {} {} {} ",
+            payload_type.len(),
+            payload_type,
+            payload.len()
+        )
+        .as_bytes(),
+    );
     out.extend_from_slice(payload);
     out
 }
@@ -170,7 +178,9 @@ impl Envelope {
                 .decode(&entry.sig)
                 .ok()
                 .and_then(|raw| Signature::from_slice(&raw).ok())
-                .is_some_and(|sig| key.verify(&message, &sig).is_ok());
+                // Strict: rejects small-order keys and `R` values, with which a signature can be
+                // made to verify for any message.
+                .is_some_and(|sig| key.verify_strict(&message, &sig).is_ok());
             if verified {
                 valid.insert(entry.keyid.as_str());
             } else if first_invalid.is_none() {

@@ -82,11 +82,16 @@ impl PublicKeyFile {
         let raw = BASE64
             .decode(&self.public_key)
             .map_err(|e| KeyError::Malformed(format!("publicKey is not base64: {e}")))?;
-        let bytes: [u8; 32] = raw
-            .try_into()
-            .map_err(|v: Vec<u8>| KeyError::Malformed(format!("publicKey has {} bytes, want 32", v.len())))?;
+        let bytes: [u8; 32] = raw.try_into().map_err(|v: Vec<u8>| {
+            KeyError::Malformed(format!("publicKey has {} bytes, want 32", v.len()))
+        })?;
         let key = VerifyingKey::from_bytes(&bytes)
             .map_err(|e| KeyError::Malformed(format!("not an Ed25519 public key: {e}")))?;
+        if key.is_weak() {
+            return Err(KeyError::Malformed(
+                "a small-order (weak) Ed25519 key, which anyone can forge signatures for".into(),
+            ));
+        }
         let actual = key_id(&key);
         if actual != self.keyid {
             return Err(KeyError::IdMismatch {
@@ -117,7 +122,9 @@ impl TrustedKeys {
     }
 
     /// Builds a set from public key files, checking each.
-    pub fn from_files<'a>(files: impl IntoIterator<Item = &'a PublicKeyFile>) -> Result<Self, KeyError> {
+    pub fn from_files<'a>(
+        files: impl IntoIterator<Item = &'a PublicKeyFile>,
+    ) -> Result<Self, KeyError> {
         let mut set = Self::new();
         for file in files {
             set.insert(file.verifying_key()?);

@@ -38,7 +38,8 @@ pub enum LayoutError {
     #[error("invalid model name {0:?}: use 1-64 characters a-z, 0-9, '.', '_', '-', starting with a letter or digit")]
     InvalidModelName(String),
     /// Logical paths are `/`-separated segments of `A-Z a-z 0-9 . _ -`, each starting with a
-    /// letter or digit, not naming the manifest or the versions directory.
+    /// letter or digit, at most 255 bytes, whose first segment is neither `manifest.json` nor
+    /// `versions`.
     #[error("invalid model file path {0:?}")]
     InvalidLogicalPath(String),
     /// The path names nothing in the artifact layout.
@@ -122,14 +123,19 @@ string_newtype!(LogicalPath);
 impl FromStr for LogicalPath {
     type Err = LayoutError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // The first segment must not be a name the layout uses beside model files, or
+        // `<name>/<path>` could shadow (or sit "inside") the manifest or the versions directory.
+        let first = s.split('/').next();
         let ok = s.len() <= 255
             && s.split('/').all(|seg| is_safe_segment(seg, true))
-            && s != MANIFEST_FILE
-            && s.split('/').next() != Some(VERSIONS_DIR);
+            && first != Some(MANIFEST_FILE)
+            && first != Some(VERSIONS_DIR);
         if ok {
             Ok(Self(s.to_owned()))
         } else {
-            Err(LayoutError::InvalidLogicalPath(s.chars().take(300).collect()))
+            Err(LayoutError::InvalidLogicalPath(
+                s.chars().take(300).collect(),
+            ))
         }
     }
 }
@@ -176,7 +182,10 @@ impl ArtifactPath {
         if rest == MANIFEST_FILE {
             return Ok(Self::Manifest(name));
         }
-        if let Some(file) = rest.strip_prefix(VERSIONS_DIR).and_then(|r| r.strip_prefix('/')) {
+        if let Some(file) = rest
+            .strip_prefix(VERSIONS_DIR)
+            .and_then(|r| r.strip_prefix('/'))
+        {
             let version = file
                 .strip_suffix(".json")
                 .and_then(|v| semver::Version::parse(v).ok())

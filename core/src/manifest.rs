@@ -31,7 +31,9 @@ pub enum ManifestError {
     #[error("manifest is malformed: {0}")]
     Malformed(String),
     /// A `schema` this version of tessera does not understand.
-    #[error("manifest schema {found} is not supported (this tessera reads schema {SCHEMA_VERSION})")]
+    #[error(
+        "manifest schema {found} is not supported (this tessera reads schema {SCHEMA_VERSION})"
+    )]
     UnsupportedSchema {
         /// The schema the manifest declares.
         found: u32,
@@ -60,7 +62,17 @@ pub enum ManifestError {
         /// Sum of the declared shard sizes.
         shard_total: u64,
     },
-    /// A test vector tensor whose data length doesn't match its shape.
+    /// One shard digest declared with two different sizes (a digest names exactly one content).
+    #[error("shard {sha256} is declared with sizes {first} and {second}")]
+    ShardSizeConflict {
+        /// The shard's digest.
+        sha256: Sha256Digest,
+        /// The size declared first.
+        first: u64,
+        /// A different size declared later.
+        second: u64,
+    },
+    /// A test vector tensor whose data doesn't match its shape or element type.
     #[error("test vector {vector:?}, tensor {tensor:?}: {detail}")]
     InvalidTensor {
         /// Test vector name.
@@ -81,6 +93,7 @@ impl ErrorCode for ManifestError {
             Self::NoFiles => "manifest-no-files",
             Self::DuplicatePath(_) => "manifest-duplicate-path",
             Self::ShardSizes { .. } => "manifest-shard-sizes",
+            Self::ShardSizeConflict { .. } => "manifest-shard-conflict",
             Self::InvalidTensor { .. } => "manifest-invalid-tensor",
         }
     }
@@ -156,6 +169,24 @@ pub enum DType {
     Int64,
 }
 
+impl DType {
+    /// Whether the finite number `v` is a value of this type: within `f32`'s range for
+    /// `float32` (else it would become infinite), an integer within range for the others
+    /// (2^63 itself is out of `int64`'s range).
+    fn holds(self, v: f64) -> bool {
+        match self {
+            Self::Float32 => v.abs() <= f64::from(f32::MAX),
+            Self::Int32 => {
+                v.fract() == 0.0 && (f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&v)
+            }
+            Self::Int64 => {
+                v.fract() == 0.0
+                    && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v)
+            }
+        }
+    }
+}
+
 /// A dense tensor in JSON form: row-major `data`, with `shape`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tensor {
@@ -170,7 +201,9 @@ pub struct Tensor {
 impl Tensor {
     /// Number of elements the shape calls for (`None` on overflow).
     pub fn element_count(&self) -> Option<u64> {
-        self.shape.iter().try_fold(1u64, |acc, d| acc.checked_mul(*d))
+        self.shape
+            .iter()
+            .try_fold(1u64, |acc, d| acc.checked_mul(*d))
     }
 }
 
@@ -231,6 +264,7 @@ impl Manifest {
             return Err(ManifestError::NoFiles);
         }
         let mut seen = BTreeSet::new();
+        let mut shard_sizes = BTreeMap::new();
         for file in &self.files {
             if !seen.insert(file.path.as_str()) {
                 return Err(ManifestError::DuplicatePath(file.path.to_string()));
@@ -246,6 +280,16 @@ impl Manifest {
                     size: file.size,
                     shard_total: shard_total.unwrap_or(u64::MAX),
                 });
+            }
+            for shard in &file.shards {
+                let first = *shard_sizes.entry(shard.sha256).or_insert(shard.size);
+                if first != shard.size {
+                    return Err(ManifestError::ShardSizeConflict {
+                        sha256: shard.sha256,
+                        first,
+                        second: shard.size,
+                    });
+                }
             }
         }
         for vector in &self.test_vectors {
@@ -266,12 +310,18 @@ impl Manifest {
                 if tensor.data.iter().any(|v| !v.is_finite()) {
                     return Err(bad("data holds a non-finite number".into()));
                 }
+                if let Some(v) = tensor.data.iter().find(|v| !tensor.dtype.holds(**v)) {
+                    return Err(bad(format!("{v} is not a {:?} value", tensor.dtype)));
+                }
             }
             if !(vector.tolerance.is_finite() && vector.tolerance >= 0.0) {
                 return Err(ManifestError::InvalidTensor {
                     vector: vector.name.clone(),
                     tensor: String::new(),
-                    detail: format!("tolerance {} is not a finite, non-negative number", vector.tolerance),
+                    detail: format!(
+                        "tolerance {} is not a finite, non-negative number",
+                        vector.tolerance
+                    ),
                 });
             }
         }
@@ -285,12 +335,18 @@ impl Manifest {
 
     /// Every distinct shard the manifest references (a shard may appear in several files).
     pub fn unique_shards(&self) -> BTreeSet<ShardRef> {
-        self.files.iter().flat_map(|f| f.shards.iter().copied()).collect()
+        self.files
+            .iter()
+            .flat_map(|f| f.shards.iter().copied())
+            .collect()
     }
 
     /// Bytes of all distinct shards: what a client with an empty store must download.
     pub fn unique_shard_bytes(&self) -> u64 {
-        self.unique_shards().iter().map(|s| s.size).sum()
+        // Saturating: a hostile manifest's sizes may add up past u64 across files.
+        self.unique_shards()
+            .iter()
+            .fold(0u64, |acc, s| acc.saturating_add(s.size))
     }
 
     /// Whether two manifests describe the same model content (runtime, files, test vectors),
@@ -309,7 +365,7 @@ impl FileEntry {
     pub fn shard_offsets(&self) -> impl Iterator<Item = (u64, &ShardRef)> + '_ {
         self.shards.iter().scan(0u64, |offset, shard| {
             let start = *offset;
-            *offset += shard.size;
+            *offset = start.saturating_add(shard.size);
             Some((start, shard))
         })
     }

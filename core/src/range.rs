@@ -89,7 +89,10 @@ pub enum RangeOutcome {
 /// Decides the answer to a request whose `Range` header is `header`, for a representation of
 /// `total` bytes. See the module docs for the rules.
 pub fn evaluate(header: Option<&str>, total: u64) -> RangeOutcome {
-    let Some(spec) = header.map(str::trim).and_then(|h| strip_prefix_ignore_case(h, "bytes=")) else {
+    let Some(spec) = header
+        .map(str::trim)
+        .and_then(|h| strip_prefix_ignore_case(h, "bytes="))
+    else {
         return RangeOutcome::Full;
     };
     if spec.contains(',') {
@@ -137,12 +140,13 @@ fn partial(start: u64, end: u64) -> RangeOutcome {
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
-/// Parses 1–19 ASCII digits (rejecting signs, spaces and overflow).
+/// Parses ASCII digits whose value fits in a `u64` (rejecting signs, spaces and overflow).
 fn parse_digits(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     s.parse().ok()

@@ -1,33 +1,32 @@
-//! (placeholder: the edge helper replaces this file)
-use std::net::SocketAddr;
-use std::path::PathBuf;
+//! The tessera edge server (`tessera serve`): serves a signed, sharded artifacts directory under
+//! `/models/` and, optionally, the app at `/`, over plain HTTP.
+//!
+//! - `/models/_shards/<sha256>`: shard bytes, immutable, strong `ETag`, Range.
+//! - `/models/<name>/manifest.json`, `/models/<name>/versions/<semver>.json`: signed envelopes
+//!   as stored, `no-cache` with `ETag`.
+//! - `/models/<name>/<logical path>`: a model file assembled from its shards and streamed, with
+//!   Range (core's rules), `ETag` = the file's SHA-256.
+//! - `/healthz`; CORS allow-list; CSP and other security headers; a JSON-lines request log.
+//!
+//! The edge is an origin, not a verifier: it never checks signatures or re-hashes shards (the
+//! browser does both against its trusted keys), and it does not terminate TLS (put it behind a
+//! TLS proxy and set [`EdgeConfig::hsts`]). Every failure is a JSON body
+//! `{"error": {"code", "message"}}` with a stable code ([`RequestError`]); paths that could leave
+//! the artifacts directory are refused before any file is touched.
 
-/// Configuration of `tessera serve`.
-#[derive(Debug, Clone)]
-pub struct EdgeConfig {
-    /// Artifacts directory served under `/models/`.
-    pub artifacts: PathBuf,
-    /// Optional app directory served at `/`.
-    pub app: Option<PathBuf>,
-    /// Listen address.
-    pub addr: SocketAddr,
-    /// Origins allowed by CORS.
-    pub cors_origins: Vec<String>,
-}
+mod conditional;
+mod config;
+mod error;
+mod logical;
+mod manifest;
+mod models;
+mod path;
+mod request_log;
+mod router;
+mod server;
+mod shard;
 
-/// Errors of the edge server.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EdgeError {
-    /// Could not bind.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
-}
-
-/// Serves until `shutdown` resolves.
-pub async fn serve(
-    _config: EdgeConfig,
-    _shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), EdgeError> {
-    Ok(())
-}
+pub use config::{EdgeConfig, DEFAULT_ADDR};
+pub use error::{EdgeError, RequestError};
+pub use router::{content_security_policy, router};
+pub use server::{bind, serve, Server};

@@ -1,1 +1,235 @@
-fn main() {}
+//! Project automation: the two commands a newcomer needs.
+//!
+//! - `cargo xtask test`: installs what is missing (idempotently), then runs everything the project
+//!   tests — formatting, clippy, the native suites, `tessera-core` on wasm32, and the check that
+//!   `tessera-core` depends on no browser crate. `.ci/run` calls exactly this.
+//! - `cargo xtask demo`: builds the CLI, makes a dev signing key if there is none, packs a sample
+//!   model and serves it with `tessera serve` until Ctrl-C.
+//!
+//! It shells out to cargo, rustup, apt-get and the built `tessera`; it holds no project logic.
+
+mod setup;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "tessera's project commands")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Install what is missing, then run every test suite (what CI runs).
+    Test {
+        /// Skip rustfmt and clippy (quicker local iterations).
+        #[arg(long)]
+        no_lint: bool,
+    },
+    /// Build, pack a sample model with a dev key, and serve app + artifacts.
+    Demo {
+        /// Address to listen on.
+        #[arg(long, env = "TESSERA_ADDR", default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
+}
+
+/// A failed step: what was running and why it failed.
+#[derive(Debug)]
+struct StepError(String);
+
+type Result<T = ()> = std::result::Result<T, StepError>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Task::Test { no_lint } => test(no_lint),
+        Task::Demo { addr } => demo(&addr),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(StepError(msg)) => {
+            eprintln!("xtask: error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+fn root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map_or(manifest_dir.clone(), Path::to_path_buf)
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+/// Runs a command, echoing it, and fails with its description if it fails.
+fn run(cmd: &mut Command) -> Result {
+    let shown = format!("{cmd:?}").replace('"', "");
+    eprintln!("\n==> {shown}");
+    let status = cmd
+        .status()
+        .map_err(|e| StepError(format!("cannot start `{shown}`: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(StepError(format!("`{shown}` failed ({status})")))
+    }
+}
+
+/// Runs a command and returns its stdout.
+fn output(cmd: &mut Command) -> Result<String> {
+    let shown = format!("{cmd:?}").replace('"', "");
+    let out = cmd
+        .output()
+        .map_err(|e| StepError(format!("cannot start `{shown}`: {e}")))?;
+    if !out.status.success() {
+        return Err(StepError(format!(
+            "`{shown}` failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn test(no_lint: bool) -> Result {
+    setup::rust_wasm_target()?;
+    setup::wasm_bindgen_cli()?;
+    setup::apt_packages(&[("node", "nodejs")])?;
+
+    if !no_lint {
+        run(cargo().args(["fmt", "--all", "--check"]))?;
+        run(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+    }
+    core_has_no_browser_deps()?;
+    run(cargo().args(["test", "--workspace"]))?;
+    // The pure core also runs on wasm32 (under Node, through wasm-bindgen-test-runner).
+    run(cargo()
+        .args([
+            "test",
+            "-p",
+            "tessera-core",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        ))?;
+    eprintln!("\nxtask: all test suites passed");
+    Ok(())
+}
+
+/// `tessera-core` must stay pure: no browser bindings anywhere in its dependency tree.
+fn core_has_no_browser_deps() -> Result {
+    let tree = output(cargo().args([
+        "tree",
+        "-p",
+        "tessera-core",
+        "--edges",
+        "normal,build",
+        "--target",
+        "all",
+        "--prefix",
+        "none",
+    ]))?;
+    let forbidden: Vec<&str> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| matches!(*name, "web-sys" | "js-sys" | "wasm-bindgen"))
+        .collect();
+    if forbidden.is_empty() {
+        eprintln!("\n==> tessera-core depends on no browser crate (web-sys, js-sys, wasm-bindgen)");
+        Ok(())
+    } else {
+        Err(StepError(format!(
+            "tessera-core must not depend on browser crates, found: {forbidden:?}"
+        )))
+    }
+}
+
+fn demo(addr: &str) -> Result {
+    let root = root();
+    let state = root.join(".tessera");
+    run(cargo().args(["build", "--release", "-p", "tessera-cli"]))?;
+    let tessera = root.join("target/release/tessera");
+
+    let key_dir = state.join("dev-key");
+    let key = key_dir.join("tessera.key");
+    if !key.exists() {
+        run(Command::new(&tessera)
+            .arg("keygen")
+            .arg("--out")
+            .arg(&key_dir))?;
+    }
+
+    let sample = state.join("sample");
+    std::fs::create_dir_all(&sample)
+        .map_err(|e| StepError(format!("cannot create {}: {e}", sample.display())))?;
+    let weights = sample.join("weights.bin");
+    if !weights.exists() {
+        write_sample_weights(&weights, 12 << 20)?;
+    }
+    let artifacts = state.join("artifacts");
+    if !artifacts.join("sample/manifest.json").exists() {
+        run(Command::new(&tessera)
+            .arg("pack")
+            .arg("--key")
+            .arg(&key)
+            .args([
+                "--name",
+                "sample",
+                "--version",
+                "1.0.0",
+                "--expires",
+                "365d",
+            ])
+            .arg("--out")
+            .arg(&artifacts)
+            .arg(&weights))?;
+    }
+
+    eprintln!(
+        "\ntessera demo: http://{addr}/\n  try: curl -sI http://{addr}/models/sample/manifest.json\n       curl -s -H 'Range: bytes=0-15' http://{addr}/models/sample/weights.bin | xxd\n  Ctrl-C stops the server."
+    );
+    run(Command::new(&tessera)
+        .arg("serve")
+        .arg("--artifacts")
+        .arg(&artifacts)
+        .arg("--app")
+        .arg(root.join("demo-pwa"))
+        .args(["--addr", addr]))
+}
+
+/// A deterministic stand-in for model weights (xorshift64), so the demo needs no download.
+fn write_sample_weights(path: &Path, len: usize) -> Result {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut bytes = Vec::with_capacity(len);
+    while bytes.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes.truncate(len);
+    std::fs::write(path, bytes)
+        .map_err(|e| StepError(format!("cannot write {}: {e}", path.display())))
+}

@@ -1,0 +1,268 @@
+//! Key files: generating a signing key pair, loading a private key (PKCS#8 PEM) and public key
+//! files ([`PublicKeyFile`] JSON).
+//!
+//! The private key is written with mode 0600 on Unix and never replaces an existing file unless
+//! asked to. This module does not encrypt keys or talk to a KMS/HSM; a key file is as safe as the
+//! directory it sits in.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+use ed25519_dalek::SigningKey;
+use tessera_core::keys::{key_id, PublicKeyFile, TrustedKeys};
+
+use crate::atomic::TempFile;
+use crate::error::ArtifactsError;
+
+/// File name of the private key `keygen` writes.
+pub const PRIVATE_KEY_FILE: &str = "tessera.key";
+/// File name of the public key `keygen` writes.
+pub const PUBLIC_KEY_FILE: &str = "tessera.pub.json";
+
+/// What [`generate_key_pair`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedKey {
+    /// Id of the new key ([`key_id`]).
+    pub keyid: String,
+    /// The private key (PKCS#8 PEM).
+    pub private_key: PathBuf,
+    /// The public key ([`PublicKeyFile`] JSON).
+    pub public_key: PathBuf,
+}
+
+/// Generates an Ed25519 key pair from OS randomness and writes [`PRIVATE_KEY_FILE`] and
+/// [`PUBLIC_KEY_FILE`] into `dir` (created if needed).
+///
+/// Without `force`, fails with [`ArtifactsError::KeyFileExists`] if either file exists, and
+/// writes neither. With `force`, replaces both atomically.
+pub fn generate_key_pair(dir: &Path, force: bool) -> Result<GeneratedKey, ArtifactsError> {
+    let private_path = dir.join(PRIVATE_KEY_FILE);
+    let public_path = dir.join(PUBLIC_KEY_FILE);
+    if !force {
+        for path in [&private_path, &public_path] {
+            if path.symlink_metadata().is_ok() {
+                return Err(ArtifactsError::KeyFileExists { path: path.clone() });
+            }
+        }
+    }
+    fs::create_dir_all(dir).map_err(|e| ArtifactsError::io("cannot create directory", dir, e))?;
+
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| ArtifactsError::Io {
+        action: "cannot get randomness for",
+        path: private_path.clone(),
+        source: io::Error::other(e.to_string()),
+    })?;
+    // `SigningKey` wipes itself on drop (ed25519-dalek's `zeroize` feature); the PEM below is a
+    // `Zeroizing<String>`. The stack copy of the seed is cleared best-effort.
+    let key = SigningKey::from_bytes(&seed);
+    seed.fill(0);
+    let pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| ArtifactsError::Io {
+            action: "cannot encode",
+            path: private_path.clone(),
+            source: io::Error::other(e.to_string()),
+        })?;
+    let public = PublicKeyFile::new(&key.verifying_key());
+    let mut public_json = serde_json::to_vec_pretty(&public).map_err(|e| ArtifactsError::Io {
+        action: "cannot encode",
+        path: public_path.clone(),
+        source: io::Error::other(e),
+    })?;
+    public_json.push(b'\n');
+
+    write_key_file(&private_path, pem.as_bytes(), true, force)?;
+    write_key_file(&public_path, &public_json, false, force)?;
+    Ok(GeneratedKey {
+        keyid: key_id(&key.verifying_key()),
+        private_key: private_path,
+        public_key: public_path,
+    })
+}
+
+/// Loads a PKCS#8 PEM Ed25519 private key.
+pub fn load_signing_key(path: &Path) -> Result<SigningKey, ArtifactsError> {
+    let bytes = fs::read(path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => ArtifactsError::PrivateKeyMissing {
+            path: path.to_path_buf(),
+        },
+        _ => ArtifactsError::PrivateKeyUnreadable {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
+    let not_pem = |detail: String| ArtifactsError::PrivateKeyNotPem {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|_| not_pem("the file is not text".into()))?;
+    SigningKey::from_pkcs8_pem(text).map_err(|e| not_pem(e.to_string()))
+}
+
+/// Loads one public key file and checks the key (algorithm, encoding, key id).
+pub fn load_public_key(path: &Path) -> Result<PublicKeyFile, ArtifactsError> {
+    let bytes =
+        fs::read(path).map_err(|e| ArtifactsError::io("cannot read public key", path, e))?;
+    let file: PublicKeyFile =
+        serde_json::from_slice(&bytes).map_err(|e| ArtifactsError::PublicKeyFileMalformed {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+    file.verifying_key().map_err(|source| ArtifactsError::Key {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(file)
+}
+
+/// Loads public key files into the set of keys trusted to sign manifests.
+pub fn load_trusted_keys(paths: &[PathBuf]) -> Result<TrustedKeys, ArtifactsError> {
+    let mut trusted = TrustedKeys::new();
+    for path in paths {
+        let file = load_public_key(path)?;
+        let key = file.verifying_key().map_err(|source| ArtifactsError::Key {
+            path: path.clone(),
+            source,
+        })?;
+        trusted.insert(key);
+    }
+    Ok(trusted)
+}
+
+/// Writes a key file: `create_new` (never clobbering) unless `force`, then temp + rename.
+fn write_key_file(
+    path: &Path,
+    bytes: &[u8],
+    private: bool,
+    force: bool,
+) -> Result<(), ArtifactsError> {
+    if force {
+        let mut temp = TempFile::new_in(crate::atomic::parent_dir(path), private)?;
+        temp.write_all(bytes)?;
+        return temp.persist(path);
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::AlreadyExists => ArtifactsError::KeyFileExists {
+            path: path.to_path_buf(),
+        },
+        _ => ArtifactsError::io("cannot create", path, e),
+    })?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| ArtifactsError::io("cannot write", path, e))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use tessera_core::ErrorCode as _;
+
+    use super::*;
+
+    #[test]
+    fn generated_key_loads_back_and_matches_its_public_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let generated = generate_key_pair(dir.path(), false).unwrap();
+        let key = load_signing_key(&generated.private_key).unwrap();
+        let public = load_public_key(&generated.public_key).unwrap();
+        assert_eq!(public.keyid, generated.keyid);
+        assert_eq!(public.verifying_key().unwrap(), key.verifying_key());
+        let pem = fs::read_to_string(&generated.private_key).unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{pem}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_key_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        for force in [false, true] {
+            let generated = generate_key_pair(dir.path(), force).unwrap();
+            let mode = fs::metadata(&generated.private_key)
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "force={force}");
+        }
+    }
+
+    #[test]
+    fn refuses_to_overwrite_either_file_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = generate_key_pair(dir.path(), false).unwrap();
+        let err = generate_key_pair(dir.path(), false).unwrap_err();
+        assert_eq!(err.code(), "key-file-exists");
+        assert_eq!(
+            load_public_key(&first.public_key).unwrap().keyid,
+            first.keyid
+        );
+
+        let lone = tempfile::tempdir().unwrap();
+        fs::write(lone.path().join(PUBLIC_KEY_FILE), "{}").unwrap();
+        assert_eq!(
+            generate_key_pair(lone.path(), false).unwrap_err().code(),
+            "key-file-exists"
+        );
+        assert!(!lone.path().join(PRIVATE_KEY_FILE).exists());
+
+        let second = generate_key_pair(dir.path(), true).unwrap();
+        assert_ne!(second.keyid, first.keyid);
+        assert_eq!(
+            load_public_key(&second.public_key).unwrap().keyid,
+            second.keyid
+        );
+    }
+
+    #[test]
+    fn bad_private_key_files_have_distinct_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("text.key");
+        fs::write(&text, "hello").unwrap();
+        let binary = dir.path().join("binary.key");
+        fs::write(&binary, [0xff, 0x00, 0xfe]).unwrap();
+        let public = generate_key_pair(dir.path(), false).unwrap().public_key;
+        let cases = [
+            (dir.path().join("absent.key"), "private-key-missing"),
+            (dir.path().to_path_buf(), "private-key-unreadable"),
+            (text, "private-key-not-pem"),
+            (binary, "private-key-not-pem"),
+            (public, "private-key-not-pem"),
+        ];
+        for (path, code) in cases {
+            let err = load_signing_key(&path).unwrap_err();
+            assert_eq!(err.code(), code, "{}: {err}", path.display());
+        }
+    }
+
+    #[test]
+    fn bad_public_key_files_have_distinct_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let generated = generate_key_pair(dir.path(), false).unwrap();
+        let mut wrong_id = load_public_key(&generated.public_key).unwrap();
+        wrong_id.keyid = "00".repeat(32);
+        let wrong_id_path = dir.path().join("wrong-id.json");
+        fs::write(&wrong_id_path, serde_json::to_vec(&wrong_id).unwrap()).unwrap();
+        let not_json = dir.path().join("not.json");
+        fs::write(&not_json, "ed25519 AAAA").unwrap();
+        let cases = [
+            (dir.path().join("absent.json"), "io"),
+            (not_json, "public-key-malformed"),
+            (wrong_id_path, "key-id-mismatch"),
+        ];
+        for (path, code) in cases {
+            let err = load_public_key(&path).unwrap_err();
+            assert_eq!(err.code(), code, "{}: {err}", path.display());
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Idempotent machine setup: each step checks first and installs only what is missing.
+//!
+//! The machine is wiped between sessions, so everything the project needs installs from here:
+//! the wasm32 target (rustup), `wasm-bindgen-cli` at exactly the `wasm-bindgen` version in
+//! Cargo.lock (compiled from the crate registry, ~7 min, skipped when present), and Debian
+//! packages (installed with apt-get when running as root, otherwise a message saying what to
+//! install). Nothing here downloads a binary from the internet.
+
+use std::process::Command;
+
+use crate::{output, root, run, Result, StepError};
+
+/// `rustup target add wasm32-unknown-unknown` unless it is installed.
+pub fn rust_wasm_target() -> Result {
+    let installed = output(
+        Command::new("rustup")
+            .args(["target", "list", "--installed"])
+            .current_dir(root()),
+    )?;
+    if installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
+        return Ok(());
+    }
+    run(Command::new("rustup")
+        .args(["target", "add", "wasm32-unknown-unknown"])
+        .current_dir(root()))
+}
+
+/// The `wasm-bindgen` version pinned in Cargo.lock.
+fn locked_wasm_bindgen_version() -> Result<String> {
+    let lock_path = root().join("Cargo.lock");
+    let lock = std::fs::read_to_string(&lock_path)
+        .map_err(|e| StepError(format!("cannot read {}: {e}", lock_path.display())))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"wasm-bindgen\"" {
+            if let Some(version) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = \""))
+                .and_then(|v| v.strip_suffix('"'))
+            {
+                return Ok(version.to_owned());
+            }
+        }
+    }
+    Err(StepError("Cargo.lock pins no wasm-bindgen version".into()))
+}
+
+/// `cargo install wasm-bindgen-cli --version <locked>` unless that exact version is on PATH.
+/// (`--locked` is deliberately not passed: see shared/TOOLCHAIN.md.)
+pub fn wasm_bindgen_cli() -> Result {
+    let want = locked_wasm_bindgen_version()?;
+    let have = Command::new("wasm-bindgen")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    if have
+        .as_deref()
+        .is_some_and(|v| v.split_whitespace().nth(1) == Some(want.as_str()))
+    {
+        return Ok(());
+    }
+    eprintln!("xtask: installing wasm-bindgen-cli {want} (compiles from source, several minutes)");
+    run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &want, "--force"]))
+}
+
+fn on_path(binary: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {binary}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Installs the Debian packages whose binary (first of each pair) is not on PATH.
+pub fn apt_packages(wanted: &[(&str, &str)]) -> Result {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(binary, _)| !on_path(binary))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        return Err(StepError(format!(
+            "missing Debian packages; install them with: sudo apt-get install -y {}",
+            missing.join(" ")
+        )));
+    }
+    run(Command::new("apt-get").args(["update", "-q"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
