@@ -2,7 +2,7 @@
 //!
 //! [`read_manifest_unverified`] parses the payload without checking signatures: for tools that
 //! only display or compare manifests (`tessera diff`, the packer's rollback guard). Anything that
-//! decides trust goes through [`crate::verify`].
+//! decides trust goes through [`crate::verify()`].
 
 use std::fs;
 use std::path::Path;

@@ -10,8 +10,9 @@
 
 mod setup;
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 
 use clap::{Parser, Subcommand};
 
@@ -103,6 +104,65 @@ fn output(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Pass/fail counts summed over every test binary a run printed `test result:` for.
+#[derive(Debug, Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Tally {
+    /// Reads `test result: ok. 12 passed; 0 failed; 1 ignored; ...` lines.
+    fn absorb(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(kind), Some(count)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = count.parse::<u64>() else {
+                continue;
+            };
+            match kind {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs a test command, streaming its stdout through while counting results into `tally`.
+fn run_tests(cmd: &mut Command, tally: &mut Tally) -> Result {
+    let shown = format!("{cmd:?}").replace('"', "");
+    eprintln!("\n==> {shown}");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| StepError(format!("cannot start `{shown}`: {e}")))?;
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout)
+            .lines()
+            .map_while(std::result::Result::ok)
+        {
+            println!("{line}");
+            tally.absorb(&line);
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| StepError(format!("`{shown}` did not finish: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(StepError(format!("`{shown}` failed ({status})")))
+    }
+}
+
 fn test(no_lint: bool) -> Result {
     setup::rust_wasm_target()?;
     setup::wasm_bindgen_cli()?;
@@ -120,22 +180,32 @@ fn test(no_lint: bool) -> Result {
         ]))?;
     }
     core_has_no_browser_deps()?;
-    run(cargo().args(["test", "--workspace"]))?;
-    // The pure core also runs on wasm32 (under Node, through wasm-bindgen-test-runner).
-    run(cargo()
-        .args([
-            "test",
-            "-p",
-            "tessera-core",
-            "--target",
-            "wasm32-unknown-unknown",
-        ])
-        .env(
-            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
-            "wasm-bindgen-test-runner",
-        ))?;
-    eprintln!("\nxtask: all test suites passed");
-    Ok(())
+    let mut tally = Tally::default();
+    let outcome = run_tests(cargo().args(["test", "--workspace"]), &mut tally).and_then(|()| {
+        // The pure core also runs on wasm32 (under Node, through wasm-bindgen-test-runner).
+        run_tests(
+            cargo()
+                .args([
+                    "test",
+                    "-p",
+                    "tessera-core",
+                    "--tests",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                ])
+                .env(
+                    "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                    "wasm-bindgen-test-runner",
+                ),
+            &mut tally,
+        )
+    });
+    // The closing line CI reads: every suite's results, summed.
+    println!(
+        "\nxtask: {} passed, {} failed, {} skipped",
+        tally.passed, tally.failed, tally.ignored
+    );
+    outcome
 }
 
 /// `tessera-core` must stay pure: no browser bindings anywhere in its dependency tree.
