@@ -4,4 +4,5 @@ pub mod diff;
 pub mod keygen;
 pub mod pack;
 pub mod serve;
+pub mod token;
 pub mod verify;

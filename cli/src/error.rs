@@ -39,6 +39,20 @@ pub enum CliError {
         /// Why it is refused.
         reason: String,
     },
+    /// `--ttl` is not a positive duration.
+    #[error("invalid --ttl {input:?}: {reason} (examples: 15m, 1h, 7d)")]
+    InvalidTtl {
+        /// What was given.
+        input: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// `--auth-key` was given without `--auth-audience`.
+    #[error("--auth-key needs --auth-audience (the audience tokens must be minted for)")]
+    AuthAudienceMissing,
+    /// A bearer token could not be minted.
+    #[error(transparent)]
+    Token(#[from] tessera_edge::inference::TokenError),
     /// `--version` is not SemVer.
     #[error("invalid --version {input:?}: {reason} (want SemVer such as 1.2.0)")]
     InvalidVersion {
@@ -73,6 +87,9 @@ impl ErrorCode for CliError {
             Self::InvalidShardSize { .. } => "invalid-shard-size",
             Self::InvalidExpires { .. } => "invalid-expires",
             Self::InvalidVersion { .. } => "invalid-version",
+            Self::InvalidTtl { .. } => "invalid-ttl",
+            Self::AuthAudienceMissing => "auth-audience-missing",
+            Self::Token(e) => e.code(),
             Self::InvalidName(e) => e.code(),
             Self::VerifyFailed { .. } => "verify-failed",
             Self::Runtime(_) => "runtime-failed",
@@ -88,6 +105,8 @@ impl CliError {
             Self::InvalidShardSize { .. }
             | Self::InvalidExpires { .. }
             | Self::InvalidVersion { .. }
+            | Self::InvalidTtl { .. }
+            | Self::AuthAudienceMissing
             | Self::InvalidName(_) => EXIT_USAGE,
             _ => EXIT_FAILURE,
         }

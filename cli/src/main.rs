@@ -1,5 +1,5 @@
 //! `tessera`: make signing keys, pack model files into signed, sharded artifacts, verify them,
-//! compare versions, and serve them.
+//! compare versions, serve them (with an inference API), and mint tokens for that API.
 //!
 //! This binary parses arguments, drives progress bars and prints results; packing, verifying
 //! and key handling are `tessera-artifacts`, the rules are `tessera-core`, the server is
@@ -18,7 +18,7 @@ use clap::{ArgAction, Parser, Subcommand};
 use tessera_core::ErrorCode as _;
 use tracing_subscriber::EnvFilter;
 
-use crate::commands::{diff, keygen, pack, serve, verify};
+use crate::commands::{diff, keygen, pack, serve, token, verify};
 use crate::error::CliError;
 
 /// Signed, sharded model artifacts for offline-first browser AI.
@@ -47,6 +47,8 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Serve an artifacts directory (and optionally an app) over HTTP until Ctrl-C.
     Serve(serve::ServeArgs),
+    /// Mint a bearer token (EdDSA JWT) for the edge's inference API.
+    Token(token::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +73,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Verify(args) => verify::run(args, cli.quiet),
         Command::Diff(args) => diff::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Token(args) => token::run(args),
     }
 }
 

@@ -15,11 +15,13 @@ pub mod digest;
 pub mod download;
 pub mod dsse;
 pub mod error;
+pub mod infer;
 pub mod keys;
 pub mod layout;
 pub mod manifest;
 pub mod policy;
 pub mod range;
+pub mod ratelimit;
 
 pub use digest::Sha256Digest;
 pub use error::ErrorCode;

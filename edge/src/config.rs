@@ -1,8 +1,10 @@
-//! What `tessera serve` is told: directories, listen address, CORS allow-list, HSTS and the
-//! request log. Plain data with defaults; [`crate::router`] checks it.
+//! What `tessera serve` is told: directories, listen address, CORS allow-list, HSTS, the
+//! request log and the inference API's settings. Plain data with defaults; [`crate::router`] checks it.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+
+use crate::inference::InferenceConfig;
 
 /// The default listen address, `127.0.0.1:8080`.
 pub const DEFAULT_ADDR: SocketAddr =
@@ -30,6 +32,9 @@ pub struct EdgeConfig {
     /// Append one JSON line per request to this file:
     /// `{"method","path","range","status","bytes"}` (`bytes`: body bytes actually sent).
     pub request_log: Option<PathBuf>,
+    /// The inference API (`POST /v1/models/<name>/infer`): trusted model keys, auth, limits.
+    /// The default has no trusted keys, so inference is disabled.
+    pub inference: InferenceConfig,
 }
 
 impl EdgeConfig {
@@ -42,6 +47,7 @@ impl EdgeConfig {
             cors_origins: Vec::new(),
             hsts: false,
             request_log: None,
+            inference: InferenceConfig::default(),
         }
     }
 }

@@ -7,9 +7,12 @@
 //! - `/models/<name>/<logical path>`: a model file assembled from its shards and streamed, with
 //!   Range (core's rules), `ETag` = the file's SHA-256.
 //! - `/healthz`; CORS allow-list; CSP and other security headers; a JSON-lines request log.
+//! - `POST /v1/models/<name>/infer` and `GET /metrics`: native inference of signed models
+//!   ([`inference`]); this is the one place the edge does verify signatures and shard digests,
+//!   because it runs what it loads.
 //!
-//! The edge is an origin, not a verifier: it never checks signatures or re-hashes shards (the
-//! browser does both against its trusted keys), and it does not terminate TLS (put it behind a
+//! For serving artifacts the edge is an origin, not a verifier: it never checks signatures or
+//! re-hashes shards it only sends (the browser does both against its trusted keys), and it does not terminate TLS (put it behind a
 //! TLS proxy and set [`EdgeConfig::hsts`]). Every failure is a JSON body
 //! `{"error": {"code", "message"}}` with a stable code ([`RequestError`]); paths that could leave
 //! the artifacts directory are refused before any file is touched.
@@ -17,6 +20,7 @@
 mod conditional;
 mod config;
 mod error;
+pub mod inference;
 mod logical;
 mod manifest;
 mod models;
@@ -28,5 +32,6 @@ mod shard;
 
 pub use config::{EdgeConfig, DEFAULT_ADDR};
 pub use error::{EdgeError, RequestError};
+pub use inference::{AuthConfig, InferenceConfig, InferenceError};
 pub use router::{content_security_policy, router};
 pub use server::{bind, serve, Server};

@@ -121,7 +121,7 @@ async fn serve_envelope(
 }
 
 /// Reads a small artifact file whole; `None` when it does not exist.
-async fn read_small(
+pub(crate) async fn read_small(
     artifacts: &Artifacts,
     relative: &str,
     name: &ModelName,

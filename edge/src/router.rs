@@ -1,5 +1,6 @@
 //! Assembles the edge's routes and layers from an [`EdgeConfig`]: `/healthz`, `/models/…`, the
-//! optional app at `/`, CORS, security headers, the request log and `tracing` spans.
+//! inference API (`/v1/models/…/infer`, `/metrics`), the optional app at `/`, CORS, security
+//! headers, the request log and `tracing` spans.
 //!
 //! Security headers on every response: `X-Content-Type-Options: nosniff`,
 //! `Referrer-Policy: no-referrer`, `Cross-Origin-Opener-Policy: same-origin`, a CSP for a wasm
@@ -18,7 +19,7 @@ use axum::{Json, Router};
 use http::header::{
     ACCEPT_RANGES, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE,
     CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, IF_RANGE, RANGE, REFERRER_POLICY,
-    STRICT_TRANSPORT_SECURITY, VARY, X_CONTENT_TYPE_OPTIONS,
+    RETRY_AFTER, STRICT_TRANSPORT_SECURITY, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use tower::ServiceExt as _;
@@ -62,7 +63,13 @@ pub fn router(config: &EdgeConfig) -> Result<Router, EdgeError> {
         .route("/models/", any(models::listing_not_served))
         .route("/models/{*path}", any(models::serve))
         .with_state(Artifacts::new(config.artifacts.clone()));
-    let mut router = Router::new().route("/healthz", get(healthz)).merge(models);
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .merge(models)
+        .merge(crate::inference::routes(
+            &config.inference,
+            config.artifacts.clone(),
+        ));
     router = match &config.app {
         Some(app) => {
             let serve_dir = ServeDir::new(app)
@@ -156,7 +163,13 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
         .allow_headers([RANGE, IF_RANGE, IF_NONE_MATCH, AUTHORIZATION, CONTENT_TYPE])
-        .expose_headers([CONTENT_RANGE, CONTENT_LENGTH, ETAG, ACCEPT_RANGES])
+        .expose_headers([
+            CONTENT_RANGE,
+            CONTENT_LENGTH,
+            ETAG,
+            ACCEPT_RANGES,
+            RETRY_AFTER,
+        ])
         .max_age(PREFLIGHT_MAX_AGE)
 }
 

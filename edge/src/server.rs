@@ -31,7 +31,11 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), EdgeError> {
-        axum::serve(self.listener, self.router)
+        // Peer addresses feed the inference API's per-IP rate limit.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(|source| EdgeError::Serve { source })

@@ -127,7 +127,10 @@ impl Config {
             return Err(field("concurrency", "must be between 1 and 32"));
         }
         if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&raw.chunk_size) {
-            return Err(field("chunkSize", "must be between 1024 and 67108864 bytes"));
+            return Err(field(
+                "chunkSize",
+                "must be between 1024 and 67108864 bytes",
+            ));
         }
         Ok(Self {
             prefix: raw.prefix,
@@ -181,7 +184,10 @@ mod tests {
         assert_eq!(c.artifacts_base, "/models/");
         assert_eq!((c.threshold, c.concurrency, c.chunk_size), (1, 4, 1 << 20));
         assert!(c.app_shell.is_empty() && c.token_url.is_none());
-        assert_eq!(c.artifact_path("/models/m/model.onnx"), Some("m/model.onnx"));
+        assert_eq!(
+            c.artifact_path("/models/m/model.onnx"),
+            Some("m/model.onnx")
+        );
         assert_eq!(c.artifact_path("/app.js"), None);
     }
 

@@ -166,8 +166,16 @@ mod tests {
     fn codes_and_statuses_are_stable() {
         let js = |n: &str| JsError::new(n, "m");
         let cases: Vec<(SwError, &str, u16)> = vec![
-            (SwError::store("put", js("QuotaExceededError")), "quota", 507),
-            (SwError::store("put", js("UnknownError")), "store-failed", 500),
+            (
+                SwError::store("put", js("QuotaExceededError")),
+                "quota",
+                507,
+            ),
+            (
+                SwError::store("put", js("UnknownError")),
+                "store-failed",
+                500,
+            ),
             (SwError::from(js("QuotaExceededError")), "quota", 507),
             (SwError::from(js("TypeError")), "js-error", 500),
             (

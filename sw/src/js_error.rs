@@ -54,9 +54,7 @@ mod wasm {
                 let message = field("message").unwrap_or_default();
                 return Self { name, message };
             }
-            let message = value
-                .as_string()
-                .unwrap_or_else(|| format!("{value:?}"));
+            let message = value.as_string().unwrap_or_else(|| format!("{value:?}"));
             Self::new("Error", message)
         }
     }
@@ -73,9 +71,12 @@ mod wasm {
 
     /// Casts `value` to `T` or names what it was instead.
     pub fn cast<T: JsCast>(value: JsValue, what: &str) -> Result<T, JsError> {
-        value
-            .dyn_into::<T>()
-            .map_err(|v| JsError::new("TypeError", format!("{what} is not the expected type: {v:?}")))
+        value.dyn_into::<T>().map_err(|v| {
+            JsError::new(
+                "TypeError",
+                format!("{what} is not the expected type: {v:?}"),
+            )
+        })
     }
 }
 

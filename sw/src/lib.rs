@@ -1,1 +1,182 @@
-//! placeholder
+//! tessera's service worker engine (Rust → wasm): intercepts `{prefix}NAME/FILE`, installs and
+//! updates signed models into IndexedDB with resumable verified downloads, and serves only
+//! verified bytes (with Range). Thin glue over `tessera-core`, which decides everything: this
+//! crate fetches, stores and answers as the core's state machines say.
+//!
+//! Natively only the browser-independent parts build ([`config`], [`error`], [`js_error`],
+//! [`progress`]) so the workspace builds and tests everywhere; the worker itself is
+//! `#[cfg(target_arch = "wasm32")]`. `sw.js` uses the [`TesseraServiceWorker`] export.
+
+pub mod config;
+pub mod error;
+pub mod js_error;
+pub mod progress;
+
+#[cfg(target_arch = "wasm32")]
+pub mod auth;
+#[cfg(target_arch = "wasm32")]
+pub mod download;
+#[cfg(target_arch = "wasm32")]
+pub mod engine;
+#[cfg(target_arch = "wasm32")]
+pub mod fetcher;
+#[cfg(target_arch = "wasm32")]
+pub mod serve;
+#[cfg(target_arch = "wasm32")]
+pub mod storage;
+#[cfg(target_arch = "wasm32")]
+pub mod store;
+#[cfg(target_arch = "wasm32")]
+pub mod update;
+
+#[cfg(target_arch = "wasm32")]
+pub use worker::TesseraServiceWorker;
+
+#[cfg(target_arch = "wasm32")]
+mod worker {
+    use std::rc::Rc;
+
+    use js_sys::{Promise, Reflect};
+    use tessera_core::layout::ModelName;
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen_futures::future_to_promise;
+    use web_sys::{MessagePort, Request, Url, WorkerGlobalScope};
+
+    use crate::config::Config;
+    use crate::engine::Engine;
+    use crate::error::SwError;
+    use crate::js_error::JsError;
+    use crate::progress::{self, status_to_js};
+    use crate::serve::{self, Route};
+    use crate::store::Store;
+
+    /// The engine as `sw.js` sees it.
+    #[wasm_bindgen]
+    #[derive(Debug)]
+    pub struct TesseraServiceWorker {
+        engine: Rc<Engine>,
+    }
+
+    fn to_js(err: &SwError) -> JsValue {
+        let ser = serde_wasm_bindgen::Serializer::json_compatible();
+        serde::Serialize::serialize(&err.to_json(), &ser).unwrap_or(JsValue::NULL)
+    }
+
+    /// Resolves `url` against this worker's location.
+    fn absolute(url: &str) -> Result<String, SwError> {
+        let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+        Url::new_with_base(url, &scope.location().href())
+            .map(|u| u.href())
+            .map_err(|e| SwError::from(JsError::from(e)))
+    }
+
+    async fn create(config_json: String) -> Result<TesseraServiceWorker, SwError> {
+        let config = Config::from_json(config_json.as_bytes())?;
+        let base = absolute(&config.artifacts_base)?;
+        let token_url = config.token_url.as_deref().map(absolute).transpose()?;
+        let store = Store::open().await?;
+        let engine = Engine::new(config, base, token_url, store);
+        Ok(TesseraServiceWorker {
+            engine: Rc::new(engine),
+        })
+    }
+
+    fn str_field(data: &JsValue, key: &str) -> Option<String> {
+        Reflect::get(data, &JsValue::from_str(key))
+            .ok()?
+            .as_string()
+    }
+
+    async fn message(
+        engine: Rc<Engine>,
+        data: JsValue,
+        port: Option<MessagePort>,
+    ) -> Result<JsValue, SwError> {
+        let op = str_field(&data, "op")
+            .ok_or_else(|| SwError::BadRequest("message has no op".into()))?;
+        if op == "set-token" {
+            engine.auth.set(str_field(&data, "token"));
+            return Ok(JsValue::NULL);
+        }
+        let model: ModelName = str_field(&data, "model")
+            .ok_or_else(|| SwError::BadRequest(format!("op {op} needs a model")))?
+            .parse()?;
+        let status = match op.as_str() {
+            "ensure" | "check-update" => {
+                let listener = port.map(|p| engine.listen(model.as_str(), p));
+                let result = if op == "ensure" {
+                    engine.ensure(&model).await
+                } else {
+                    engine.check_update(&model).await
+                };
+                if let Some(id) = listener {
+                    engine.unlisten(id);
+                }
+                result?;
+                engine.status(&model).await?
+            }
+            "status" => engine.status(&model).await?,
+            "remove" => engine.remove(&model).await?,
+            other => return Err(SwError::BadRequest(format!("unknown op {other:?}"))),
+        };
+        Ok(status_to_js(&status))
+    }
+
+    #[wasm_bindgen]
+    impl TesseraServiceWorker {
+        /// Parses `tessera.config.json` (its text) and opens the store.
+        /// Rejects with `{ code, message }` (`config-invalid`, `store-failed`).
+        pub async fn create(config_json: String) -> Result<TesseraServiceWorker, JsValue> {
+            create(config_json).await.map_err(|e| to_js(&e))
+        }
+
+        /// Whether `url` is a model file this worker answers (same origin, under the prefix,
+        /// not a manifest or shard).
+        pub fn handles(&self, url: &str) -> bool {
+            matches!(serve::route(&self.engine, url), Route::File(_))
+        }
+
+        /// Answers a request for a model file; the Promise always resolves to a Response
+        /// (errors are JSON error responses).
+        pub fn fetch(&self, request: Request) -> Promise {
+            let engine = self.engine.clone();
+            future_to_promise(async move { Ok(serve::respond(engine, request).await.into()) })
+        }
+
+        /// Handles a page message `{ tessera: 1, op, model?, token? }`, answering on `port`
+        /// (progress, then one result). Resolves when done; never rejects.
+        pub fn message(&self, data: JsValue, port: Option<MessagePort>) -> Promise {
+            let engine = self.engine.clone();
+            future_to_promise(async move {
+                let result = message(engine, data, port.clone()).await;
+                if let Some(port) = &port {
+                    progress::post_result(port, &result);
+                }
+                Ok(match result {
+                    Ok(v) => v,
+                    Err(e) => to_js(&e),
+                })
+            })
+        }
+
+        /// On activation: asks for persistent storage, then checks every stored model for an
+        /// update in the background (the old version serves until each switch).
+        pub fn activate(&self) -> Promise {
+            let engine = self.engine.clone();
+            future_to_promise(async move {
+                let persisted = crate::storage::persist().await;
+                let names = engine.store.model_names().await.unwrap_or_default();
+                for name in names {
+                    let Ok(model) = name.parse::<ModelName>() else {
+                        continue;
+                    };
+                    let engine = engine.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let _ = engine.check_update(&model).await;
+                    });
+                }
+                Ok(JsValue::from_bool(persisted))
+            })
+        }
+    }
+}

@@ -128,7 +128,8 @@ mod wasm {
             ]),
             Err(e) => {
                 let ser = serde_wasm_bindgen::Serializer::json_compatible();
-                let error = serde::Serialize::serialize(&e.to_json(), &ser).unwrap_or(JsValue::NULL);
+                let error =
+                    serde::Serialize::serialize(&e.to_json(), &ser).unwrap_or(JsValue::NULL);
                 object(&[
                     ("type", "result".into()),
                     ("ok", false.into()),

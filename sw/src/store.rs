@@ -77,10 +77,6 @@ fn field(value: &JsValue, key: &str) -> JsValue {
     Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-fn opt_string(v: JsValue) -> JsValue {
-    v
-}
-
 impl Store {
     /// Opens (creating on first use) the tessera database.
     pub async fn open() -> Result<Self, SwError> {
@@ -132,8 +128,11 @@ impl Store {
 
     /// Writes `model`'s record in one transaction (this is the atomic active ← pending switch).
     pub async fn put_model(&self, model: &str, rec: &ModelRecord) -> Result<(), SwError> {
-        let to_js = |s: &Option<String>| opt_string(s.as_deref().map_or(JsValue::NULL, JsValue::from_str));
-        let value = record(&[("active", to_js(&rec.active)), ("pending", to_js(&rec.pending))]);
+        let to_js = |s: &Option<String>| s.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+        let value = record(&[
+            ("active", to_js(&rec.active)),
+            ("pending", to_js(&rec.pending)),
+        ]);
         let tx = self
             .db
             .transaction(&[MODELS], TransactionMode::ReadWrite)
@@ -165,7 +164,11 @@ impl Store {
         self.keys(SHARDS, "list shards").await
     }
 
-    async fn keys(&self, name: &'static str, context: &'static str) -> Result<BTreeSet<String>, SwError> {
+    async fn keys(
+        &self,
+        name: &'static str,
+        context: &'static str,
+    ) -> Result<BTreeSet<String>, SwError> {
         let tx = self
             .db
             .transaction(&[name], TransactionMode::ReadOnly)
@@ -185,13 +188,21 @@ impl Store {
             .transaction(&[PARTIALS], TransactionMode::ReadOnly)
             .map_err(err("read partial"))?;
         let store = tx.store(PARTIALS).map_err(err("read partial"))?;
-        let value = store.get(&key_hex(sha)).await.map_err(err("read partial"))?;
+        let value = store
+            .get(&key_hex(sha))
+            .await
+            .map_err(err("read partial"))?;
         Ok(field(&value, "offset").as_f64().map(|f| f as u64))
     }
 
     /// In ONE transaction: stores `bytes` at `offset` of `sha`'s staging and records
     /// `offset + len` as its stored length. `offset == 0` first drops whatever was staged.
-    pub async fn persist(&self, sha: &Sha256Digest, offset: u64, bytes: &[u8]) -> Result<(), SwError> {
+    pub async fn persist(
+        &self,
+        sha: &Sha256Digest,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<(), SwError> {
         if bytes.is_empty() {
             return Ok(());
         }
@@ -217,9 +228,12 @@ impl Store {
             .await
             .map_err(err(context))?;
         } else {
-            try_join(chunks.put(&data, Some(&key)), partials.put(&partial, Some(&sha_key)))
-                .await
-                .map_err(err(context))?;
+            try_join(
+                chunks.put(&data, Some(&key)),
+                partials.put(&partial, Some(&sha_key)),
+            )
+            .await
+            .map_err(err(context))?;
         }
         tx.done().await.map_err(err(context))
     }
@@ -253,9 +267,13 @@ impl Store {
         let partials = tx.store(PARTIALS).map_err(err(context))?;
         let range = chunk_range(sha, f64::INFINITY)?;
         let key = key_hex(sha);
-        try_join3(chunks.delete(range.as_ref()), partials.delete(&key), shards.delete(&key))
-            .await
-            .map_err(err(context))?;
+        try_join3(
+            chunks.delete(range.as_ref()),
+            partials.delete(&key),
+            shards.delete(&key),
+        )
+        .await
+        .map_err(err(context))?;
         tx.done().await.map_err(err(context))
     }
 

@@ -9,6 +9,7 @@
 //! It shells out to cargo, rustup, apt-get and the built `tessera`; it holds no project logic.
 
 mod setup;
+mod web;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

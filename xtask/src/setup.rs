@@ -29,7 +29,7 @@ pub fn rust_wasm_target() -> Result {
 }
 
 /// The `wasm-bindgen` version pinned in Cargo.lock.
-fn locked_wasm_bindgen_version() -> Result<String> {
+pub fn locked_wasm_bindgen_version() -> Result<String> {
     let lock_path = root().join("Cargo.lock");
     let lock = std::fs::read_to_string(&lock_path)
         .map_err(|e| StepError(format!("cannot read {}: {e}", lock_path.display())))?;
@@ -82,11 +82,29 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// Installs the Debian packages whose binary (first of each pair) is not on PATH.
-pub fn apt_packages(wanted: &[(&str, &str)]) -> Result {
+/// How to tell that a Debian package is already there.
+#[derive(Debug, Clone, Copy)]
+pub enum Present {
+    /// A command on PATH.
+    Binary(&'static str),
+    /// A file it installs (for libraries and drivers, which add no command).
+    File(&'static str),
+}
+
+impl Present {
+    fn holds(self) -> bool {
+        match self {
+            Self::Binary(name) => on_path(name),
+            Self::File(path) => std::path::Path::new(path).exists(),
+        }
+    }
+}
+
+/// Installs the Debian packages whose presence check fails.
+pub fn apt_packages(wanted: &[(Present, &str)]) -> Result {
     let missing: Vec<&str> = wanted
         .iter()
-        .filter(|(binary, _)| !on_path(binary))
+        .filter(|(present, _)| !present.holds())
         .map(|(_, package)| *package)
         .collect();
     if missing.is_empty() {
@@ -103,4 +121,25 @@ pub fn apt_packages(wanted: &[(&str, &str)]) -> Result {
         .args(["install", "-y", "-q", "--no-install-recommends"])
         .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// `npm ci` from package-lock.json unless node_modules already matches it.
+pub fn npm_packages() -> Result {
+    let root = root();
+    let lock = root.join("package-lock.json");
+    let installed = root.join("node_modules").join(".package-lock.json");
+    let fresh = match (std::fs::metadata(&lock), std::fs::metadata(&installed)) {
+        (Ok(l), Ok(i)) => match (l.modified(), i.modified()) {
+            (Ok(l), Ok(i)) => i >= l,
+            _ => false,
+        },
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .current_dir(&root))
 }

@@ -2,15 +2,21 @@
 //! until Ctrl-C.
 //!
 //! A thin shell over `tessera_edge`: flags become an `EdgeConfig`, the server runs on a tokio
-//! runtime, and the URL is printed once the listener is bound.
+//! runtime, and the URL is printed once the listener is bound. The inference API
+//! (`POST /v1/models/<name>/infer`) is enabled by `--trust` (keys trusted to sign models) and
+//! protected by `--auth-key`/`--auth-audience` (bearer tokens from `tessera token`) and a
+//! per-client rate limit.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use tessera_edge::EdgeConfig;
+use tessera_artifacts::load_trusted_keys;
+use tessera_core::ratelimit::Rate;
+use tessera_edge::{AuthConfig, EdgeConfig};
 
 use crate::error::CliError;
+use crate::units::parse_size;
 
 /// Serve artifacts (and an app) over HTTP.
 #[derive(Debug, Args)]
@@ -33,6 +39,34 @@ pub struct ServeArgs {
     /// Append one JSON line per request to this file.
     #[arg(long, value_name = "FILE")]
     request_log: Option<PathBuf>,
+    /// Public key trusted to sign models for the inference API; repeat for several. Without
+    /// one, inference is disabled (503 inference-disabled).
+    #[arg(long = "trust", value_name = "PUBKEY.json")]
+    trust: Vec<PathBuf>,
+    /// Public key whose bearer tokens (`tessera token`) the inference API accepts; repeat for
+    /// several. Without one, the inference API needs no token.
+    #[arg(long = "auth-key", value_name = "PUBKEY.json")]
+    auth_keys: Vec<PathBuf>,
+    /// Audience inference tokens must carry (required with --auth-key).
+    #[arg(long, value_name = "AUD")]
+    auth_audience: Option<String>,
+    /// Inference requests per second per client (token subject, else IP); 0: unlimited.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    infer_rate: u32,
+    /// Inference requests a client may burst at once.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    infer_burst: u32,
+    /// Largest inference request body, e.g. 4MiB.
+    #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse_body_size)]
+    infer_max_body: usize,
+    /// Inference worker threads.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    infer_workers: usize,
+}
+
+fn parse_body_size(input: &str) -> Result<usize, String> {
+    let size = parse_size(input)?;
+    usize::try_from(size).map_err(|_| "too large for this machine".to_owned())
 }
 
 /// Runs `tessera serve` until Ctrl-C.
@@ -43,6 +77,30 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
     config.cors_origins.clone_from(&args.cors_origins);
     config.hsts = args.hsts;
     config.request_log.clone_from(&args.request_log);
+    config.inference.trusted_keys = load_trusted_keys(&args.trust)?;
+    if !args.auth_keys.is_empty() {
+        let audience = args
+            .auth_audience
+            .clone()
+            .ok_or(CliError::AuthAudienceMissing)?;
+        let keys = args
+            .auth_keys
+            .iter()
+            .map(|path| {
+                let file = tessera_artifacts::load_public_key(path)?;
+                file.verifying_key()
+                    .map_err(|source| tessera_artifacts::ArtifactsError::Key {
+                        path: path.clone(),
+                        source,
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        config.inference.auth = Some(AuthConfig::new(keys, audience));
+    }
+    config.inference.rate_limit =
+        (args.infer_rate > 0).then(|| Rate::per_second(args.infer_rate, args.infer_burst));
+    config.inference.max_body_bytes = args.infer_max_body;
+    config.inference.workers = args.infer_workers;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,0 +1,359 @@
+//! Bearer-token authentication of inference requests: EdDSA (Ed25519) JWTs signed with a key
+//! from `tessera keygen`, checked for signature, audience and expiry; and [`issue_token`], which
+//! `tessera token` uses to mint them.
+//!
+//! JWT parsing and claim validation are `jsonwebtoken`'s; the signature math is ours: a small
+//! `jsonwebtoken` crypto provider over the workspace's `ed25519-dalek`, verifying strictly (no
+//! small-order keys or malleable signatures), instead of its RustCrypto provider, which would
+//! pull a second `ed25519-dalek`, RSA and ECDSA. Only `EdDSA` is accepted: `none`, HMAC and
+//! others are refused before any key is used. Tokens carry the key id (`kid`, as in
+//! [`key_id`]); a token without one is accepted when exactly one key is configured. This
+//! module does not do revocation or issuer checks.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use tessera_core::keys::key_id;
+use tessera_core::{ErrorCode, Sha256Digest};
+
+use crate::inference::error::InferenceError;
+
+/// Clock skew tolerated on `exp` and `nbf`: 30 seconds.
+pub const DEFAULT_LEEWAY_SECS: u64 = 30;
+
+/// Who may call the inference API: tokens signed by one of `keys`, for `audience`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthConfig {
+    /// Public keys whose tokens are accepted (from `tessera keygen` public key files).
+    pub keys: Vec<VerifyingKey>,
+    /// The `aud` tokens must carry.
+    pub audience: String,
+    /// Clock skew tolerated on `exp`/`nbf`, in seconds.
+    pub leeway_secs: u64,
+}
+
+impl AuthConfig {
+    /// Tokens by `keys` for `audience`, with [`DEFAULT_LEEWAY_SECS`].
+    pub fn new(keys: Vec<VerifyingKey>, audience: impl Into<String>) -> Self {
+        Self {
+            keys,
+            audience: audience.into(),
+            leeway_secs: DEFAULT_LEEWAY_SECS,
+        }
+    }
+}
+
+/// A token that could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The key or claims could not be encoded.
+    #[error("cannot encode the token: {0}")]
+    Encode(String),
+}
+
+impl ErrorCode for TokenError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Encode(_) => "token-encode-failed",
+        }
+    }
+}
+
+/// The claims `tessera token` writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenClaims {
+    /// Audience: the server's `--auth-audience`.
+    pub aud: String,
+    /// Expiry, Unix seconds.
+    pub exp: u64,
+    /// Issue time, Unix seconds.
+    pub iat: u64,
+    /// Subject: who the token is for; also the rate-limit key when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+}
+
+/// Mints an EdDSA JWT for `audience`, valid from `now` (Unix seconds) for `ttl`, with header
+/// `kid` = the key's id.
+pub fn issue_token(
+    key: &SigningKey,
+    audience: &str,
+    ttl: Duration,
+    subject: Option<&str>,
+    now: u64,
+) -> Result<String, TokenError> {
+    install_provider();
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|e| TokenError::Encode(e.to_string()))?;
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(key_id(&key.verifying_key()));
+    let claims = TokenClaims {
+        aud: audience.to_owned(),
+        exp: now.saturating_add(ttl.as_secs()),
+        iat: now,
+        sub: subject.map(str::to_owned),
+    };
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(der.as_bytes()))
+        .map_err(|e| TokenError::Encode(e.to_string()))
+}
+
+/// Checks bearer tokens against an [`AuthConfig`].
+pub(crate) struct Authenticator {
+    keys: BTreeMap<String, DecodingKey>,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("keys", &self.keys.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a valid token says about its bearer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Caller {
+    /// The token's `sub`, if any.
+    pub(crate) subject: Option<String>,
+    /// Whose rate-limit bucket the request takes from: `sub:<subject>`, or `token:<sha256>`
+    /// for tokens without a subject.
+    pub(crate) rate_key: String,
+}
+
+#[derive(Deserialize)]
+struct CheckedClaims {
+    #[serde(default)]
+    sub: Option<String>,
+}
+
+impl Authenticator {
+    pub(crate) fn new(config: &AuthConfig) -> Self {
+        install_provider();
+        let keys = config
+            .keys
+            .iter()
+            .filter_map(|key| {
+                let x = URL_SAFE_NO_PAD.encode(key.as_bytes());
+                DecodingKey::from_ed_components(&x)
+                    .ok()
+                    .map(|decoding| (key_id(key), decoding))
+            })
+            .collect();
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&[&config.audience]);
+        validation.set_required_spec_claims(&["exp", "aud"]);
+        validation.leeway = config.leeway_secs;
+        validation.validate_nbf = true;
+        Self { keys, validation }
+    }
+
+    /// Checks the value of an `Authorization` header (`None`: no header).
+    pub(crate) fn check(&self, authorization: Option<&[u8]>) -> Result<Caller, InferenceError> {
+        let raw = authorization.ok_or(InferenceError::AuthMissing)?;
+        let text = std::str::from_utf8(raw)
+            .map_err(|_| InferenceError::AuthInvalid("header is not text".into()))?;
+        let token = text
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .filter(|token| !token.is_empty())
+            .ok_or(InferenceError::AuthMissing)?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| InferenceError::AuthInvalid(e.to_string()))?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(InferenceError::AuthInvalid(format!(
+                "algorithm {:?} is not accepted (only EdDSA)",
+                header.alg
+            )));
+        }
+        let key = match &header.kid {
+            Some(kid) => self.keys.get(kid),
+            None if self.keys.len() == 1 => self.keys.values().next(),
+            None => None,
+        }
+        .ok_or_else(|| InferenceError::AuthInvalid("signed by an unknown key".into()))?;
+        let data = jsonwebtoken::decode::<CheckedClaims>(token, key, &self.validation).map_err(
+            |e| match e.kind() {
+                ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => {
+                    InferenceError::AuthExpired
+                }
+                ErrorKind::InvalidAudience => InferenceError::AuthAudience,
+                _ => InferenceError::AuthInvalid(e.to_string()),
+            },
+        )?;
+        let rate_key = match &data.claims.sub {
+            Some(sub) => format!("sub:{sub}"),
+            None => format!("token:{}", Sha256Digest::of(token.as_bytes()).to_hex()),
+        };
+        Ok(Caller {
+            subject: data.claims.sub,
+            rate_key,
+        })
+    }
+}
+
+/// The `jsonwebtoken` crypto provider: EdDSA only, over the workspace's `ed25519-dalek`.
+static PROVIDER: CryptoProvider = CryptoProvider {
+    signer_factory: eddsa_signer,
+    verifier_factory: eddsa_verifier,
+    key_utils: KeyUtils::new_unimplemented(),
+};
+
+/// Installs [`PROVIDER`] as the process's `jsonwebtoken` provider (once; if another was
+/// installed first, it stays, and does the same standard EdDSA).
+fn install_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if PROVIDER.install_default().is_err() {
+            tracing::debug!("a jsonwebtoken crypto provider was already installed");
+        }
+    });
+}
+
+struct EdSigner(SigningKey);
+struct EdVerifier(VerifyingKey);
+
+fn eddsa_signer(
+    algorithm: &Algorithm,
+    key: &EncodingKey,
+) -> jsonwebtoken::errors::Result<Box<dyn JwtSigner>> {
+    if *algorithm != Algorithm::EdDSA {
+        return Err(ErrorKind::InvalidAlgorithm.into());
+    }
+    let key = SigningKey::from_pkcs8_der(key.as_bytes()).map_err(|_| ErrorKind::InvalidEddsaKey)?;
+    Ok(Box::new(EdSigner(key)))
+}
+
+fn eddsa_verifier(
+    algorithm: &Algorithm,
+    key: &DecodingKey,
+) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
+    if *algorithm != Algorithm::EdDSA {
+        return Err(ErrorKind::InvalidAlgorithm.into());
+    }
+    let bytes: [u8; 32] = key
+        .try_get_as_bytes()?
+        .try_into()
+        .map_err(|_| ErrorKind::InvalidEddsaKey)?;
+    let key = VerifyingKey::from_bytes(&bytes).map_err(|_| ErrorKind::InvalidEddsaKey)?;
+    Ok(Box::new(EdVerifier(key)))
+}
+
+impl signature::Signer<Vec<u8>> for EdSigner {
+    fn try_sign(&self, msg: &[u8]) -> Result<Vec<u8>, signature::Error> {
+        use ed25519_dalek::Signer as _;
+        Ok(self.0.sign(msg).to_bytes().to_vec())
+    }
+}
+
+impl JwtSigner for EdSigner {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::EdDSA
+    }
+}
+
+impl signature::Verifier<Vec<u8>> for EdVerifier {
+    fn verify(&self, msg: &[u8], signature: &Vec<u8>) -> Result<(), signature::Error> {
+        let signature = Signature::from_slice(signature).map_err(|_| signature::Error::new())?;
+        self.0
+            .verify_strict(msg, &signature)
+            .map_err(|_| signature::Error::new())
+    }
+}
+
+impl JwtVerifier for EdVerifier {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::EdDSA
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn authenticator(key: &SigningKey) -> Authenticator {
+        Authenticator::new(&AuthConfig::new(vec![key.verifying_key()], "tessera-edge"))
+    }
+
+    fn bearer(token: &str) -> Vec<u8> {
+        format!("Bearer {token}").into_bytes()
+    }
+
+    #[test]
+    fn tokens_are_accepted_only_when_signed_for_this_audience_and_current() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let auth = authenticator(&key);
+        let now = jsonwebtoken::get_current_timestamp();
+        let ttl = Duration::from_secs(60);
+        let good = issue_token(&key, "tessera-edge", ttl, Some("alice"), now).unwrap();
+        assert_eq!(
+            auth.check(Some(&bearer(&good))).unwrap().subject.as_deref(),
+            Some("alice")
+        );
+        let other_key = SigningKey::from_bytes(&[4; 32]);
+        let mut forged = issue_token(&other_key, "tessera-edge", ttl, None, now).unwrap();
+        let cases = [
+            (None, "auth-missing"),
+            (Some(b"Basic YWxhZGRpbg==".to_vec()), "auth-missing"),
+            (Some(bearer("not.a.jwt")), "auth-invalid"),
+            (Some(bearer(&forged)), "auth-invalid"),
+            (
+                Some(bearer(&issue_token(&key, "other", ttl, None, now).unwrap())),
+                "auth-audience",
+            ),
+            (
+                Some(bearer(
+                    &issue_token(&key, "tessera-edge", ttl, None, now - 3600).unwrap(),
+                )),
+                "auth-expired",
+            ),
+        ];
+        for (header, code) in cases {
+            let err = auth.check(header.as_deref()).unwrap_err();
+            assert_eq!(err.code(), code, "{header:?}: {err}");
+        }
+        // The forged token re-labelled with the trusted key's id still fails the signature.
+        let (_, rest) = forged.split_once('.').unwrap();
+        let header = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"typ":"JWT","alg":"EdDSA","kid":"{}"}}"#,
+            key_id(&key.verifying_key())
+        ));
+        forged = format!("{header}.{rest}");
+        assert_eq!(
+            auth.check(Some(&bearer(&forged))).unwrap_err().code(),
+            "auth-invalid"
+        );
+    }
+
+    #[test]
+    fn unsigned_and_hmac_tokens_are_refused() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let auth = authenticator(&key);
+        let claims = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"aud":"tessera-edge","exp":{}}}"#,
+            jsonwebtoken::get_current_timestamp() + 60
+        ));
+        for alg in ["none", "HS256"] {
+            let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}"}}"#));
+            let token = format!("{header}.{claims}.");
+            assert_eq!(
+                auth.check(Some(&bearer(&token))).unwrap_err().code(),
+                "auth-invalid",
+                "{alg}"
+            );
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! The edge inference API: `POST /v1/models/<name>/infer` runs a signed model from the
+//! artifacts directory natively (wonnx on wgpu), for browsers whose WebGPU runtime cannot; and
+//! `GET /metrics` reports it in Prometheus text format.
+//!
+//! A request goes through, in order: method (`POST`), enabled (trusted model keys configured,
+//! else `503 inference-disabled`), bearer-token auth if configured ([`AuthConfig`]), the
+//! per-client rate limit (per token subject, else per token, else per client IP; `429` with
+//! `Retry-After`), the body limit (`413`), loading and verifying the model (module `model`;
+//! `404` for an unknown one), parsing the JSON and validating the inputs against the graph
+//! (core's [`tessera_core::infer`]), and the worker pool (module `engine`; `503
+//! inference-busy` when its queue is full). Every answer is JSON in core's schema; every
+//! failure has a stable code ([`InferenceError`]).
+//!
+//! Not done here: TLS, CORS (the router's layer covers these routes), authenticating
+//! `/metrics`, trusting `X-Forwarded-For` (behind a proxy every client shares the proxy's IP
+//! bucket unless tokens carry a `sub`), batching or streaming.
+
+mod auth;
+mod engine;
+mod error;
+mod metrics;
+mod model;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH};
+use http::{HeaderValue, Method};
+use tessera_core::infer::{InferRequest, InferResponse, InputTensor, Source, Timings};
+use tessera_core::keys::TrustedKeys;
+use tessera_core::layout::ModelName;
+use tessera_core::policy::UpdatePolicy;
+use tessera_core::ratelimit::{Decision, KeyedLimiter, Rate};
+use tessera_core::ErrorCode as _;
+
+pub use auth::{issue_token, AuthConfig, TokenClaims, TokenError, DEFAULT_LEEWAY_SECS};
+pub use error::InferenceError;
+
+use auth::Authenticator;
+use engine::Engine;
+use metrics::{Metrics, OTHER_MODEL};
+use model::{LoadedModel, ModelStore};
+
+/// URL prefix of the inference API.
+pub const INFER_PREFIX: &str = "/v1/models/";
+/// Default largest request body: 4 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Default number of jobs that may wait for a worker before requests get `inference-busy`.
+pub const DEFAULT_QUEUE: usize = 256;
+/// Most rate-limit buckets kept at once (see [`KeyedLimiter`]).
+const MAX_RATE_KEYS: usize = 65_536;
+/// Bodies larger than this are parsed off the async runtime.
+const INLINE_PARSE_BYTES: usize = 64 * 1024;
+
+/// How the inference API behaves. Build with [`InferenceConfig::default`] (disabled: no
+/// trusted keys) and set the fields you need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InferenceConfig {
+    /// Keys trusted to sign model manifests. Empty: inference is disabled
+    /// (`503 inference-disabled`); models are never run unverified.
+    pub trusted_keys: TrustedKeys,
+    /// Distinct trusted signatures a manifest needs (0 is treated as 1).
+    pub threshold: usize,
+    /// Require bearer tokens. `None`: anyone may call the API.
+    pub auth: Option<AuthConfig>,
+    /// Per-client request rate. `None`: unlimited.
+    pub rate_limit: Option<Rate>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Inference worker threads (each with its own sessions).
+    pub workers: usize,
+    /// Jobs that may wait for a worker.
+    pub queue: usize,
+}
+
+impl Default for InferenceConfig {
+    fn default() -> Self {
+        Self {
+            trusted_keys: TrustedKeys::new(),
+            threshold: 1,
+            auth: None,
+            rate_limit: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            workers: 1,
+            queue: DEFAULT_QUEUE,
+        }
+    }
+}
+
+/// Everything the inference routes share.
+#[derive(Debug)]
+struct InferState {
+    enabled: bool,
+    store: ModelStore,
+    engine: Engine,
+    auth: Option<Authenticator>,
+    limiter: Option<Mutex<KeyedLimiter<String>>>,
+    epoch: Instant,
+    max_body_bytes: usize,
+    metrics: Metrics,
+}
+
+/// The inference routes (`/v1/models/{name}/infer`, `/metrics`) over `artifacts`.
+pub(crate) fn routes(config: &InferenceConfig, artifacts: PathBuf) -> Router {
+    // Two metrics with fixed, valid names registered once into a fresh registry: this cannot fail.
+    #[allow(clippy::expect_used)]
+    let metrics = Metrics::new().expect("metrics register into a fresh registry");
+    let state = Arc::new(InferState {
+        enabled: !config.trusted_keys.is_empty(),
+        store: ModelStore::new(
+            artifacts,
+            UpdatePolicy::new(config.trusted_keys.clone(), config.threshold),
+        ),
+        engine: Engine::new(config.workers, config.queue),
+        auth: config.auth.as_ref().map(Authenticator::new),
+        limiter: config
+            .rate_limit
+            .map(|rate| Mutex::new(KeyedLimiter::new(rate, MAX_RATE_KEYS))),
+        epoch: Instant::now(),
+        max_body_bytes: config.max_body_bytes,
+        metrics: metrics.clone(),
+    });
+    Router::new()
+        .route("/v1/models/{name}/infer", any(infer).with_state(state))
+        .route("/metrics", get(metrics::serve).with_state(metrics))
+}
+
+/// Serves `POST /v1/models/<name>/infer` and records the outcome in the metrics.
+async fn infer(State(state): State<Arc<InferState>>, request: Request) -> Response {
+    let started = Instant::now();
+    let name = request
+        .uri()
+        .path()
+        .strip_prefix(INFER_PREFIX)
+        .and_then(|rest| rest.strip_suffix("/infer"))
+        .unwrap_or_default()
+        .to_owned();
+    let result = state.handle(&name, request, started).await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    };
+    let label = if state.store.is_loaded(&name) {
+        name.as_str()
+    } else {
+        OTHER_MODEL
+    };
+    state.metrics.observe(label, outcome, started.elapsed());
+    match result {
+        Ok(response) => {
+            let mut response = Json(response).into_response();
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+impl InferState {
+    async fn handle(
+        &self,
+        name: &str,
+        request: Request,
+        started: Instant,
+    ) -> Result<InferResponse, InferenceError> {
+        if request.method() != Method::POST {
+            return Err(InferenceError::MethodNotAllowed(
+                request.method().to_string(),
+            ));
+        }
+        if !self.enabled {
+            return Err(InferenceError::Disabled);
+        }
+        let rate_key = match &self.auth {
+            Some(auth) => {
+                let header = request
+                    .headers()
+                    .get(AUTHORIZATION)
+                    .map(HeaderValue::as_bytes);
+                auth.check(header)?.rate_key
+            }
+            None => client_ip_key(&request),
+        };
+        self.check_rate(&rate_key)?;
+        let name: ModelName = name.parse()?;
+        let declared = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let body = self.read_body(request.into_body(), declared).await?;
+        let model = self.store.get(&name).await?;
+        let inputs = if body.len() <= INLINE_PARSE_BYTES {
+            parse(&body, &model)
+        } else {
+            let model = Arc::clone(&model);
+            tokio::task::spawn_blocking(move || parse(&body, &model))
+                .await
+                .map_err(|_| InferenceError::Internal)?
+        }?;
+        let version = model.manifest.version.clone();
+        let run = self.engine.run(model, inputs).await?;
+        Ok(InferResponse {
+            model: name,
+            version,
+            source: Source::Edge,
+            outputs: run.outputs,
+            timings: Timings {
+                queue_ms: millis(run.queue),
+                compute_ms: millis(run.compute),
+                total_ms: millis(started.elapsed()),
+            },
+        })
+    }
+
+    fn check_rate(&self, key: &str) -> Result<(), InferenceError> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        let now = self.epoch.elapsed();
+        let decision = limiter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .check(&key.to_owned(), now);
+        match decision {
+            Decision::Limited { retry_after } => Err(InferenceError::RateLimited(retry_after)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads the whole body, refusing more than the limit (by `Content-Length` up front, or
+    /// while reading).
+    async fn read_body(
+        &self,
+        body: Body,
+        declared: Option<u64>,
+    ) -> Result<axum::body::Bytes, InferenceError> {
+        let limit = self.max_body_bytes;
+        if declared.is_some_and(|len| len > limit as u64) {
+            return Err(InferenceError::TooLarge(limit));
+        }
+        axum::body::to_bytes(body, limit).await.map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                InferenceError::TooLarge(limit)
+            } else {
+                InferenceError::Request(tessera_core::infer::InferError::Malformed(format!(
+                    "the body could not be read: {e}"
+                )))
+            }
+        })
+    }
+}
+
+/// Parses a request body and validates it against the model's inputs.
+fn parse(
+    body: &[u8],
+    model: &LoadedModel,
+) -> Result<BTreeMap<String, InputTensor>, InferenceError> {
+    Ok(InferRequest::from_json(body)?.validate(&model.signature.inputs)?)
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// The rate-limit key of an unauthenticated request: the peer's IP address.
+fn client_ip_key(request: &Request) -> String {
+    match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(addr)) => format!("ip:{}", addr.ip()),
+        None => "ip:unknown".to_owned(),
+    }
+}

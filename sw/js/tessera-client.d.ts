@@ -1,0 +1,43 @@
+// Types of tessera-client.js.
+
+/** Where a model stands. */
+export type ModelState = 'absent' | 'checking' | 'downloading' | 'verifying' | 'ready' | 'error';
+
+/** A model's status as the service worker reports it. */
+export interface ModelStatus {
+  model: string;
+  state: ModelState;
+  /** The version being served. */
+  version: string | null;
+  /** The version being downloaded, if any. */
+  pendingVersion: string | null;
+  bytesDone: number;
+  bytesTotal: number;
+  shardsDone: number;
+  shardsTotal: number;
+  /** Whether the download continued from bytes stored earlier. */
+  resumed: boolean;
+  error: { code: string; message: string } | null;
+}
+
+/** An error reported by the tessera service worker; `code` is stable. */
+export class TesseraError extends Error {
+  constructor(code: string, message: string);
+  code: string;
+}
+
+export const Tessera: {
+  /** Registers the module service worker; resolves once the page is controlled. */
+  register(swUrl?: string, options?: { scope?: string }): Promise<ServiceWorkerRegistration>;
+  /** Downloads and verifies a model; rejects with TesseraError(code). */
+  ensureModel(
+    name: string,
+    opts?: { onProgress?: (s: ModelStatus) => void; signal?: AbortSignal },
+  ): Promise<ModelStatus>;
+  status(name: string): Promise<ModelStatus>;
+  remove(name: string): Promise<void>;
+  checkUpdate(name: string): Promise<ModelStatus>;
+  setToken(token: string): Promise<void>;
+  /** Broadcast progress of every model; returns the unsubscribe function. */
+  onProgress(listener: (s: ModelStatus) => void): () => void;
+};

@@ -1,0 +1,154 @@
+// tessera service worker library: the composable form of tessera for apps that have their own
+// service worker. The drop-in sw.js is built on it.
+//
+//   import { createTessera } from './tessera-sw-lib.js';
+//   const tessera = createTessera();
+//   self.addEventListener('install', (e) => e.waitUntil(tessera.install()));
+//   self.addEventListener('activate', (e) => e.waitUntil(tessera.activate()));
+//   self.addEventListener('fetch', (e) => { if (!tessera.handleFetch(e)) { /* your routing */ } });
+//   self.addEventListener('message', (e) => { if (!tessera.handleMessage(e)) { /* yours */ } });
+//
+// Static imports only, no top-level await (both break module service workers). The wasm is
+// instantiated from the copy cached at install, so a worker restarted offline still starts.
+
+import init, { TesseraServiceWorker } from './tessera_sw.js';
+
+/**
+ * @param {{ base?: string, configUrl?: string, wasmUrl?: string, cacheName?: string, prefix?: string }} [options]
+ *   base: where tessera's files live (default: the worker script's directory);
+ *   prefix: the configured URL prefix, used only before the engine has started (default '/models/').
+ */
+export function createTessera(options = {}) {
+  const base = new URL(options.base ?? './', self.location.href);
+  const configUrl = new URL(options.configUrl ?? 'tessera.config.json', base).href;
+  const wasmUrl = new URL(options.wasmUrl ?? 'tessera_sw_bg.wasm', base).href;
+  const glueUrl = new URL('tessera_sw.js', base).href;
+  const cacheName = options.cacheName ?? 'tessera-v1';
+  const bootPrefix = options.prefix ?? '/models/';
+
+  /** @type {Promise<TesseraServiceWorker> | null} */
+  let starting = null;
+  /** @type {TesseraServiceWorker | null} */
+  let engine = null;
+  /** @type {Set<string>} */
+  let shell = new Set();
+
+  async function cached(url) {
+    const cache = await caches.open(cacheName);
+    const hit = await cache.match(url, { ignoreVary: true });
+    if (hit) return hit;
+    const fresh = await fetch(url, { cache: 'no-cache' });
+    if (!fresh.ok) throw new Error(`tessera: ${url} answered ${fresh.status}`);
+    await cache.put(url, fresh.clone());
+    return fresh;
+  }
+
+  async function start() {
+    await init({ module_or_path: await cached(wasmUrl) });
+    const text = await (await cached(configUrl)).text();
+    const config = JSON.parse(text);
+    shell = new Set((config.appShell ?? []).map((u) => new URL(u, base).href));
+    engine = await TesseraServiceWorker.create(text);
+    return engine;
+  }
+
+  /** The started engine (started once; a failed start is retried on the next call). */
+  function ready() {
+    if (!starting) {
+      starting = start();
+      starting.catch(() => { starting = null; });
+    }
+    return starting;
+  }
+
+  async function fromShell(request) {
+    const cache = await caches.open(cacheName);
+    const hit = await cache.match(request, { ignoreVary: true, ignoreSearch: false });
+    return hit ?? fetch(request);
+  }
+
+  function isShell(url) {
+    return shell.has(url);
+  }
+
+  /** Before start: same-origin requests that may be app-shell entries. */
+  function maybeShell(url) {
+    return /\.(html|js|mjs|css|json|wasm|svg|png|ico|webmanifest)$|\/$/.test(url.pathname);
+  }
+
+  /** Whether tessera answers this request (known for sure once the engine has started). */
+  function handles(request) {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+    if (engine) return engine.handles(request.url) || isShell(request.url);
+    const url = new URL(request.url);
+    // Before the engine starts only the prefix is known; the shell list comes with the config.
+    return url.origin === self.location.origin
+      && (url.pathname.startsWith(bootPrefix) || request.mode === 'navigate' || maybeShell(url));
+  }
+
+  return {
+    ready,
+
+    /** Install: cache the wasm, its glue, the config and the app shell; start the engine. */
+    async install() {
+      const cache = await caches.open(cacheName);
+      const configResponse = await fetch(configUrl, { cache: 'no-cache' });
+      if (!configResponse.ok) throw new Error(`tessera: ${configUrl} answered ${configResponse.status}`);
+      const config = JSON.parse(await configResponse.clone().text());
+      await cache.put(configUrl, configResponse);
+      const urls = [wasmUrl, glueUrl, ...(config.appShell ?? []).map((u) => new URL(u, base).href)];
+      await cache.addAll(urls.map((u) => new Request(u, { cache: 'reload' })));
+      await ready();
+    },
+
+    /** Activate: persistent storage, background update checks of stored models. */
+    async activate() {
+      try {
+        const t = await ready();
+        await t.activate();
+      } catch (e) {
+        console.warn('tessera: activate', e);
+      }
+    },
+
+    handles,
+
+    /** Calls `event.respondWith` when tessera answers the request; returns whether it did. */
+    handleFetch(event) {
+      const request = event.request;
+      if (!handles(request)) return false;
+      if (engine) {
+        event.respondWith(engine.handles(request.url) ? engine.fetch(request) : fromShell(request));
+        return true;
+      }
+      // Not started yet (a restarted worker): start, then route as above.
+      event.respondWith((async () => {
+        let t = null;
+        try { t = await ready(); } catch (e) { console.warn('tessera: start failed', e); }
+        if (t && t.handles(request.url)) return t.fetch(request);
+        if (isShell(request.url)) return fromShell(request);
+        return fetch(request);
+      })());
+      return true;
+    },
+
+    /** Handles `{ tessera: 1, op, ... }` messages (answering on the transferred port). */
+    handleMessage(event) {
+      const data = event.data;
+      if (!data || data.tessera !== 1 || !data.op) return false;
+      const port = event.ports && event.ports[0] ? event.ports[0] : null;
+      event.waitUntil((async () => {
+        let t;
+        try {
+          t = await ready();
+        } catch (e) {
+          const error = { code: (e && e.code) || 'sw-start-failed', message: String((e && e.message) || e) };
+          if (port) port.postMessage({ type: 'result', ok: false, error });
+          return;
+        }
+        await t.message(data, port);
+      })());
+      return true;
+    },
+  };
+}

@@ -1,0 +1,273 @@
+//! Drives `tessera-core`'s [`DownloadPlan`] against the network and the store: seeds it from
+//! stored chunks, runs up to `concurrency` shard requests at once, coalesces network chunks into
+//! `chunkSize` pieces (one IndexedDB transaction each), waits out backoffs with timers, and
+//! publishes progress. It decides nothing on its own: ranges, checks, retries and hashing are
+//! the plan's.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures_util::future::{select, Either};
+use futures_util::stream::{FuturesUnordered, StreamExt as _};
+use tessera_core::download::{
+    ChunkAction, DownloadPlan, EndAction, HeadAction, Request, RequestFailed, ResponseHead,
+    SeedAction,
+};
+use tessera_core::manifest::ShardRef;
+
+use crate::engine::Engine;
+use crate::error::SwError;
+
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+struct Driver<'a> {
+    engine: &'a Rc<Engine>,
+    model: &'a str,
+    plan: RefCell<DownloadPlan>,
+    chunk_size: usize,
+    base_done: u64,
+    shards_base: usize,
+    resumed: bool,
+}
+
+/// Downloads `shards` (those the store lacks) for `model`. `base_done` bytes and
+/// `shards_total − shards.len()` shards of the model are already verified (for progress).
+pub async fn run(
+    engine: &Rc<Engine>,
+    model: &str,
+    shards: Vec<ShardRef>,
+    base_done: u64,
+    shards_total: usize,
+) -> Result<(), SwError> {
+    let shards_base = shards_total.saturating_sub(shards.len());
+    let mut plan = DownloadPlan::new(shards.iter().copied(), engine.config.download_config())?;
+    let resumed = seed(engine, &mut plan, &shards).await?;
+    let driver = Driver {
+        engine,
+        model,
+        plan: RefCell::new(plan),
+        chunk_size: usize::try_from(engine.config.chunk_size).unwrap_or(1 << 20),
+        base_done,
+        shards_base,
+        resumed,
+    };
+    driver.drive().await
+}
+
+/// Feeds the plan what the store holds; `true` when some staged bytes are resumed.
+async fn seed(
+    engine: &Engine,
+    plan: &mut DownloadPlan,
+    shards: &[ShardRef],
+) -> Result<bool, SwError> {
+    let store = &engine.store;
+    let mut resumed = false;
+    for shard in shards {
+        let Some(staged) = store.partial(&shard.sha256).await? else {
+            continue;
+        };
+        let mut pos = 0;
+        while pos < staged {
+            let chunk = store
+                .chunk_at(&shard.sha256, pos)
+                .await?
+                .filter(|c| c.offset == pos);
+            let Some(chunk) = chunk else {
+                store.discard(&shard.sha256).await?;
+                break;
+            };
+            let bytes = chunk.bytes.to_vec();
+            pos += bytes.len() as u64;
+            match plan.seed_staged(shard.sha256, &bytes)? {
+                SeedAction::Resume { .. } => resumed = true,
+                SeedAction::Verified => {
+                    store.promote(&shard.sha256, shard.size).await?;
+                    break;
+                }
+                SeedAction::Discard { .. } | SeedAction::Redundant => {
+                    store.discard(&shard.sha256).await?;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(resumed)
+}
+
+impl Driver<'_> {
+    async fn drive(&self) -> Result<(), SwError> {
+        let mut tasks = FuturesUnordered::new();
+        loop {
+            let now = now_ms();
+            while let Some(req) = self.plan.borrow_mut().poll_request(now) {
+                tasks.push(self.fetch(req));
+            }
+            let (finished, due) = {
+                let plan = self.plan.borrow();
+                (plan.is_finished(), plan.poll_timeout())
+            };
+            if tasks.is_empty() {
+                if finished {
+                    break;
+                }
+                let Some(due) = due else { break };
+                sleep(wait_ms(due, now)).await;
+                continue;
+            }
+            let done = match due.filter(|d| *d > now) {
+                Some(due) => match select(tasks.next(), Box::pin(sleep(wait_ms(due, now)))).await {
+                    Either::Left((done, _)) => done,
+                    Either::Right(_) => None,
+                },
+                None => tasks.next().await,
+            };
+            if let Some(result) = done {
+                result?;
+            }
+        }
+        let plan = self.plan.borrow();
+        if let Some(failure) = plan.failure() {
+            return Err(failure.clone().into());
+        }
+        Ok(())
+    }
+
+    fn progress(&self, force: bool) {
+        let p = self.plan.borrow().progress();
+        let (base, shards_base, resumed) = (self.base_done, self.shards_base, self.resumed);
+        self.engine.update_status(self.model, force, |s| {
+            s.bytes_done = base + p.done_bytes();
+            s.shards_done = shards_base + p.shards_verified;
+            s.resumed = resumed;
+        });
+    }
+
+    /// One request: fetch, feed the plan, carry out its actions. `Err` only for failures that
+    /// end the whole download (storage, auth, plan misuse).
+    async fn fetch(&self, req: Request) -> Result<(), SwError> {
+        let url = self.engine.shard_url(&req.shard.sha256);
+        let range = req.range.header_value();
+        let mut fetched = match self.engine.auth.get(&url, Some(&range)).await {
+            Ok(f) => f,
+            Err(SwError::Network { .. }) => {
+                let end = self
+                    .plan
+                    .borrow_mut()
+                    .handle_network_error(req.id, now_ms())?;
+                return self.apply_end(end).await;
+            }
+            Err(e) => return Err(e),
+        };
+        let head = ResponseHead {
+            status: fetched.status,
+            content_range: fetched.content_range.as_deref(),
+            content_length: fetched.content_length,
+        };
+        let action = self
+            .plan
+            .borrow_mut()
+            .handle_response_head(req.id, head, now_ms())?;
+        match action {
+            HeadAction::ReadBody => {}
+            HeadAction::RestartFromZero { shard } => {
+                self.engine.store.discard(&shard.sha256).await?
+            }
+            HeadAction::Cancel(f) => return self.apply_failed(f).await,
+        }
+        let mut buf: Vec<u8> = Vec::with_capacity(self.chunk_size);
+        loop {
+            match fetched.next_chunk().await {
+                Ok(Some(chunk)) => {
+                    buf.extend_from_slice(&chunk.to_vec());
+                    while buf.len() >= self.chunk_size {
+                        let rest = buf.split_off(self.chunk_size);
+                        let piece = std::mem::replace(&mut buf, rest);
+                        if !self.persist(&req, &piece).await? {
+                            return Ok(());
+                        }
+                    }
+                }
+                Ok(None) => {
+                    if !self.persist(&req, &buf).await? {
+                        return Ok(());
+                    }
+                    let end = self.plan.borrow_mut().handle_body_end(req.id, now_ms())?;
+                    return self.apply_end(end).await;
+                }
+                Err(_) => {
+                    // Keep what arrived: the next request resumes after it.
+                    if !self.persist(&req, &buf).await? {
+                        return Ok(());
+                    }
+                    let end = self
+                        .plan
+                        .borrow_mut()
+                        .handle_network_error(req.id, now_ms())?;
+                    return self.apply_end(end).await;
+                }
+            }
+        }
+    }
+
+    /// Feeds `bytes` to the plan and stores them; `false` when the plan cancelled the request.
+    async fn persist(&self, req: &Request, bytes: &[u8]) -> Result<bool, SwError> {
+        if bytes.is_empty() {
+            return Ok(true);
+        }
+        let action = self
+            .plan
+            .borrow_mut()
+            .handle_body_chunk(req.id, bytes, now_ms())?;
+        match action {
+            ChunkAction::Persist { shard, offset, .. } => {
+                self.engine
+                    .store
+                    .persist(&shard.sha256, offset, bytes)
+                    .await?;
+                self.progress(false);
+                Ok(true)
+            }
+            ChunkAction::Cancel(f) => {
+                self.apply_failed(f).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    async fn apply_end(&self, end: EndAction) -> Result<(), SwError> {
+        match end {
+            EndAction::Verified { shard } => {
+                self.engine.store.promote(&shard.sha256, shard.size).await?;
+                self.progress(true);
+                Ok(())
+            }
+            EndAction::Failed(f) => self.apply_failed(f).await,
+        }
+    }
+
+    async fn apply_failed(&self, f: RequestFailed) -> Result<(), SwError> {
+        if f.discard_staged {
+            self.engine.store.discard(&f.shard.sha256).await?;
+        }
+        self.progress(false);
+        Ok(())
+    }
+}
+
+/// Resolves after `ms` milliseconds (a worker `setTimeout`).
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let scope: web_sys::WorkerGlobalScope =
+            wasm_bindgen::JsCast::unchecked_into(js_sys::global());
+        let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+fn wait_ms(due: u64, now: u64) -> i32 {
+    i32::try_from(due.saturating_sub(now))
+        .unwrap_or(i32::MAX)
+        .max(1)
+}

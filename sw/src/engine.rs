@@ -1,0 +1,216 @@
+//! The worker's shared state: configuration, store, auth, each model's last status, the models
+//! known ready, and one in-flight install/update per model (single flight: concurrent `ensure`s
+//! and fetches await the same download). It routes status changes to ports and clients; the
+//! work itself lives in `update`, `download` and `serve`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use futures_util::future::{FutureExt as _, LocalBoxFuture, Shared};
+use tessera_core::layout::{shard_path, ModelName};
+use tessera_core::{Manifest, Sha256Digest};
+use web_sys::MessagePort;
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::error::SwError;
+use crate::progress::{self, ErrorInfo, ModelStatus, State};
+use crate::store::Store;
+use crate::update::{self, Mode};
+
+/// Least time between two broadcasts of download progress for one model, in milliseconds.
+const PROGRESS_INTERVAL_MS: f64 = 100.0;
+
+type Flight = Shared<LocalBoxFuture<'static, Result<Rc<Manifest>, SwError>>>;
+
+/// Everything one service worker instance holds.
+#[derive(Debug)]
+pub struct Engine {
+    /// The parsed configuration.
+    pub config: Config,
+    /// `artifactsBase` resolved to an absolute URL (ends with `/`).
+    pub artifacts_base: String,
+    /// The IndexedDB store.
+    pub store: Store,
+    /// Artifact request tokens.
+    pub auth: Auth,
+    statuses: RefCell<HashMap<String, ModelStatus>>,
+    ready: RefCell<HashMap<String, Rc<Manifest>>>,
+    flights: RefCell<HashMap<String, Flight>>,
+    listeners: RefCell<Vec<(u64, String, MessagePort)>>,
+    next_listener: Cell<u64>,
+    last_progress: Cell<f64>,
+}
+
+impl Engine {
+    /// An engine over an open store.
+    pub fn new(
+        config: Config,
+        artifacts_base: String,
+        token_url: Option<String>,
+        store: Store,
+    ) -> Self {
+        Self {
+            config,
+            artifacts_base,
+            store,
+            auth: Auth::new(token_url),
+            statuses: RefCell::default(),
+            ready: RefCell::default(),
+            flights: RefCell::default(),
+            listeners: RefCell::default(),
+            next_listener: Cell::new(0),
+            last_progress: Cell::new(0.0),
+        }
+    }
+
+    /// URL of `model`'s current signed manifest.
+    pub fn manifest_url(&self, model: &ModelName) -> String {
+        format!(
+            "{}{}",
+            self.artifacts_base,
+            tessera_core::layout::manifest_path(model)
+        )
+    }
+
+    /// URL of a shard.
+    pub fn shard_url(&self, sha: &Sha256Digest) -> String {
+        format!("{}{}", self.artifacts_base, shard_path(sha))
+    }
+
+    /// The active manifest of `model`, installing it first if needed (single flight).
+    pub async fn ensure(self: &Rc<Self>, model: &ModelName) -> Result<Rc<Manifest>, SwError> {
+        if let Some(m) = self.ready.borrow().get(model.as_str()) {
+            return Ok(m.clone());
+        }
+        self.flight(model, Mode::Ensure).await
+    }
+
+    /// Checks for a newer signed manifest and installs it (single flight with `ensure`).
+    pub async fn check_update(self: &Rc<Self>, model: &ModelName) -> Result<Rc<Manifest>, SwError> {
+        self.flight(model, Mode::CheckUpdate).await
+    }
+
+    fn flight(self: &Rc<Self>, model: &ModelName, mode: Mode) -> Flight {
+        if let Some(f) = self.flights.borrow().get(model.as_str()) {
+            return f.clone();
+        }
+        let engine = self.clone();
+        let name = model.clone();
+        let fut = async move {
+            let result = update::run(&engine, &name, mode).await;
+            engine.flights.borrow_mut().remove(name.as_str());
+            match &result {
+                Ok(m) => {
+                    engine
+                        .ready
+                        .borrow_mut()
+                        .insert(name.to_string(), m.clone());
+                }
+                Err(e) => engine.fail(name.as_str(), e),
+            }
+            result
+        }
+        .boxed_local()
+        .shared();
+        self.flights
+            .borrow_mut()
+            .insert(model.to_string(), fut.clone());
+        fut
+    }
+
+    /// Forgets that `model` is ready (its stored data went missing).
+    pub fn forget_ready(&self, model: &str) {
+        self.ready.borrow_mut().remove(model);
+    }
+
+    /// Marks `model` ready with manifest `m`.
+    pub fn set_ready(&self, model: &str, m: Rc<Manifest>) {
+        self.ready.borrow_mut().insert(model.to_owned(), m);
+    }
+
+    /// The last known status of `model` (`absent` if nothing is known in memory).
+    pub fn cached_status(&self, model: &str) -> Option<ModelStatus> {
+        self.statuses.borrow().get(model).cloned()
+    }
+
+    /// The status of `model`, from memory or (after a restart) from the store.
+    pub async fn status(self: &Rc<Self>, model: &ModelName) -> Result<ModelStatus, SwError> {
+        if let Some(s) = self.cached_status(model.as_str()) {
+            return Ok(s);
+        }
+        update::stored_status(self, model).await
+    }
+
+    /// Removes `model` and every shard no other model uses.
+    pub async fn remove(self: &Rc<Self>, model: &ModelName) -> Result<ModelStatus, SwError> {
+        self.store.delete_model(model.as_str()).await?;
+        self.forget_ready(model.as_str());
+        update::collect_garbage(self).await?;
+        let status = ModelStatus::new(model.as_str(), State::Absent);
+        self.publish(status.clone(), true);
+        Ok(status)
+    }
+
+    /// Records `status` and sends it to the model's listening ports and, unless throttled,
+    /// to every client. `force` sends state changes immediately.
+    pub fn publish(&self, status: ModelStatus, force: bool) {
+        let model = status.model.clone();
+        self.statuses
+            .borrow_mut()
+            .insert(model.clone(), status.clone());
+        let now = js_sys::Date::now();
+        if !force && now - self.last_progress.get() < PROGRESS_INTERVAL_MS {
+            return;
+        }
+        self.last_progress.set(now);
+        for (_, m, port) in self.listeners.borrow().iter() {
+            if *m == model {
+                progress::post_progress(port, &status);
+            }
+        }
+        wasm_bindgen_futures::spawn_local(async move { progress::broadcast(&status).await });
+    }
+
+    /// Updates the stored status of `model` with `f` and publishes it.
+    pub fn update_status(&self, model: &str, force: bool, f: impl FnOnce(&mut ModelStatus)) {
+        let mut status = self
+            .cached_status(model)
+            .unwrap_or_else(|| ModelStatus::new(model, State::Absent));
+        f(&mut status);
+        self.publish(status, force);
+    }
+
+    /// Publishes a failure. A model that still serves its active version stays `ready`, with
+    /// the failure (e.g. a refused update) in `error`.
+    fn fail(&self, model: &str, err: &SwError) {
+        let info = ErrorInfo::of(err);
+        let serving = self.ready.borrow().get(model).cloned();
+        self.update_status(model, true, |s| {
+            if let Some(m) = serving {
+                s.state = State::Ready;
+                s.version = Some(m.version.to_string());
+                s.pending_version = None;
+            } else {
+                s.state = State::Error;
+            }
+            s.error = Some(info);
+        });
+    }
+
+    /// Sends progress of `model` to `port` until [`unlisten`](Self::unlisten).
+    pub fn listen(&self, model: &str, port: MessagePort) -> u64 {
+        let id = self.next_listener.get();
+        self.next_listener.set(id + 1);
+        self.listeners
+            .borrow_mut()
+            .push((id, model.to_owned(), port));
+        id
+    }
+
+    /// Stops sending progress to listener `id`.
+    pub fn unlisten(&self, id: u64) {
+        self.listeners.borrow_mut().retain(|(i, _, _)| *i != id);
+    }
+}

@@ -1,0 +1,215 @@
+//! Answers `GET`/`HEAD {prefix}NAME/FILE` from verified IndexedDB data only: ensures the model,
+//! evaluates `Range` with `tessera_core::range::evaluate` (200/206/416), sets the contract's
+//! headers, and streams the body chunk by chunk from the store (never the whole file in memory).
+//! Errors become JSON `{ "error": { code, message } }` responses. Manifests and shards under the
+//! prefix pass through to the network untouched.
+
+use std::rc::Rc;
+
+use futures_util::stream;
+use js_sys::Uint8Array;
+use tessera_core::layout::ArtifactPath;
+use tessera_core::manifest::FileEntry;
+use tessera_core::range::{evaluate, unsatisfied_content_range, RangeOutcome};
+use tessera_core::ErrorCode as _;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Headers, Request, Response, ResponseInit, Url, WorkerGlobalScope};
+
+use crate::engine::Engine;
+use crate::error::SwError;
+use crate::js_error::{await_promise, catch, JsError};
+
+/// What a request URL is to the worker.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    /// A model's logical file: served from the store.
+    File(ArtifactPath),
+    /// Under the prefix but a manifest or shard: the network's.
+    PassThrough,
+    /// Not ours.
+    Other,
+}
+
+/// Classifies `url` (absolute) against the configured prefix and this worker's origin.
+pub fn route(engine: &Engine, url: &str) -> Route {
+    let Ok(url) = Url::new(url) else {
+        return Route::Other;
+    };
+    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+    if url.origin() != scope.location().origin() {
+        return Route::Other;
+    }
+    let path = url.pathname();
+    let Some(rel) = engine.config.artifact_path(&path) else {
+        return Route::Other;
+    };
+    match ArtifactPath::parse(rel) {
+        Ok(p @ ArtifactPath::LogicalFile(..)) => Route::File(p),
+        _ => Route::PassThrough,
+    }
+}
+
+/// The response to `request` (never rejects: failures are JSON error responses).
+pub async fn respond(engine: Rc<Engine>, request: Request) -> Response {
+    match serve(engine, &request).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn serve(engine: Rc<Engine>, request: &Request) -> Result<Response, SwError> {
+    let ArtifactPath::LogicalFile(model, path) = (match route(&engine, &request.url()) {
+        Route::File(p) => p,
+        Route::PassThrough | Route::Other => return pass_through(request).await,
+    }) else {
+        return pass_through(request).await;
+    };
+    let method = request.method();
+    if method != "GET" && method != "HEAD" {
+        return pass_through(request).await;
+    }
+    let manifest = engine.ensure(&model).await?;
+    let file = manifest
+        .file(path.as_str())
+        .ok_or_else(|| SwError::FileNotFound {
+            model: model.to_string(),
+            path: path.to_string(),
+        })?
+        .clone();
+    let range = request.headers().get("range").ok().flatten();
+    let headers = catch(Headers::new())?;
+    let set = |k: &str, v: &str| catch(headers.set(k, v));
+    set("Content-Type", content_type(path.as_str()))?;
+    set("ETag", &format!("\"{}\"", file.sha256))?;
+    set("Accept-Ranges", "bytes")?;
+    set("X-Tessera-Version", &manifest.version.to_string())?;
+    let (status, from, to) = match evaluate(range.as_deref(), file.size) {
+        RangeOutcome::Full => (200, 0, file.size),
+        RangeOutcome::Partial(r) => {
+            set("Content-Range", &r.content_range(file.size))?;
+            (206, r.start(), r.end() + 1)
+        }
+        RangeOutcome::Unsatisfiable => {
+            set("Content-Range", &unsatisfied_content_range(file.size))?;
+            set("Content-Length", "0")?;
+            return build(416, &headers, None);
+        }
+    };
+    set("Content-Length", &(to - from).to_string())?;
+    if method == "HEAD" || from == to {
+        return build(status, &headers, None);
+    }
+    let body = body_stream(engine, model.to_string(), file, from, to);
+    build(status, &headers, Some(&body))
+}
+
+fn build(
+    status: u16,
+    headers: &Headers,
+    body: Option<&web_sys::ReadableStream>,
+) -> Result<Response, SwError> {
+    let mut init = ResponseInit::new();
+    init.status(status).headers(headers);
+    Ok(catch(Response::new_with_opt_readable_stream_and_init(
+        body, &init,
+    ))?)
+}
+
+/// Content-Type by extension.
+pub fn content_type(path: &str) -> &'static str {
+    match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("json") => "application/json",
+        Some("wasm") => "application/wasm",
+        Some("txt") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+struct Cursor {
+    engine: Rc<Engine>,
+    model: String,
+    /// `(shard, first byte, end exclusive)` within each shard, in file order.
+    segments: Vec<(tessera_core::manifest::ShardRef, u64, u64)>,
+    index: usize,
+}
+
+/// A ReadableStream of bytes `from..to` of `file`, read lazily chunk by chunk.
+fn body_stream(
+    engine: Rc<Engine>,
+    model: String,
+    file: FileEntry,
+    from: u64,
+    to: u64,
+) -> web_sys::ReadableStream {
+    let segments = file
+        .shard_offsets()
+        .filter_map(|(start, shard)| {
+            let end = start + shard.size;
+            let (a, b) = (from.max(start), to.min(end));
+            (a < b).then(|| (*shard, a - start, b - start))
+        })
+        .collect();
+    let cursor = Cursor {
+        engine,
+        model,
+        segments,
+        index: 0,
+    };
+    let s = stream::unfold(cursor, |mut c| async move {
+        let (shard, pos, end) = *c.segments.get(c.index)?;
+        match c.engine.store.chunk_at(&shard.sha256, pos).await {
+            Ok(Some(chunk)) => {
+                let chunk_end = chunk.offset + u64::from(chunk.bytes.length());
+                let stop = chunk_end.min(end);
+                let part: Uint8Array = chunk
+                    .bytes
+                    .subarray((pos - chunk.offset) as u32, (stop - chunk.offset) as u32);
+                if stop == end {
+                    c.index += 1;
+                } else if let Some(seg) = c.segments.get_mut(c.index) {
+                    seg.1 = stop;
+                }
+                Some((Ok(JsValue::from(part)), c))
+            }
+            Ok(None) | Err(_) => {
+                // Evicted or unreadable: forget it so the next request downloads it again.
+                let _ = c.engine.store.discard(&shard.sha256).await;
+                c.engine.forget_ready(&c.model);
+                c.index = usize::MAX;
+                Some((
+                    Err(JsValue::from_str(
+                        "tessera: stored shard missing (store-failed)",
+                    )),
+                    c,
+                ))
+            }
+        }
+    });
+    wasm_streams::ReadableStream::from_stream(s).into_raw()
+}
+
+async fn pass_through(request: &Request) -> Result<Response, SwError> {
+    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+    let value = await_promise(scope.fetch_with_request(request))
+        .await
+        .map_err(|cause| SwError::Network {
+            url: request.url(),
+            cause,
+        })?;
+    value
+        .dyn_into::<Response>()
+        .map_err(|_| SwError::Js(JsError::new("TypeError", "fetch did not return a Response")))
+}
+
+/// `{ "error": { code, message } }` with the error's HTTP status.
+pub fn error_response(err: &SwError) -> Response {
+    let body = serde_json::json!({ "error": err.to_json() }).to_string();
+    let mut init = ResponseInit::new();
+    init.status(err.http_status());
+    if let Ok(headers) = Headers::new() {
+        let _ = headers.set("Content-Type", "application/json");
+        let _ = headers.set("X-Tessera-Error", err.code());
+        init.headers(&headers);
+    }
+    Response::new_with_opt_str_and_init(Some(&body), &init).unwrap_or_else(|_| Response::error())
+}

@@ -1,0 +1,260 @@
+//! Installing and updating a model: fetch `{artifactsBase}NAME/manifest.json`, judge it with
+//! `UpdatePolicy::evaluate` against the last accepted manifest, store it as *pending*, download
+//! the shards the store lacks, hash every file whole from the store, then switch active ← pending
+//! in one transaction and collect garbage. The old version serves until the switch. Policy,
+//! diffing and verification are `tessera-core`'s; this module only sequences them.
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use tessera_core::diff::missing_shards;
+use tessera_core::download::FileVerifier;
+use tessera_core::dsse::Envelope;
+use tessera_core::layout::ModelName;
+use tessera_core::policy::Acceptance;
+use tessera_core::{Manifest, Sha256Digest};
+
+use crate::engine::Engine;
+use crate::error::SwError;
+use crate::progress::{ModelStatus, State};
+use crate::store::ModelRecord;
+use crate::{download, storage};
+
+/// Why an install/update runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Make the model servable: offline-first, the network only when something is missing.
+    Ensure,
+    /// Ask the server for a newer manifest and install it.
+    CheckUpdate,
+}
+
+/// Decodes a stored (already accepted) envelope's manifest without re-judging it.
+pub fn decode(model: &str, envelope: &str) -> Result<Manifest, SwError> {
+    let corrupt = || SwError::StoreCorrupt {
+        what: format!("the manifest of {model}"),
+    };
+    let env = Envelope::from_json(envelope.as_bytes()).map_err(|_| corrupt())?;
+    let payload = env.payload_bytes().map_err(|_| corrupt())?;
+    Manifest::from_json(&payload).map_err(|_| corrupt())
+}
+
+/// Runs an install or update of `model`; returns the manifest now active.
+pub async fn run(
+    engine: &Rc<Engine>,
+    model: &ModelName,
+    mode: Mode,
+) -> Result<Rc<Manifest>, SwError> {
+    let name = model.as_str();
+    let rec = engine.store.model(name).await?.unwrap_or_default();
+    let active = rec.active.as_deref().map(|e| decode(name, e)).transpose()?;
+    if mode == Mode::Ensure {
+        if let Some(active) = active {
+            // Re-download whatever of the active version went missing (eviction), offline-first.
+            let envelope = rec.active.clone().unwrap_or_default();
+            return install(engine, model, &rec, envelope, active, None).await;
+        }
+        if let Some(pending) = rec.pending.as_deref() {
+            let manifest = decode(name, pending)?;
+            return install(engine, model, &rec, pending.to_owned(), manifest, None).await;
+        }
+    }
+    engine.update_status(name, true, |s| {
+        s.state = State::Checking;
+        s.error = None;
+    });
+    let (envelope, accepted) = fetch_and_judge(engine, model, active.as_ref()).await?;
+    let manifest = accepted.manifest;
+    match accepted.kind {
+        Acceptance::Refresh => {
+            // Same content re-signed (e.g. a later expiry): keep it as the accepted manifest.
+            let rec = ModelRecord {
+                active: Some(envelope.clone()),
+                pending: rec.pending.clone(),
+            };
+            engine.store.put_model(name, &rec).await?;
+            install(engine, model, &rec, envelope, manifest, None).await
+        }
+        _ => {
+            let rec = ModelRecord {
+                active: rec.active.clone(),
+                pending: Some(envelope.clone()),
+            };
+            engine.store.put_model(name, &rec).await?;
+            let old = active.map(|m| m.version.to_string());
+            install(engine, model, &rec, envelope, manifest, old).await
+        }
+    }
+}
+
+async fn fetch_and_judge(
+    engine: &Engine,
+    model: &ModelName,
+    previous: Option<&Manifest>,
+) -> Result<(String, tessera_core::policy::Accepted), SwError> {
+    let url = engine.manifest_url(model);
+    let fetched = engine.auth.get(&url, None).await?;
+    match fetched.status {
+        200 => {}
+        404 => {
+            return Err(SwError::ModelNotFound {
+                model: model.to_string(),
+                url,
+            })
+        }
+        status => return Err(SwError::HttpStatus { url, status }),
+    }
+    let bytes = fetched.bytes().await.map_err(|cause| SwError::Network {
+        url: url.clone(),
+        cause,
+    })?;
+    let now = (js_sys::Date::now() / 1000.0) as u64;
+    let accepted = engine
+        .config
+        .policy()
+        .evaluate(model, previous, &bytes, now)?;
+    let envelope =
+        String::from_utf8(bytes).map_err(|_| SwError::BadRequest(format!("{url} is not UTF-8")))?;
+    Ok((envelope, accepted))
+}
+
+/// Downloads what `manifest` lacks, verifies every file and makes it the active version.
+/// `old_version` is the version serving meanwhile (for status only).
+async fn install(
+    engine: &Rc<Engine>,
+    model: &ModelName,
+    rec: &ModelRecord,
+    envelope: String,
+    manifest: Manifest,
+    old_version: Option<String>,
+) -> Result<Rc<Manifest>, SwError> {
+    let name = model.as_str();
+    let version = manifest.version.to_string();
+    let is_switch = rec.active.as_deref() != Some(envelope.as_str());
+    let have = engine.store.verified_shards().await?;
+    let missing = missing_shards(&manifest, |sha| have.contains(&sha.to_hex()));
+    let total = manifest.unique_shard_bytes();
+    let missing_bytes: u64 = missing.iter().map(|s| s.size).sum();
+    let shards_total = manifest.unique_shards().len();
+    let missing_count = missing.len();
+    let (shown_version, pending_version) = if is_switch {
+        (old_version, Some(version.clone()))
+    } else {
+        (Some(version.clone()), None)
+    };
+    if !missing.is_empty() {
+        storage::check_fits(&engine.store, name, &missing).await?;
+        engine.update_status(name, true, |s| {
+            *s = ModelStatus::new(name, State::Downloading);
+            s.version = shown_version.clone();
+            s.pending_version = pending_version.clone();
+            s.bytes_total = total;
+            s.bytes_done = total - missing_bytes;
+            s.shards_total = shards_total;
+            s.shards_done = shards_total - missing_count;
+        });
+        download::run(engine, name, missing, total - missing_bytes, shards_total).await?;
+    }
+    if is_switch || missing_count > 0 {
+        engine.update_status(name, true, |s| {
+            s.state = State::Verifying;
+            s.bytes_done = total;
+            s.shards_done = shards_total;
+        });
+        verify_files(engine, &manifest).await?;
+    }
+    if is_switch {
+        // The atomic switch: one write of the model record.
+        let next = ModelRecord {
+            active: Some(envelope),
+            pending: None,
+        };
+        engine.store.put_model(name, &next).await?;
+        collect_garbage(engine).await?;
+    }
+    let resumed = missing_count > 0 && engine.cached_status(name).is_some_and(|s| s.resumed);
+    let manifest = Rc::new(manifest);
+    engine.set_ready(name, manifest.clone());
+    let mut status = ready_status(&manifest);
+    status.resumed = resumed;
+    engine.publish(status, true);
+    Ok(manifest)
+}
+
+fn ready_status(m: &Manifest) -> ModelStatus {
+    let mut s = ModelStatus::new(m.name.as_str(), State::Ready);
+    s.version = Some(m.version.to_string());
+    s.bytes_total = m.unique_shard_bytes();
+    s.bytes_done = s.bytes_total;
+    s.shards_total = m.unique_shards().len();
+    s.shards_done = s.shards_total;
+    s
+}
+
+/// Hashes every file of `manifest` whole, reading its shards chunk by chunk from the store.
+async fn verify_files(engine: &Engine, manifest: &Manifest) -> Result<(), SwError> {
+    for file in &manifest.files {
+        let mut verifier = FileVerifier::for_file(file);
+        for shard in &file.shards {
+            let mut pos = 0;
+            while pos < shard.size {
+                let chunk = engine
+                    .store
+                    .chunk_at(&shard.sha256, pos)
+                    .await?
+                    .filter(|c| c.offset == pos)
+                    .ok_or_else(|| missing_shard(&shard.sha256))?;
+                let bytes = chunk.bytes.to_vec();
+                pos += bytes.len() as u64;
+                verifier.update(&bytes);
+            }
+        }
+        verifier.finish()?;
+    }
+    Ok(())
+}
+
+fn missing_shard(sha: &Sha256Digest) -> SwError {
+    SwError::StoreCorrupt {
+        what: format!("shard {sha}"),
+    }
+}
+
+/// Deletes every stored shard that no model's active or pending manifest references.
+pub async fn collect_garbage(engine: &Engine) -> Result<usize, SwError> {
+    let mut keep = BTreeSet::new();
+    for name in engine.store.model_names().await? {
+        let Some(rec) = engine.store.model(&name).await? else {
+            continue;
+        };
+        for envelope in [rec.active, rec.pending].into_iter().flatten() {
+            let m = decode(&name, &envelope)?;
+            keep.extend(m.unique_shards().iter().map(|s| s.sha256.to_hex()));
+        }
+    }
+    engine.store.gc(&keep).await
+}
+
+/// The status of `model` as the store shows it (after a worker restart).
+pub async fn stored_status(engine: &Engine, model: &ModelName) -> Result<ModelStatus, SwError> {
+    let name = model.as_str();
+    let Some(rec) = engine.store.model(name).await? else {
+        return Ok(ModelStatus::new(name, State::Absent));
+    };
+    let have = engine.store.verified_shards().await?;
+    if let Some(active) = rec.active.as_deref() {
+        let m = decode(name, active)?;
+        if missing_shards(&m, |sha| have.contains(&sha.to_hex())).is_empty() {
+            let mut s = ready_status(&m);
+            if let Some(p) = rec.pending.as_deref() {
+                s.pending_version = Some(decode(name, p)?.version.to_string());
+            }
+            return Ok(s);
+        }
+    }
+    let mut s = ModelStatus::new(name, State::Absent);
+    if let Some(p) = rec.pending.as_deref() {
+        s.pending_version = Some(decode(name, p)?.version.to_string());
+    }
+    Ok(s)
+}

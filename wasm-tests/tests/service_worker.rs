@@ -1,0 +1,287 @@
+//! The service worker engine inside a real service worker (headless Chromium) against a real
+//! `tessera serve`: install, serve with Range, resume from staged bytes, refuse corrupt staged
+//! bytes, re-download evicted shards, and error codes. Run with `wasm-tests/run.sh`, which packs
+//! the fixture and passes `TESSERA_TEST_BASE`, `TESSERA_TEST_KEY` and `TESSERA_TEST_SHA`.
+
+#![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use js_sys::{Object, Promise, Reflect, Uint8Array};
+use tessera_core::{Manifest, Sha256Digest};
+use tessera_sw::store::Store;
+use tessera_sw::TesseraServiceWorker;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{wasm_bindgen_test as test, wasm_bindgen_test_configure};
+use web_sys::{Headers, Request, RequestInit, Response, WorkerGlobalScope};
+
+wasm_bindgen_test_configure!(run_in_service_worker);
+
+const MODEL: &str = "fixture";
+
+/// A fixture value `run.sh` passes at compile time.
+fn fixture(value: Option<&'static str>, name: &str) -> &'static str {
+    match value {
+        Some(v) => v,
+        None => panic!("{name} is unset: run the suite with wasm-tests/run.sh"),
+    }
+}
+
+fn base() -> &'static str {
+    fixture(option_env!("TESSERA_TEST_BASE"), "TESSERA_TEST_BASE")
+}
+
+fn config(chunk_size: u32) -> String {
+    let key = fixture(option_env!("TESSERA_TEST_KEY"), "TESSERA_TEST_KEY");
+    format!(
+        r#"{{"prefix": "/models/", "artifactsBase": "{}", "trustedKeys": [{key}],
+            "concurrency": 2, "chunkSize": {chunk_size}}}"#,
+        base()
+    )
+}
+
+fn expected_sha() -> &'static str {
+    fixture(option_env!("TESSERA_TEST_SHA"), "TESSERA_TEST_SHA")
+}
+
+fn origin() -> String {
+    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+    scope.location().origin()
+}
+
+async fn engine(chunk_size: u32) -> TesseraServiceWorker {
+    TesseraServiceWorker::create(config(chunk_size))
+        .await
+        .unwrap_or_else(|e| panic!("create failed: {e:?}"))
+}
+
+async fn send(sw: &TesseraServiceWorker, op: &str) -> JsValue {
+    let msg = Object::new();
+    Reflect::set(&msg, &"tessera".into(), &1.into()).unwrap();
+    Reflect::set(&msg, &"op".into(), &op.into()).unwrap();
+    Reflect::set(&msg, &"model".into(), &MODEL.into()).unwrap();
+    JsFuture::from(sw.message(msg.into(), None)).await.unwrap()
+}
+
+fn field(v: &JsValue, k: &str) -> JsValue {
+    Reflect::get(v, &k.into()).unwrap()
+}
+
+async fn get(sw: &TesseraServiceWorker, path: &str, range: Option<&str>, method: &str) -> Response {
+    let headers = Headers::new().unwrap();
+    if let Some(r) = range {
+        headers.set("Range", r).unwrap();
+    }
+    let mut init = RequestInit::new();
+    init.method(method).headers(&headers);
+    let url = format!("{}/models/{MODEL}/{path}", origin());
+    let req = Request::new_with_str_and_init(&url, &init).unwrap();
+    JsFuture::from(sw.fetch(req))
+        .await
+        .unwrap()
+        .unchecked_into()
+}
+
+async fn body(resp: &Response) -> Vec<u8> {
+    let buf = JsFuture::from(resp.array_buffer().unwrap()).await.unwrap();
+    Uint8Array::new(&buf).to_vec()
+}
+
+async fn fetch_text(url: &str) -> String {
+    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+    let resp: Response = JsFuture::from(scope.fetch_with_str(url))
+        .await
+        .unwrap()
+        .unchecked_into();
+    JsFuture::from(resp.text().unwrap())
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap()
+}
+
+async fn fetch_bytes(url: &str) -> Vec<u8> {
+    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+    let resp: Response = JsFuture::from(scope.fetch_with_str(url))
+        .await
+        .unwrap()
+        .unchecked_into();
+    body(&resp).await
+}
+
+async fn manifest() -> Manifest {
+    let envelope = fetch_text(&format!("{}{MODEL}/manifest.json", base())).await;
+    tessera_sw::update::decode(MODEL, &envelope).unwrap()
+}
+
+async fn fresh(chunk_size: u32) -> TesseraServiceWorker {
+    let sw = engine(chunk_size).await;
+    let _ = send(&sw, "remove").await;
+    sw
+}
+
+async fn assert_serves_the_file(sw: &TesseraServiceWorker) {
+    let resp = get(sw, "model.bin", None, "GET").await;
+    assert_eq!(resp.status(), 200);
+    let bytes = body(&resp).await;
+    assert_eq!(Sha256Digest::of(&bytes).to_hex(), expected_sha());
+}
+
+#[test]
+async fn ensure_downloads_verifies_and_serves_exact_bytes_with_ranges() {
+    let sw = fresh(16 * 1024).await;
+    let status = send(&sw, "ensure").await;
+    assert_eq!(
+        field(&status, "state").as_string().as_deref(),
+        Some("ready")
+    );
+    assert_eq!(
+        field(&status, "version").as_string().as_deref(),
+        Some("1.0.0")
+    );
+
+    let full = get(&sw, "model.bin", None, "GET").await;
+    assert_eq!(full.status(), 200);
+    let h = |r: &Response, k: &str| r.headers().get(k).unwrap();
+    assert_eq!(h(&full, "etag"), Some(format!("\"{}\"", expected_sha())));
+    assert_eq!(h(&full, "accept-ranges").as_deref(), Some("bytes"));
+    assert_eq!(h(&full, "x-tessera-version").as_deref(), Some("1.0.0"));
+    let bytes = body(&full).await;
+    assert_eq!(Sha256Digest::of(&bytes).to_hex(), expected_sha());
+
+    // A range across the first shard boundary (64 KiB).
+    let part = get(&sw, "model.bin", Some("bytes=65000-66099"), "GET").await;
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        h(&part, "content-range").as_deref(),
+        Some("bytes 65000-66099/300000")
+    );
+    assert_eq!(body(&part).await, bytes[65000..66100]);
+
+    let suffix = get(&sw, "model.bin", Some("bytes=-10"), "GET").await;
+    assert_eq!(body(&suffix).await, bytes[bytes.len() - 10..]);
+
+    let past = get(&sw, "model.bin", Some("bytes=300000-"), "GET").await;
+    assert_eq!(past.status(), 416);
+    assert_eq!(h(&past, "content-range").as_deref(), Some("bytes */300000"));
+
+    let head = get(&sw, "model.bin", None, "HEAD").await;
+    assert_eq!(head.status(), 200);
+    assert_eq!(h(&head, "content-length").as_deref(), Some("300000"));
+
+    let json = get(&sw, "config.json", None, "GET").await;
+    assert_eq!(
+        h(&json, "content-type").as_deref(),
+        Some("application/json")
+    );
+}
+
+#[test]
+async fn resumes_from_a_stored_prefix() {
+    let sw = fresh(16 * 1024).await;
+    let m = manifest().await;
+    let first = m
+        .files
+        .iter()
+        .find(|f| f.path.as_str() == "model.bin")
+        .unwrap()
+        .shards[0];
+    let shard = fetch_bytes(&format!("{}_shards/{}", base(), first.sha256)).await;
+    let store = Store::open().await.unwrap();
+    store
+        .persist(&first.sha256, 0, &shard[..20_000])
+        .await
+        .unwrap();
+    assert_eq!(store.partial(&first.sha256).await.unwrap(), Some(20_000));
+
+    let status = send(&sw, "ensure").await;
+    assert_eq!(
+        field(&status, "state").as_string().as_deref(),
+        Some("ready")
+    );
+    assert_eq!(field(&status, "resumed").as_bool(), Some(true));
+    assert_eq!(store.partial(&first.sha256).await.unwrap(), None);
+    assert_serves_the_file(&sw).await;
+}
+
+#[test]
+async fn corrupt_stored_prefix_is_never_served() {
+    let sw = fresh(16 * 1024).await;
+    let m = manifest().await;
+    let first = m
+        .files
+        .iter()
+        .find(|f| f.path.as_str() == "model.bin")
+        .unwrap()
+        .shards[0];
+    let store = Store::open().await.unwrap();
+    store
+        .persist(&first.sha256, 0, &[0xAB; 30_000])
+        .await
+        .unwrap();
+
+    let status = send(&sw, "ensure").await;
+    assert_eq!(
+        field(&status, "state").as_string().as_deref(),
+        Some("ready")
+    );
+    assert_serves_the_file(&sw).await;
+}
+
+#[test]
+async fn evicted_shard_is_downloaded_again() {
+    let sw = fresh(64 * 1024).await;
+    let status = send(&sw, "ensure").await;
+    assert_eq!(
+        field(&status, "state").as_string().as_deref(),
+        Some("ready")
+    );
+    let m = manifest().await;
+    let victim = m.files[0].shards[1];
+    Store::open()
+        .await
+        .unwrap()
+        .discard(&victim.sha256)
+        .await
+        .unwrap();
+
+    // A new worker instance (as after a restart) notices the hole and fills it.
+    let restarted = engine(64 * 1024).await;
+    let status = send(&restarted, "ensure").await;
+    assert_eq!(
+        field(&status, "state").as_string().as_deref(),
+        Some("ready")
+    );
+    assert_serves_the_file(&restarted).await;
+}
+
+#[test]
+async fn errors_carry_stable_codes() {
+    let sw = fresh(16 * 1024).await;
+    let _ = send(&sw, "ensure").await;
+    let missing = get(&sw, "nope.bin", None, "GET").await;
+    assert_eq!(missing.status(), 404);
+    let text = JsFuture::from(missing.text().unwrap())
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["error"]["code"], "file-not-found");
+
+    let bad = TesseraServiceWorker::create("{}".into()).await.unwrap_err();
+    assert_eq!(
+        field(&bad, "code").as_string().as_deref(),
+        Some("config-invalid")
+    );
+
+    let msg = Object::new();
+    Reflect::set(&msg, &"op".into(), &"ensure".into()).unwrap();
+    Reflect::set(&msg, &"model".into(), &"no-such-model".into()).unwrap();
+    let err = JsFuture::from(sw.message(msg.into(), None)).await.unwrap();
+    assert_eq!(
+        field(&err, "code").as_string().as_deref(),
+        Some("model-not-found")
+    );
+    let _: Promise = sw.activate();
+}
