@@ -19,7 +19,10 @@ echo '{"fixture": true}' > "$WORK/config.json"
 "$TESSERA" serve -q --artifacts "$WORK/artifacts" --addr "$SERVE_ADDR" \
   --cors-origin "http://$RUNNER_ADDR" &
 SERVER=$!
-sleep 1
+for _ in $(seq 1 100); do
+  curl -sf "http://$SERVE_ADDR/healthz" >/dev/null && break
+  sleep 0.1
+done
 export TESSERA_TEST_BASE="http://$SERVE_ADDR/models/"
 export TESSERA_TEST_KEY="$(tr -d '\n' < "$WORK/keys/tessera.pub.json")"
 export TESSERA_TEST_SHA="$(sha256sum "$WORK/model.bin" | cut -d' ' -f1)"

@@ -17,6 +17,8 @@ use std::process::{Command, ExitCode, Stdio};
 
 use clap::{Parser, Subcommand};
 
+use crate::setup::Present;
+
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "tessera's project commands")]
 struct Cli {
@@ -31,6 +33,15 @@ enum Task {
         /// Skip rustfmt and clippy (quicker local iterations).
         #[arg(long)]
         no_lint: bool,
+        /// Skip the browser suites (Playwright), for quick native-only runs.
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// Build the service worker for the web into target/web/ (release: wasm-opt -Oz).
+    BuildWeb {
+        /// A quick debug build without wasm-opt.
+        #[arg(long)]
+        dev: bool,
     },
     /// Build, pack a sample model with a dev key, and serve app + artifacts.
     Demo {
@@ -49,7 +60,13 @@ type Result<T = ()> = std::result::Result<T, StepError>;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Task::Test { no_lint } => test(no_lint),
+        Task::Test {
+            no_lint,
+            no_browser,
+        } => test(no_lint, no_browser),
+        Task::BuildWeb { dev } => web::build_web(!dev).map(|dir| {
+            eprintln!("xtask: web build in {}", dir.display());
+        }),
         Task::Demo { addr } => demo(&addr),
     };
     match outcome {
@@ -114,9 +131,27 @@ struct Tally {
 }
 
 impl Tally {
-    /// Reads `test result: ok. 12 passed; 0 failed; 1 ignored; ...` lines.
+    /// Reads cargo's `test result: ok. 12 passed; 0 failed; 1 ignored; ...` lines and the
+    /// closing counts of node's test runner (`# pass 3` in TAP, `ℹ pass 3` in its spec reporter).
     fn absorb(&mut self, line: &str) {
-        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("# ").or_else(|| line.strip_prefix("ℹ ")) {
+            let mut words = rest.split_whitespace();
+            if let (Some(kind), Some(Ok(n)), None) = (
+                words.next(),
+                words.next().map(str::parse::<u64>),
+                words.next(),
+            ) {
+                match kind {
+                    "pass" => self.passed += n,
+                    "fail" => self.failed += n,
+                    "skipped" => self.ignored += n,
+                    _ => {}
+                }
+            }
+            return;
+        }
+        let Some(rest) = line.strip_prefix("test result: ") else {
             return;
         };
         for part in rest.split(';') {
@@ -164,10 +199,26 @@ fn run_tests(cmd: &mut Command, tally: &mut Tally) -> Result {
     }
 }
 
-fn test(no_lint: bool) -> Result {
+fn test(no_lint: bool, no_browser: bool) -> Result {
     setup::rust_wasm_target()?;
     setup::wasm_bindgen_cli()?;
-    setup::apt_packages(&[("node", "nodejs")])?;
+    setup::apt_packages(&[
+        (Present::Binary("node"), "nodejs"),
+        (Present::Binary("npm"), "npm"),
+        (Present::Binary("curl"), "curl"),
+        (Present::Binary("chromium"), "chromium"),
+        (Present::Binary("chromedriver"), "chromium-driver"),
+        // Mesa's CPU Vulkan driver (lavapipe) runs the edge's wonnx inference without a GPU.
+        (
+            Present::File("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"),
+            "mesa-vulkan-drivers",
+        ),
+        (
+            Present::File("/usr/lib/x86_64-linux-gnu/libvulkan.so.1"),
+            "libvulkan1",
+        ),
+    ])?;
+    setup::npm_packages()?;
 
     if !no_lint {
         run(cargo().args(["fmt", "--all", "--check"]))?;
@@ -179,34 +230,65 @@ fn test(no_lint: bool) -> Result {
             "-D",
             "warnings",
         ]))?;
+        run(cargo().args([
+            "clippy",
+            "-p",
+            "tessera-sw",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
     }
     core_has_no_browser_deps()?;
     let mut tally = Tally::default();
-    let outcome = run_tests(cargo().args(["test", "--workspace"]), &mut tally).and_then(|()| {
-        // The pure core also runs on wasm32 (under Node, through wasm-bindgen-test-runner).
-        run_tests(
-            cargo()
-                .args([
-                    "test",
-                    "-p",
-                    "tessera-core",
-                    "--tests",
-                    "--target",
-                    "wasm32-unknown-unknown",
-                ])
-                .env(
-                    "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
-                    "wasm-bindgen-test-runner",
-                ),
-            &mut tally,
-        )
-    });
+    let outcome = run_tests(cargo().args(["test", "--workspace"]), &mut tally)
+        .and_then(|()| {
+            // The pure core also runs on wasm32 (under Node, through wasm-bindgen-test-runner).
+            run_tests(
+                cargo()
+                    .args([
+                        "test",
+                        "-p",
+                        "tessera-core",
+                        "--tests",
+                        "--target",
+                        "wasm32-unknown-unknown",
+                    ])
+                    .env(
+                        "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                        "wasm-bindgen-test-runner",
+                    ),
+                &mut tally,
+            )
+        })
+        .and_then(|()| {
+            if no_browser {
+                Ok(())
+            } else {
+                browser_suites(&mut tally)
+            }
+        });
     // The closing line CI reads: every suite's results, summed.
     println!(
         "\nxtask: {} passed, {} failed, {} skipped",
         tally.passed, tally.failed, tally.ignored
     );
     outcome
+}
+
+/// The suites that run in headless Chromium: the service worker's Playwright scenarios over
+/// the release web build and the debug `tessera` binary.
+fn browser_suites(tally: &mut Tally) -> Result {
+    run(cargo().args(["build", "-p", "tessera-cli"]))?;
+    web::build_web(true)?;
+    run_tests(
+        Command::new("bash")
+            .arg("playwright/run.sh")
+            .current_dir(root()),
+        tally,
+    )
 }
 
 /// `tessera-core` must stay pure: no browser bindings anywhere in its dependency tree.

@@ -7,9 +7,6 @@ use std::process::Command;
 
 use crate::{cargo, root, run, StepError};
 
-/// The wasm-bindgen version `Cargo.lock` pins (the CLI must match it exactly).
-const WASM_BINDGEN_VERSION: &str = "0.2.130";
-
 /// Files copied from `sw/js/` next to the generated glue.
 const JS_FILES: [&str; 4] = [
     "sw.js",
@@ -20,8 +17,6 @@ const JS_FILES: [&str; 4] = [
 
 /// Builds the service worker into `target/web/` and returns that directory. `release` uses the
 /// `wasm-release` profile and runs `wasm-opt -Oz`; otherwise a quick dev build.
-// Wired into `cargo xtask` by the lead (demo/test); allowed until then.
-#[allow(dead_code)]
 pub fn build_web(release: bool) -> crate::Result<PathBuf> {
     let root = root();
     let profile = if release { "wasm-release" } else { "dev" };
@@ -45,7 +40,7 @@ pub fn build_web(release: bool) -> crate::Result<PathBuf> {
     std::fs::create_dir_all(&out)
         .map_err(|e| StepError(format!("cannot create {}: {e}", out.display())))?;
 
-    check_wasm_bindgen()?;
+    crate::setup::wasm_bindgen_cli()?;
     run(Command::new("wasm-bindgen")
         .args(["--target", "web", "--out-name", "tessera_sw", "--out-dir"])
         .arg(&out)
@@ -54,13 +49,7 @@ pub fn build_web(release: bool) -> crate::Result<PathBuf> {
     let bg = out.join("tessera_sw_bg.wasm");
     if release {
         let wasm_opt = root.join("node_modules").join(".bin").join("wasm-opt");
-        if !wasm_opt.exists() {
-            return Err(StepError(format!(
-                "{} is missing: run `npm ci` in {} (binaryen is in package.json)",
-                wasm_opt.display(),
-                root.display()
-            )));
-        }
+        crate::setup::npm_packages()?;
         run(Command::new(&wasm_opt)
             .args([
                 "-Oz",
@@ -79,21 +68,6 @@ pub fn build_web(release: bool) -> crate::Result<PathBuf> {
         copy(&root.join("sw").join("js").join(name), &out.join(name))?;
     }
     Ok(out)
-}
-
-fn check_wasm_bindgen() -> crate::Result {
-    let found = Command::new("wasm-bindgen")
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    match found {
-        Some(v) if v.ends_with(WASM_BINDGEN_VERSION) => Ok(()),
-        other => Err(StepError(format!(
-            "wasm-bindgen {WASM_BINDGEN_VERSION} is needed (found {other:?}): \
-             cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION}"
-        ))),
-    }
 }
 
 fn copy(from: &Path, to: &Path) -> crate::Result {
