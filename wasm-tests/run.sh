@@ -16,6 +16,10 @@ echo '{"fixture": true}' > "$WORK/config.json"
 "$TESSERA" keygen -q --out "$WORK/keys"
 "$TESSERA" pack -q --key "$WORK/keys/tessera.key" --name fixture --version 1.0.0 --shard-size 64K \
   --out "$WORK/artifacts" "$WORK/model.bin" "$WORK/config.json" >/dev/null
+# The runtime's dedicated-worker suite loads the edge's MLP fixture with its known-answer vectors.
+FIX="$ROOT/edge/tests/fixtures"
+"$TESSERA" pack -q --key "$WORK/keys/tessera.key" --name mlp --version 1.0.0 \
+  --test-vectors "$FIX/mlp.vectors.json" --out "$WORK/artifacts" "model.onnx=$FIX/mlp.onnx" >/dev/null
 "$TESSERA" serve -q --artifacts "$WORK/artifacts" --addr "$SERVE_ADDR" \
   --cors-origin "http://$RUNNER_ADDR" &
 SERVER=$!
@@ -27,6 +31,12 @@ export TESSERA_TEST_BASE="http://$SERVE_ADDR/models/"
 export TESSERA_TEST_KEY="$(tr -d '\n' < "$WORK/keys/tessera.pub.json")"
 export TESSERA_TEST_SHA="$(sha256sum "$WORK/model.bin" | cut -d' ' -f1)"
 export WASM_BINDGEN_TEST_ADDRESS="$RUNNER_ADDR"
+# WebGPU for the runtime suite: headless Chromium has an adapter (SwiftShader) only with this flag.
+export TESSERA_TEST_WEBGPU="${TESSERA_TEST_WEBGPU:-1}"
+if [ "$TESSERA_TEST_WEBGPU" = 1 ]; then
+  echo '{"goog:chromeOptions": {"args": ["--enable-unsafe-webgpu"]}}' > "$WORK/webdriver.json"
+  export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$WORK/webdriver.json"
+fi
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 cd "$ROOT"

@@ -1,4 +1,5 @@
 //! Pure, deterministic logic of tessera: the artifact format, its signing and update policy,
+//! where an inference runs (the fallback state machine),
 //! HTTP Range arithmetic and the resumable, verifying download plan.
 //!
 //! This crate does no IO: no network, no storage, no clock. Bytes, response heads and "now" are
@@ -15,6 +16,7 @@ pub mod digest;
 pub mod download;
 pub mod dsse;
 pub mod error;
+pub mod fallback;
 pub mod infer;
 pub mod keys;
 pub mod layout;
@@ -22,6 +24,7 @@ pub mod manifest;
 pub mod policy;
 pub mod range;
 pub mod ratelimit;
+pub mod selftest;
 
 pub use digest::Sha256Digest;
 pub use error::ErrorCode;

@@ -2,7 +2,7 @@
 //
 //   node playwright/bench/sw-throughput.js [--size-mib 64] [--reps 3]
 //
-// Same browser, same loopback server and proxy, same bytes:
+// Same browser, same loopback `tessera serve` (no proxy), same bytes:
 //   1. plain fetch  — the page fetches every shard of the model through the network path the SW
 //                     uses (`/models/_shards/*`, passed through untouched), 4 at a time, no
 //                     verification, no storage: the ceiling for a cold download;
@@ -32,9 +32,12 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
 
 async function main() {
-  const env = await Env.open({ fixture: { name: 'bench', weightsSize: SIZE_MIB * 1024 * 1024 } });
+  const env = await Env.open({ fixture: { name: 'bench', weightsSize: SIZE_MIB * 1024 * 1024 }, goto: false });
   if (env.pendingError) throw env.pendingError;
   try {
+    // Straight to `tessera serve`: the scenarios' fault-injecting Node proxy would be the bottleneck.
+    env.origin = env.server.url;
+    await env.load();
     const manifest = await env.fixture.manifest('1.0.0');
     const shards = shardsOf(manifest).map((s) => `/models/_shards/${s.sha256}`);
     const bytes = manifest.files.reduce((n, f) => n + f.size, 0);

@@ -1,4 +1,29 @@
-//! tessera's inference runtime (placeholder until the inference issue lands).
+//! tessera's inference runtime: runs verified models with wonnx on WebGPU inside a dedicated
+//! Web Worker, and gives the page the fallback router that decides, per request, between the
+//! browser and the edge server (`POST /v1/models/NAME/infer`).
 //!
-//! It will run verified models with wonnx on WebGPU inside a dedicated worker. Today it only
-//! pins wonnx 0.5.1 (and with it web-sys 0.3.64) in Cargo.lock.
+//! The same wasm module serves both sides: the page instantiates it for [`FallbackRouter`]
+//! (pure decisions from `tessera_core::fallback`, no GPU touched) and hands the compiled module
+//! to its worker, which instantiates it for `LocalRuntime` (capability check, verified load,
+//! known-answer self-test, inference). `runtime/js/` holds the worker script and the page API
+//! (`TesseraRuntime`). It does not cache or download models: the service worker does, and this
+//! runtime only reads what it serves and re-checks every byte against the signed manifest.
+//!
+//! Natively only the pure parts build (and are tested): errors, capability rules, self-test
+//! comparison and the string-coded router.
+
+pub mod capability;
+pub mod error;
+pub mod js_error;
+pub mod router;
+
+#[cfg(target_arch = "wasm32")]
+mod js_bridge;
+#[cfg(target_arch = "wasm32")]
+pub mod local;
+
+pub use error::RuntimeError;
+#[cfg(target_arch = "wasm32")]
+pub use local::LocalRuntime;
+#[cfg(target_arch = "wasm32")]
+pub use router::FallbackRouter;

@@ -1,13 +1,14 @@
 //! Drives `tessera-core`'s [`DownloadPlan`] against the network and the store: seeds it from
-//! stored chunks, runs up to `concurrency` shard requests at once, coalesces network chunks into
-//! `chunkSize` pieces (one IndexedDB transaction each), waits out backoffs with timers, and
-//! publishes progress. It decides nothing on its own: ranges, checks, retries and hashing are
+//! stored chunks, runs up to `concurrency` shard requests at once, reads each body while the
+//! previous piece is written, coalesces network chunks into `chunkSize` pieces (one IndexedDB
+//! transaction each; on a cut, whatever was received is written too), waits out backoffs with
+//! timers, and publishes progress. It decides nothing on its own: ranges, checks, retries and hashing are
 //! the plan's.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures_util::future::{select, Either};
+use futures_util::future::{select, Either, LocalBoxFuture};
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use tessera_core::download::{
     ChunkAction, DownloadPlan, EndAction, HeadAction, Request, RequestFailed, ResponseHead,
@@ -17,6 +18,19 @@ use tessera_core::manifest::ShardRef;
 
 use crate::engine::Engine;
 use crate::error::SwError;
+use crate::fetcher::Fetched;
+use crate::js_error::JsError;
+
+/// How many `chunkSize` pieces may wait, received but unwritten, before reading pauses.
+const QUEUE_CHUNKS: usize = 4;
+
+/// What one turn of the body loop finished.
+enum Step {
+    /// A piece was written (`false`: the plan cancelled the request).
+    Written(Result<bool, SwError>),
+    /// A body read returned.
+    Read(Result<Option<js_sys::Uint8Array>, JsError>),
+}
 
 fn now_ms() -> u64 {
     js_sys::Date::now() as u64
@@ -138,9 +152,15 @@ impl Driver<'_> {
         let p = self.plan.borrow().progress();
         let (base, shards_base, resumed) = (self.base_done, self.shards_base, self.resumed);
         self.engine.update_status(self.model, force, |s| {
-            s.bytes_done = base + p.done_bytes();
-            s.shards_done = shards_base + p.shards_verified;
-            s.resumed = resumed;
+            // Monotonic within one download: bytes the plan discards (a corrupt staged
+            // prefix, a server that ignored a Range) are downloaded again without the bar
+            // moving backwards.
+            s.bytes_done = s
+                .bytes_done
+                .max(base + p.done_bytes())
+                .min(s.bytes_total.max(base));
+            s.shards_done = s.shards_done.max(shards_base + p.shards_verified);
+            s.resumed = s.resumed || resumed;
         });
     }
 
@@ -176,39 +196,74 @@ impl Driver<'_> {
             }
             HeadAction::Cancel(f) => return self.apply_failed(f).await,
         }
+        self.read_body(&req, &mut fetched).await
+    }
+
+    /// Reads the body eagerly while the previous piece is being written: arriving bytes go to a
+    /// small bounded queue, `chunkSize` pieces are written one transaction at a time, in order.
+    /// When the connection fails, everything already received (a valid prefix) is written
+    /// before the plan schedules the resume, so at most what the browser itself dropped is
+    /// fetched again.
+    async fn read_body(&self, req: &Request, fetched: &mut Fetched) -> Result<(), SwError> {
+        // Received but not yet written; reading pauses above this many bytes.
+        let limit = self.chunk_size.saturating_mul(QUEUE_CHUNKS);
         let mut buf: Vec<u8> = Vec::with_capacity(self.chunk_size);
+        let mut ended: Option<bool> = None; // Some(clean end?)
+        let mut writing: Option<LocalBoxFuture<'_, Result<bool, SwError>>> = None;
         loop {
-            match fetched.next_chunk().await {
-                Ok(Some(chunk)) => {
-                    buf.extend_from_slice(&chunk.to_vec());
-                    while buf.len() >= self.chunk_size {
-                        let rest = buf.split_off(self.chunk_size);
-                        let piece = std::mem::replace(&mut buf, rest);
-                        if !self.persist(&req, &piece).await? {
-                            return Ok(());
-                        }
-                    }
-                }
-                Ok(None) => {
-                    if !self.persist(&req, &buf).await? {
-                        return Ok(());
-                    }
-                    let end = self.plan.borrow_mut().handle_body_end(req.id, now_ms())?;
-                    return self.apply_end(end).await;
-                }
-                Err(_) => {
-                    // Keep what arrived: the next request resumes after it.
-                    if !self.persist(&req, &buf).await? {
-                        return Ok(());
-                    }
-                    let end = self
-                        .plan
-                        .borrow_mut()
-                        .handle_network_error(req.id, now_ms())?;
-                    return self.apply_end(end).await;
+            if writing.is_none() {
+                let piece = if buf.len() >= self.chunk_size {
+                    let rest = buf.split_off(self.chunk_size);
+                    Some(std::mem::replace(&mut buf, rest))
+                } else if ended.is_some() && !buf.is_empty() {
+                    Some(std::mem::take(&mut buf))
+                } else {
+                    None
+                };
+                if let Some(piece) = piece {
+                    writing = Some(Box::pin(self.persist_owned(req, piece)));
                 }
             }
+            let reading = ended.is_none() && buf.len() < limit;
+            let step = match (writing.as_mut(), reading) {
+                (None, false) => break,
+                (Some(w), false) => Step::Written(w.await),
+                (None, true) => Step::Read(fetched.next_chunk().await),
+                // Dropping an unfinished read loses nothing: the stream keeps its pending read.
+                (Some(w), true) => match select(w, Box::pin(fetched.next_chunk())).await {
+                    Either::Left((written, _)) => Step::Written(written),
+                    Either::Right((read, _)) => Step::Read(read),
+                },
+            };
+            match step {
+                Step::Written(written) => {
+                    writing = None;
+                    if !written? {
+                        return Ok(());
+                    }
+                }
+                Step::Read(Ok(Some(chunk))) => {
+                    let at = buf.len();
+                    buf.resize(at + chunk.length() as usize, 0);
+                    chunk.copy_to(&mut buf[at..]);
+                }
+                Step::Read(Ok(None)) => ended = Some(true),
+                // Keep what arrived: the next request resumes after it.
+                Step::Read(Err(_)) => ended = Some(false),
+            }
         }
+        let end = if ended == Some(true) {
+            self.plan.borrow_mut().handle_body_end(req.id, now_ms())?
+        } else {
+            self.plan
+                .borrow_mut()
+                .handle_network_error(req.id, now_ms())?
+        };
+        self.apply_end(end).await
+    }
+
+    async fn persist_owned(&self, req: &Request, bytes: Vec<u8>) -> Result<bool, SwError> {
+        self.persist(req, &bytes).await
     }
 
     /// Feeds `bytes` to the plan and stores them; `false` when the plan cancelled the request.
@@ -257,7 +312,7 @@ impl Driver<'_> {
 }
 
 /// Resolves after `ms` milliseconds (a worker `setTimeout`).
-async fn sleep(ms: i32) {
+pub(crate) async fn sleep(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _reject| {
         let scope: web_sys::WorkerGlobalScope =
             wasm_bindgen::JsCast::unchecked_into(js_sys::global());

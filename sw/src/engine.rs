@@ -1,7 +1,8 @@
 //! The worker's shared state: configuration, store, auth, each model's last status, the models
 //! known ready, and one in-flight install/update per model (single flight: concurrent `ensure`s
-//! and fetches await the same download). It routes status changes to ports and clients; the
-//! work itself lives in `update`, `download` and `serve`.
+//! and fetches await the same download), and the shards open responses are streaming (kept from
+//! garbage collection). It routes status changes to ports and clients; the work itself lives in
+//! `update`, `download` and `serve`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -38,9 +39,62 @@ pub struct Engine {
     statuses: RefCell<HashMap<String, ModelStatus>>,
     ready: RefCell<HashMap<String, Rc<Manifest>>>,
     flights: RefCell<HashMap<String, Flight>>,
-    listeners: RefCell<Vec<(u64, String, MessagePort)>>,
+    outbox: Rc<Outbox>,
     next_listener: Cell<u64>,
-    last_progress: Cell<f64>,
+    leases: RefCell<HashMap<String, usize>>,
+    gc_deferred: Cell<bool>,
+}
+
+/// Delivers statuses to listening ports and every client. Non-forced (progress) updates of a
+/// model are throttled to one per [`PROGRESS_INTERVAL_MS`]; the latest throttled one is always
+/// delivered when its interval ends (a trailing flush), so the last progress is never lost.
+#[derive(Debug, Default)]
+struct Outbox {
+    listeners: RefCell<Vec<(u64, String, MessagePort)>>,
+    last_sent: RefCell<HashMap<String, f64>>,
+    queued: RefCell<HashMap<String, ModelStatus>>,
+}
+
+impl Outbox {
+    fn send(self: &Rc<Self>, status: ModelStatus, force: bool) {
+        let now = js_sys::Date::now();
+        let last = self.last_sent.borrow().get(&status.model).copied();
+        let wait = last.map_or(0.0, |l| PROGRESS_INTERVAL_MS - (now - l));
+        if force || wait <= 0.0 {
+            // Anything queued for this model is older than `status`: drop it.
+            self.queued.borrow_mut().remove(&status.model);
+            self.deliver(status, now);
+            return;
+        }
+        let model = status.model.clone();
+        let first = self
+            .queued
+            .borrow_mut()
+            .insert(model.clone(), status)
+            .is_none();
+        if first {
+            let outbox = self.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                crate::download::sleep(wait.ceil() as i32).await;
+                let latest = outbox.queued.borrow_mut().remove(&model);
+                if let Some(status) = latest {
+                    outbox.deliver(status, js_sys::Date::now());
+                }
+            });
+        }
+    }
+
+    fn deliver(&self, status: ModelStatus, now: f64) {
+        self.last_sent
+            .borrow_mut()
+            .insert(status.model.clone(), now);
+        for (_, m, port) in self.listeners.borrow().iter() {
+            if *m == status.model {
+                progress::post_progress(port, &status);
+            }
+        }
+        wasm_bindgen_futures::spawn_local(async move { progress::broadcast(&status).await });
+    }
 }
 
 impl Engine {
@@ -59,9 +113,10 @@ impl Engine {
             statuses: RefCell::default(),
             ready: RefCell::default(),
             flights: RefCell::default(),
-            listeners: RefCell::default(),
+            outbox: Rc::default(),
             next_listener: Cell::new(0),
-            last_progress: Cell::new(0.0),
+            leases: RefCell::default(),
+            gc_deferred: Cell::new(false),
         }
     }
 
@@ -153,24 +208,14 @@ impl Engine {
         Ok(status)
     }
 
-    /// Records `status` and sends it to the model's listening ports and, unless throttled,
-    /// to every client. `force` sends state changes immediately.
+    /// Records `status` and sends it to the model's listening ports and every client.
+    /// `force` sends state changes immediately; progress is throttled per model, and the latest
+    /// throttled status is still sent when the interval ends.
     pub fn publish(&self, status: ModelStatus, force: bool) {
-        let model = status.model.clone();
         self.statuses
             .borrow_mut()
-            .insert(model.clone(), status.clone());
-        let now = js_sys::Date::now();
-        if !force && now - self.last_progress.get() < PROGRESS_INTERVAL_MS {
-            return;
-        }
-        self.last_progress.set(now);
-        for (_, m, port) in self.listeners.borrow().iter() {
-            if *m == model {
-                progress::post_progress(port, &status);
-            }
-        }
-        wasm_bindgen_futures::spawn_local(async move { progress::broadcast(&status).await });
+            .insert(status.model.clone(), status.clone());
+        self.outbox.send(status, force);
     }
 
     /// Updates the stored status of `model` with `f` and publishes it.
@@ -203,7 +248,8 @@ impl Engine {
     pub fn listen(&self, model: &str, port: MessagePort) -> u64 {
         let id = self.next_listener.get();
         self.next_listener.set(id + 1);
-        self.listeners
+        self.outbox
+            .listeners
             .borrow_mut()
             .push((id, model.to_owned(), port));
         id
@@ -211,6 +257,64 @@ impl Engine {
 
     /// Stops sending progress to listener `id`.
     pub fn unlisten(&self, id: u64) {
-        self.listeners.borrow_mut().retain(|(i, _, _)| *i != id);
+        self.outbox
+            .listeners
+            .borrow_mut()
+            .retain(|(i, _, _)| *i != id);
+    }
+
+    /// Marks `shards` as being streamed by a response: garbage collection keeps them until the
+    /// returned lease is dropped (the response ended or was cancelled).
+    pub fn lease(self: &Rc<Self>, shards: impl IntoIterator<Item = Sha256Digest>) -> Lease {
+        let shards: Vec<String> = shards.into_iter().map(|s| s.to_hex()).collect();
+        let mut leases = self.leases.borrow_mut();
+        for hex in &shards {
+            *leases.entry(hex.clone()).or_insert(0) += 1;
+        }
+        Lease {
+            engine: self.clone(),
+            shards,
+        }
+    }
+
+    /// Digests of every shard an open response is streaming. Garbage collection that skips
+    /// one of them calls [`defer_gc`](Self::defer_gc) so it runs again once the stream ends.
+    pub fn leased_shards(&self) -> Vec<String> {
+        self.leases.borrow().keys().cloned().collect()
+    }
+
+    /// Asks for garbage collection to run again when the last lease ends.
+    pub fn defer_gc(&self) {
+        self.gc_deferred.set(true);
+    }
+}
+
+/// Keeps shards from garbage collection while a response streams them (see [`Engine::lease`]).
+#[derive(Debug)]
+pub struct Lease {
+    engine: Rc<Engine>,
+    shards: Vec<String>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let idle = {
+            let mut leases = self.engine.leases.borrow_mut();
+            for hex in &self.shards {
+                if let Some(n) = leases.get_mut(hex) {
+                    *n -= 1;
+                    if *n == 0 {
+                        leases.remove(hex);
+                    }
+                }
+            }
+            leases.is_empty()
+        };
+        if idle && self.engine.gc_deferred.replace(false) {
+            let engine = self.engine.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = update::collect_garbage(&engine).await;
+            });
+        }
     }
 }

@@ -21,6 +21,8 @@ pub mod engine;
 #[cfg(target_arch = "wasm32")]
 pub mod fetcher;
 #[cfg(target_arch = "wasm32")]
+pub mod idb;
+#[cfg(target_arch = "wasm32")]
 pub mod serve;
 #[cfg(target_arch = "wasm32")]
 pub mod storage;

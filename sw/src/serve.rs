@@ -58,10 +58,7 @@ pub async fn respond(engine: Rc<Engine>, request: Request) -> Response {
 }
 
 async fn serve(engine: Rc<Engine>, request: &Request) -> Result<Response, SwError> {
-    let ArtifactPath::LogicalFile(model, path) = (match route(&engine, &request.url()) {
-        Route::File(p) => p,
-        Route::PassThrough | Route::Other => return pass_through(request).await,
-    }) else {
+    let Route::File(ArtifactPath::LogicalFile(model, path)) = route(&engine, &request.url()) else {
         return pass_through(request).await;
     };
     let method = request.method();
@@ -131,6 +128,8 @@ struct Cursor {
     /// `(shard, first byte, end exclusive)` within each shard, in file order.
     segments: Vec<(tessera_core::manifest::ShardRef, u64, u64)>,
     index: usize,
+    /// Keeps the streamed shards from garbage collection until the stream is dropped.
+    _lease: crate::engine::Lease,
 }
 
 /// A ReadableStream of bytes `from..to` of `file`, read lazily chunk by chunk.
@@ -141,7 +140,7 @@ fn body_stream(
     from: u64,
     to: u64,
 ) -> web_sys::ReadableStream {
-    let segments = file
+    let segments: Vec<_> = file
         .shard_offsets()
         .filter_map(|(start, shard)| {
             let end = start + shard.size;
@@ -149,11 +148,13 @@ fn body_stream(
             (a < b).then(|| (*shard, a - start, b - start))
         })
         .collect();
+    let lease = engine.lease(segments.iter().map(|(shard, _, _)| shard.sha256));
     let cursor = Cursor {
         engine,
         model,
         segments,
         index: 0,
+        _lease: lease,
     };
     let s = stream::unfold(cursor, |mut c| async move {
         let (shard, pos, end) = *c.segments.get(c.index)?;

@@ -1,19 +1,22 @@
-//! The IndexedDB store (via rexie): `models` (active + pending signed manifest per model),
-//! `shards` (verified shard metadata: a record here is what makes a shard visible), `chunks`
+//! The IndexedDB store: `models` (active + pending signed manifest per model), `shards`
+//! (verified shard metadata: a record here is what makes a shard visible), `chunks`
 //! (`[sha256, offset]` → bytes) and `partials` (a staged shard's stored length). Every write the
-//! download plan asks for is one transaction. It decides nothing: what to write comes from
-//! `tessera-core`'s plan and the update logic.
+//! download plan asks for is one transaction, and every write waits for its transaction to
+//! commit or abort (a `QuotaExceededError` at commit becomes `quota`). It decides nothing: what
+//! to write comes from `tessera-core`'s plan and the update logic.
 
 use std::collections::BTreeSet;
 
-use futures_util::future::{try_join, try_join3};
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use rexie::{Direction, KeyRange, ObjectStore, Rexie, TransactionMode};
 use tessera_core::Sha256Digest;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{
+    IdbCursorDirection, IdbCursorWithValue, IdbKeyRange, IdbRequest, IdbTransactionMode,
+};
 
 use crate::error::SwError;
-use crate::js_error::JsError;
+use crate::idb::{self, Db, Tx};
+use crate::js_error::{catch, JsError};
 
 const DB_NAME: &str = "tessera";
 const DB_VERSION: u32 = 1;
@@ -21,6 +24,10 @@ const MODELS: &str = "models";
 const SHARDS: &str = "shards";
 const CHUNKS: &str = "chunks";
 const PARTIALS: &str = "partials";
+const ALL_STORES: &[&str] = &[MODELS, SHARDS, CHUNKS, PARTIALS];
+
+const READ: IdbTransactionMode = IdbTransactionMode::Readonly;
+const WRITE: IdbTransactionMode = IdbTransactionMode::Readwrite;
 
 /// A model's stored signed manifests (DSSE envelope JSON, as fetched).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,11 +50,11 @@ pub struct Chunk {
 /// The open database.
 #[derive(Debug)]
 pub struct Store {
-    db: Rexie,
+    db: Db,
 }
 
-fn err(context: &'static str) -> impl Fn(rexie::Error) -> SwError {
-    move |e| SwError::store(context, JsError::from(JsValue::from(e)))
+fn err(context: &'static str) -> impl Fn(JsError) -> SwError {
+    move |e| SwError::store(context, e)
 }
 
 fn key_hex(sha: &Sha256Digest) -> JsValue {
@@ -59,10 +66,10 @@ fn chunk_key(sha: &Sha256Digest, offset: u64) -> JsValue {
 }
 
 /// Every chunk key of `sha` up to `last` (inclusive).
-fn chunk_range(sha: &Sha256Digest, last: f64) -> Result<KeyRange, SwError> {
+fn chunk_range(sha: &Sha256Digest, last: f64) -> Result<IdbKeyRange, SwError> {
     let lower = chunk_key(sha, 0);
     let upper: JsValue = Array::of2(&key_hex(sha), &JsValue::from_f64(last)).into();
-    KeyRange::bound(&lower, &upper, false, false).map_err(err("key range"))
+    catch(IdbKeyRange::bound(&lower, &upper)).map_err(err("key range"))
 }
 
 fn record(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -77,30 +84,44 @@ fn field(value: &JsValue, key: &str) -> JsValue {
     Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
+/// Awaits every request (issued together, in order) of one transaction.
+async fn wait_all(requests: Vec<Result<IdbRequest, JsValue>>) -> Result<(), JsError> {
+    let mut waits = Vec::with_capacity(requests.len());
+    for r in requests {
+        waits.push(idb::wait(&catch(r)?));
+    }
+    for w in waits {
+        w.await?;
+    }
+    Ok(())
+}
+
+/// Issues `requests` in `tx` and waits until the transaction has committed.
+async fn write(tx: Tx, requests: Vec<Result<IdbRequest, JsValue>>) -> Result<(), JsError> {
+    wait_all(requests).await?;
+    tx.done().await
+}
+
 impl Store {
     /// Opens (creating on first use) the tessera database.
     pub async fn open() -> Result<Self, SwError> {
-        let db = Rexie::builder(DB_NAME)
-            .version(DB_VERSION)
-            .add_object_store(ObjectStore::new(MODELS))
-            .add_object_store(ObjectStore::new(SHARDS))
-            .add_object_store(ObjectStore::new(CHUNKS))
-            .add_object_store(ObjectStore::new(PARTIALS))
-            .build()
+        let db = idb::open(DB_NAME, DB_VERSION, ALL_STORES)
             .await
             .map_err(err("open database"))?;
         Ok(Self { db })
     }
 
+    /// Reads the value under `key` in store `name` (`undefined` when absent).
+    async fn get(&self, name: &str, key: &JsValue) -> Result<JsValue, JsError> {
+        let tx = self.db.tx(&[name], READ)?;
+        let request = catch(tx.store(name)?.get(key))?;
+        idb::wait(&request).await
+    }
+
     /// The stored manifests of `model`, if any.
     pub async fn model(&self, model: &str) -> Result<Option<ModelRecord>, SwError> {
-        let tx = self
-            .db
-            .transaction(&[MODELS], TransactionMode::ReadOnly)
-            .map_err(err("read model"))?;
-        let store = tx.store(MODELS).map_err(err("read model"))?;
-        let value = store
-            .get(&JsValue::from_str(model))
+        let value = self
+            .get(MODELS, &JsValue::from_str(model))
             .await
             .map_err(err("read model"))?;
         if value.is_undefined() || value.is_null() {
@@ -114,16 +135,11 @@ impl Store {
 
     /// Names of every stored model.
     pub async fn model_names(&self) -> Result<Vec<String>, SwError> {
-        let tx = self
-            .db
-            .transaction(&[MODELS], TransactionMode::ReadOnly)
-            .map_err(err("list models"))?;
-        let store = tx.store(MODELS).map_err(err("list models"))?;
-        let all = store
-            .get_all(None, None, None, None)
-            .await
-            .map_err(err("list models"))?;
-        Ok(all.into_iter().filter_map(|(k, _)| k.as_string()).collect())
+        Ok(self
+            .keys(MODELS, "list models")
+            .await?
+            .into_iter()
+            .collect())
     }
 
     /// Writes `model`'s record in one transaction (this is the atomic active ← pending switch).
@@ -133,30 +149,20 @@ impl Store {
             ("active", to_js(&rec.active)),
             ("pending", to_js(&rec.pending)),
         ]);
-        let tx = self
-            .db
-            .transaction(&[MODELS], TransactionMode::ReadWrite)
-            .map_err(err("write model"))?;
-        let store = tx.store(MODELS).map_err(err("write model"))?;
-        store
-            .put(&value, Some(&JsValue::from_str(model)))
-            .await
-            .map_err(err("write model"))?;
-        tx.done().await.map_err(err("write model"))
+        let context = "write model";
+        let tx = self.db.tx(&[MODELS], WRITE).map_err(err(context))?;
+        let models = tx.store(MODELS).map_err(err(context))?;
+        let put = models.put_with_key(&value, &JsValue::from_str(model));
+        write(tx, vec![put]).await.map_err(err(context))
     }
 
     /// Forgets `model` (its shards stay until [`gc`](Self::gc)).
     pub async fn delete_model(&self, model: &str) -> Result<(), SwError> {
-        let tx = self
-            .db
-            .transaction(&[MODELS], TransactionMode::ReadWrite)
-            .map_err(err("delete model"))?;
-        let store = tx.store(MODELS).map_err(err("delete model"))?;
-        store
-            .delete(&JsValue::from_str(model))
-            .await
-            .map_err(err("delete model"))?;
-        tx.done().await.map_err(err("delete model"))
+        let context = "delete model";
+        let tx = self.db.tx(&[MODELS], WRITE).map_err(err(context))?;
+        let models = tx.store(MODELS).map_err(err(context))?;
+        let delete = models.delete(&JsValue::from_str(model));
+        write(tx, vec![delete]).await.map_err(err(context))
     }
 
     /// Digests of every verified (visible) shard.
@@ -169,27 +175,20 @@ impl Store {
         name: &'static str,
         context: &'static str,
     ) -> Result<BTreeSet<String>, SwError> {
-        let tx = self
-            .db
-            .transaction(&[name], TransactionMode::ReadOnly)
-            .map_err(err(context))?;
-        let store = tx.store(name).map_err(err(context))?;
-        let all = store
-            .get_all(None, None, None, None)
-            .await
-            .map_err(err(context))?;
-        Ok(all.into_iter().filter_map(|(k, _)| k.as_string()).collect())
+        let read = async {
+            let tx = self.db.tx(&[name], READ)?;
+            let request = catch(tx.store(name)?.get_all_keys())?;
+            idb::wait(&request).await
+        };
+        let keys = read.await.map_err(err(context))?;
+        let keys: Array = keys.dyn_into().unwrap_or_default();
+        Ok(keys.iter().filter_map(|k| k.as_string()).collect())
     }
 
     /// The stored length of a partially downloaded (staged) shard, if any.
     pub async fn partial(&self, sha: &Sha256Digest) -> Result<Option<u64>, SwError> {
-        let tx = self
-            .db
-            .transaction(&[PARTIALS], TransactionMode::ReadOnly)
-            .map_err(err("read partial"))?;
-        let store = tx.store(PARTIALS).map_err(err("read partial"))?;
-        let value = store
-            .get(&key_hex(sha))
+        let value = self
+            .get(PARTIALS, &key_hex(sha))
             .await
             .map_err(err("read partial"))?;
         Ok(field(&value, "offset").as_f64().map(|f| f as u64))
@@ -209,33 +208,20 @@ impl Store {
         let context = "persist chunk";
         let tx = self
             .db
-            .transaction(&[CHUNKS, PARTIALS], TransactionMode::ReadWrite)
+            .tx(&[CHUNKS, PARTIALS], WRITE)
             .map_err(err(context))?;
         let chunks = tx.store(CHUNKS).map_err(err(context))?;
         let partials = tx.store(PARTIALS).map_err(err(context))?;
         let data: JsValue = Uint8Array::from(bytes).into();
-        let key = chunk_key(sha, offset);
         let end = offset + bytes.len() as u64;
         let partial = record(&[("offset", JsValue::from_f64(end as f64))]);
-        let sha_key = key_hex(sha);
+        let mut requests = Vec::with_capacity(3);
         if offset == 0 {
-            let range = chunk_range(sha, f64::INFINITY)?;
-            try_join3(
-                chunks.delete(range.as_ref()),
-                chunks.put(&data, Some(&key)),
-                partials.put(&partial, Some(&sha_key)),
-            )
-            .await
-            .map_err(err(context))?;
-        } else {
-            try_join(
-                chunks.put(&data, Some(&key)),
-                partials.put(&partial, Some(&sha_key)),
-            )
-            .await
-            .map_err(err(context))?;
+            requests.push(chunks.delete(chunk_range(sha, f64::INFINITY)?.as_ref()));
         }
-        tx.done().await.map_err(err(context))
+        requests.push(chunks.put_with_key(&data, &chunk_key(sha, offset)));
+        requests.push(partials.put_with_key(&partial, &key_hex(sha)));
+        write(tx, requests).await.map_err(err(context))
     }
 
     /// In ONE transaction: records `sha` as verified (visible) and drops its staging marker.
@@ -243,16 +229,14 @@ impl Store {
         let context = "promote shard";
         let tx = self
             .db
-            .transaction(&[SHARDS, PARTIALS], TransactionMode::ReadWrite)
+            .tx(&[SHARDS, PARTIALS], WRITE)
             .map_err(err(context))?;
         let shards = tx.store(SHARDS).map_err(err(context))?;
         let partials = tx.store(PARTIALS).map_err(err(context))?;
         let value = record(&[("size", JsValue::from_f64(size as f64))]);
         let key = key_hex(sha);
-        try_join(shards.put(&value, Some(&key)), partials.delete(&key))
-            .await
-            .map_err(err(context))?;
-        tx.done().await.map_err(err(context))
+        let requests = vec![shards.put_with_key(&value, &key), partials.delete(&key)];
+        write(tx, requests).await.map_err(err(context))
     }
 
     /// In ONE transaction: deletes `sha`'s chunks, staging marker and verified record.
@@ -260,39 +244,38 @@ impl Store {
         let context = "discard shard";
         let tx = self
             .db
-            .transaction(&[SHARDS, CHUNKS, PARTIALS], TransactionMode::ReadWrite)
+            .tx(&[SHARDS, CHUNKS, PARTIALS], WRITE)
             .map_err(err(context))?;
         let shards = tx.store(SHARDS).map_err(err(context))?;
         let chunks = tx.store(CHUNKS).map_err(err(context))?;
         let partials = tx.store(PARTIALS).map_err(err(context))?;
-        let range = chunk_range(sha, f64::INFINITY)?;
         let key = key_hex(sha);
-        try_join3(
-            chunks.delete(range.as_ref()),
+        let requests = vec![
+            chunks.delete(chunk_range(sha, f64::INFINITY)?.as_ref()),
             partials.delete(&key),
             shards.delete(&key),
-        )
-        .await
-        .map_err(err(context))?;
-        tx.done().await.map_err(err(context))
+        ];
+        write(tx, requests).await.map_err(err(context))
     }
 
     /// The chunk of `sha` that holds byte `pos` (the last chunk starting at or before it).
     pub async fn chunk_at(&self, sha: &Sha256Digest, pos: u64) -> Result<Option<Chunk>, SwError> {
         let context = "read chunk";
-        let tx = self
-            .db
-            .transaction(&[CHUNKS], TransactionMode::ReadOnly)
-            .map_err(err(context))?;
-        let chunks = tx.store(CHUNKS).map_err(err(context))?;
         let range = chunk_range(sha, pos as f64)?;
-        let found = chunks
-            .get_all(Some(&range), Some(1), None, Some(Direction::Prev))
-            .await
-            .map_err(err(context))?;
-        let Some((key, value)) = found.into_iter().next() else {
+        let read = async {
+            let tx = self.db.tx(&[CHUNKS], READ)?;
+            let request = catch(
+                tx.store(CHUNKS)?
+                    .open_cursor_with_range_and_direction(&range, IdbCursorDirection::Prev),
+            )?;
+            idb::wait(&request).await
+        };
+        let found = read.await.map_err(err(context))?;
+        let Ok(cursor) = found.dyn_into::<IdbCursorWithValue>() else {
             return Ok(None);
         };
+        let key = catch(cursor.key()).map_err(err(context))?;
+        let value = catch(cursor.value()).map_err(err(context))?;
         let offset = Array::from(&key).get(1).as_f64().unwrap_or(0.0) as u64;
         let bytes = Uint8Array::new(&value);
         if offset + u64::from(bytes.length()) <= pos {

@@ -144,14 +144,22 @@ async fn install(
     };
     if !missing.is_empty() {
         storage::check_fits(&engine.store, name, &missing).await?;
+        // Bytes staged by an earlier, interrupted download count as done from the first
+        // report on, so progress never jumps back when the download resumes them.
+        let mut staged = 0u64;
+        for shard in &missing {
+            let stored = engine.store.partial(&shard.sha256).await?.unwrap_or(0);
+            staged += stored.min(shard.size);
+        }
         engine.update_status(name, true, |s| {
             *s = ModelStatus::new(name, State::Downloading);
             s.version = shown_version.clone();
             s.pending_version = pending_version.clone();
             s.bytes_total = total;
-            s.bytes_done = total - missing_bytes;
+            s.bytes_done = total - missing_bytes + staged;
             s.shards_total = shards_total;
             s.shards_done = shards_total - missing_count;
+            s.resumed = staged > 0;
         });
         download::run(engine, name, missing, total - missing_bytes, shards_total).await?;
     }
@@ -230,6 +238,13 @@ pub async fn collect_garbage(engine: &Engine) -> Result<usize, SwError> {
         for envelope in [rec.active, rec.pending].into_iter().flatten() {
             let m = decode(&name, &envelope)?;
             keep.extend(m.unique_shards().iter().map(|s| s.sha256.to_hex()));
+        }
+    }
+    // A response may still be streaming a shard of the version just replaced: keep it for
+    // now and collect again when that stream ends.
+    for hex in engine.leased_shards() {
+        if keep.insert(hex) {
+            engine.defer_gc();
         }
     }
     engine.store.gc(&keep).await

@@ -1,6 +1,7 @@
 //! The service worker engine inside a real service worker (headless Chromium) against a real
 //! `tessera serve`: install, serve with Range, resume from staged bytes, refuse corrupt staged
-//! bytes, re-download evicted shards, and error codes. Run with `wasm-tests/run.sh`, which packs
+//! bytes, re-download evicted shards, error codes, IndexedDB transactions that abort, and
+//! shards kept while a response streams them. Run with `wasm-tests/run.sh`, which packs
 //! the fixture and passes `TESSERA_TEST_BASE`, `TESSERA_TEST_KEY` and `TESSERA_TEST_SHA`.
 
 #![cfg(target_arch = "wasm32")]
@@ -284,4 +285,89 @@ async fn errors_carry_stable_codes() {
         Some("model-not-found")
     );
     let _: Promise = sw.activate();
+}
+
+#[test]
+async fn an_aborted_transaction_reports_its_error_instead_of_hanging() {
+    use tessera_sw::idb;
+    use web_sys::IdbTransactionMode;
+
+    let db = idb::open("tessera-idb-abort-test", 1, &["things"])
+        .await
+        .unwrap();
+    let tx = db.tx(&["things"], IdbTransactionMode::Readwrite).unwrap();
+    let first = tx
+        .store("things")
+        .unwrap()
+        .put_with_key(&1.into(), &"k".into())
+        .unwrap();
+    drop(idb::wait(&first));
+    tx.done().await.unwrap();
+
+    // `add` of an existing key fails, which aborts the transaction: `done` must settle with
+    // the reason (rexie's `done()` listened only for complete/error and could hang here).
+    let tx = db.tx(&["things"], IdbTransactionMode::Readwrite).unwrap();
+    let _dup = tx
+        .store("things")
+        .unwrap()
+        .add_with_key(&2.into(), &"k".into())
+        .unwrap();
+    let err = tx.done().await.unwrap_err();
+    assert_eq!(err.name, "ConstraintError", "{err}");
+}
+
+#[test]
+async fn a_response_being_streamed_keeps_its_shards_through_garbage_collection() {
+    use web_sys::{ReadableStream, ReadableStreamDefaultReader};
+
+    let sw = fresh(16 * 1024).await;
+    let status = send(&sw, "ensure").await;
+    assert_eq!(
+        field(&status, "state").as_string().as_deref(),
+        Some("ready")
+    );
+    let resp = get(&sw, "model.bin", None, "GET").await;
+    let stream: ReadableStream = resp.body().unwrap();
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let read = |reader: ReadableStreamDefaultReader| async move {
+        let r = JsFuture::from(reader.read()).await.unwrap();
+        let done = field(&r, "done").as_bool().unwrap_or(true);
+        (!done).then(|| Uint8Array::new(&field(&r, "value")).to_vec())
+    };
+    let mut bytes = read(reader.clone()).await.unwrap();
+    assert!(
+        bytes.len() < 300_000,
+        "the first read returned the whole file"
+    );
+
+    // Removing the model makes every shard garbage, but the open response still streams them.
+    let _ = send(&sw, "remove").await;
+    let store = Store::open().await.unwrap();
+    assert!(
+        !store.verified_shards().await.unwrap().is_empty(),
+        "shards were collected while a response was streaming them"
+    );
+    while let Some(more) = read(reader.clone()).await {
+        bytes.extend_from_slice(&more);
+    }
+    assert_eq!(Sha256Digest::of(&bytes).to_hex(), expected_sha());
+
+    // Once the response has ended, the deferred collection removes them.
+    for _ in 0..50 {
+        if store.verified_shards().await.unwrap().is_empty() {
+            return;
+        }
+        sleep_ms(20).await;
+    }
+    panic!("the shards were never collected after the response ended");
+}
+
+async fn sleep_ms(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+        scope
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    JsFuture::from(promise).await.unwrap();
 }

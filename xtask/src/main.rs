@@ -37,7 +37,8 @@ enum Task {
         #[arg(long)]
         no_browser: bool,
     },
-    /// Build the service worker for the web into target/web/ (release: wasm-opt -Oz).
+    /// Build the service worker and the inference runtime for the web into target/web/
+    /// (release: wasm-opt -Oz).
     BuildWeb {
         /// A quick debug build without wasm-opt.
         #[arg(long)]
@@ -64,7 +65,7 @@ fn main() -> ExitCode {
             no_lint,
             no_browser,
         } => test(no_lint, no_browser),
-        Task::BuildWeb { dev } => web::build_web(!dev).map(|dir| {
+        Task::BuildWeb { dev } => build_all_web(!dev).map(|dir| {
             eprintln!("xtask: web build in {}", dir.display());
         }),
         Task::Demo { addr } => demo(&addr),
@@ -151,6 +152,11 @@ impl Tally {
             }
             return;
         }
+        if let Some((passed, failed)) = plain_closing_line(line) {
+            self.passed += passed;
+            self.failed += failed;
+            return;
+        }
         let Some(rest) = line.strip_prefix("test result: ") else {
             return;
         };
@@ -170,6 +176,18 @@ impl Tally {
             }
         }
     }
+}
+
+/// `N passed, M failed` (optionally after one `word:`), the plain summary our scripts print.
+fn plain_closing_line(line: &str) -> Option<(u64, u64)> {
+    let counts = match line.split_once(": ") {
+        Some((word, rest)) if !word.contains(' ') => rest,
+        _ => line,
+    };
+    let (passed, failed) = counts.split_once(", ")?;
+    let passed = passed.strip_suffix(" passed")?.parse().ok()?;
+    let failed = failed.strip_suffix(" failed")?.parse().ok()?;
+    Some((passed, failed))
 }
 
 /// Runs a test command, streaming its stdout through while counting results into `tally`.
@@ -234,6 +252,13 @@ fn test(no_lint: bool, no_browser: bool) -> Result {
             "clippy",
             "-p",
             "tessera-sw",
+            "-p",
+            "tessera-runtime",
+            "-p",
+            "tessera-wasm-tests",
+            "-p",
+            "tessera-js-error",
+            "--all-targets",
             "--target",
             "wasm32-unknown-unknown",
             "--",
@@ -278,14 +303,33 @@ fn test(no_lint: bool, no_browser: bool) -> Result {
     outcome
 }
 
-/// The suites that run in headless Chromium: the service worker's Playwright scenarios over
-/// the release web build and the debug `tessera` binary.
+/// Builds everything a page loads: the service worker and the inference runtime.
+fn build_all_web(release: bool) -> Result<PathBuf> {
+    web::build(&web::SERVICE_WORKER, release)?;
+    web::build(&web::RUNTIME, release)
+}
+
+/// The suites that run in headless Chromium against a real `tessera serve`: the wasm-bindgen
+/// tests inside a service worker and a dedicated worker, the service worker's Playwright
+/// scenarios over the release web build, and the runtime's local/edge smoke test.
 fn browser_suites(tally: &mut Tally) -> Result {
     run(cargo().args(["build", "-p", "tessera-cli"]))?;
-    web::build_web(true)?;
+    run_tests(
+        Command::new("bash")
+            .arg("wasm-tests/run.sh")
+            .current_dir(root()),
+        tally,
+    )?;
+    build_all_web(true)?;
     run_tests(
         Command::new("bash")
             .arg("playwright/run.sh")
+            .current_dir(root()),
+        tally,
+    )?;
+    run_tests(
+        Command::new("bash")
+            .arg("runtime/browser-test/run.sh")
             .current_dir(root()),
         tally,
     )

@@ -209,7 +209,7 @@ mod backend {
 
     use futures_executor::block_on;
     use protobuf::Message as _;
-    use tessera_core::infer::{InferRequest, InputTensor, RequestTensor, TensorData, TensorSpec};
+    use tessera_core::infer::{InputTensor, TensorData, TensorSpec};
     use tessera_core::layout::ModelName;
     use tessera_core::manifest::{DType, Tensor, TestVector};
     use tessera_core::Sha256Digest;
@@ -459,49 +459,13 @@ mod backend {
         model: &LoadedModel,
         vector: &TestVector,
     ) -> Result<(), String> {
-        let request = InferRequest {
-            inputs: vector
-                .inputs
-                .iter()
-                .map(|(name, t)| {
-                    let tensor = RequestTensor::inline(t.dtype, t.shape.clone(), t.data.clone());
-                    (name.clone(), tensor)
-                })
-                .collect(),
-        };
-        let inputs = request
+        let inputs = tessera_core::selftest::request(vector)
             .validate(&model.signature.inputs)
             .map_err(|e| format!("its inputs do not fit the model: {e}"))?;
         let (outputs, _) = execute(session, model, &inputs).map_err(|f| match f {
             Failure::Error(detail) | Failure::Panic(detail) => detail,
         })?;
-        for (name, want) in &vector.outputs {
-            let got = outputs
-                .get(name)
-                .ok_or_else(|| format!("output {name:?} was not produced"))?;
-            if got.data.len() != want.data.len() {
-                return Err(format!(
-                    "output {name:?} has {} values, {} expected",
-                    got.data.len(),
-                    want.data.len()
-                ));
-            }
-            let worst = got
-                .data
-                .iter()
-                .zip(&want.data)
-                .map(|(g, w)| (g - w).abs())
-                .fold(
-                    0.0,
-                    |a: f64, d| if d.is_nan() { f64::INFINITY } else { a.max(d) },
-                );
-            if worst > vector.tolerance {
-                return Err(format!(
-                    "output {name:?} differs by up to {worst:e}, tolerance {:e}",
-                    vector.tolerance
-                ));
-            }
-        }
+        tessera_core::selftest::compare(vector, &outputs).map_err(|e| e.to_string())?;
         Ok(())
     }
 

@@ -1,0 +1,118 @@
+// Types for tessera-runtime.js.
+
+/** Where requests run; see tessera_core::fallback::Policy. */
+export type Policy = 'local-only' | 'prefer-local' | 'prefer-edge' | 'edge-only' | 'race' | 'auto';
+
+/** Why an answer did not come from where the policy puts it first (stable codes). */
+export type FallbackReason =
+  | 'no-webgpu' | 'no-adapter' | 'limits-exceeded' | 'op-unsupported' | 'local-load-failed'
+  | 'local-self-test-failed' | 'worker-crashed' | 'local-run-failed' | 'local-timeout'
+  | 'edge-unreachable' | 'edge-timeout' | 'edge-rejected'
+  | 'offline' | 'edge-faster' | 'reprobe-edge';
+
+export type DType = 'float32' | 'int32' | 'int64';
+export type TensorData = Float32Array | Int32Array | BigInt64Array;
+
+export interface InputTensor {
+  dtype: DType;
+  shape: number[];
+  /** Typed array (sent to the edge as base64) or plain numbers. */
+  data: TensorData | number[];
+}
+
+export interface OutputTensor {
+  dtype: DType;
+  shape: number[];
+  data: TensorData;
+}
+
+export interface PublicKey {
+  keyid: string;
+  algorithm: 'ed25519';
+  publicKey: string;
+}
+
+export interface RuntimeOptions {
+  /** Origin of `tessera serve` (POST /v1/models/NAME/infer). */
+  edgeUrl?: string;
+  /** Default 'prefer-local'. */
+  policy?: Policy;
+  /** Bearer token for the edge. */
+  token?: string;
+  /** Keys trusted to sign manifests. */
+  trustedKeys: PublicKey[];
+  /** Distinct trusted signatures required (default 1). */
+  threshold?: number;
+  /** Where models are served (default '/models/'). */
+  modelsBase?: string;
+  /** Whether a service worker serves verified files (default: navigator.serviceWorker.controller). */
+  controlled?: boolean;
+  /** Per-attempt timeout (default 30000 ms). */
+  timeoutMs?: number;
+  workerUrl?: string | URL;
+  wasmUrl?: string | URL;
+}
+
+export interface Timings {
+  queue: number;
+  load: number;
+  compute: number;
+  network: number;
+  total: number;
+}
+
+export interface RunResult {
+  outputs: Record<string, OutputTensor>;
+  source: 'local' | 'edge';
+  fallbackReason?: FallbackReason;
+  timings: Timings;
+}
+
+export interface LoadReport {
+  model: string;
+  version: string;
+  inputs: { name: string; dtype: DType; shape: number[] }[];
+  outputs: string[];
+  fileBytes: number;
+  source: 'service-worker' | 'shards';
+  vectorsPassed: number;
+  adapterIsFallback: boolean;
+  timings: { manifestMs: number; fetchMs: number; verifyMs: number; sessionMs: number; selfTestMs: number };
+}
+
+export interface LatencyStats {
+  emaMs: number | null;
+  lastMs: number | null;
+  minMs: number | null;
+  answers: number;
+  failures: number;
+  lastAtMs: number | null;
+}
+
+export interface ModelStats {
+  /** 'unknown', 'healthy' or a local fault code. */
+  health: string;
+  local: LatencyStats;
+  edge: LatencyStats;
+}
+
+export declare class TesseraRuntimeError extends Error {
+  readonly code: string;
+  /** The fallback fault this error counts as; null for the caller's own mistakes. */
+  failure: string | null;
+  /** The router's reason when no side could answer. */
+  reason: FallbackReason | null;
+}
+
+export declare class TesseraRuntime {
+  static create(options: RuntimeOptions): Promise<TesseraRuntime>;
+  capabilities(): Promise<{ isFallbackAdapter: boolean; limits: Record<string, number> }>;
+  load(name: string): Promise<LoadReport>;
+  run(
+    name: string,
+    inputs: Record<string, InputTensor>,
+    options?: { policy?: Policy; timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<RunResult>;
+  stats(name: string): ModelStats;
+  close(): void;
+}

@@ -1,0 +1,260 @@
+//! The runtime's failures: one typed error with a stable code per failure, and the
+//! [`LocalFault`] each one means for the fallback router (none for the caller's own mistakes,
+//! which the edge would refuse too). It does not decide where a request goes next; that is
+//! `tessera_core::fallback`.
+
+use tessera_core::fallback::LocalFault;
+use tessera_core::ErrorCode;
+
+use crate::js_error::JsError;
+
+/// Why the local runtime could not load or run a model.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// The worker has no `navigator.gpu`.
+    #[error("this browser exposes no WebGPU (navigator.gpu) to workers")]
+    NoWebgpu,
+    /// `requestAdapter()` answered no adapter, or failed.
+    #[error("WebGPU has no adapter: {0}")]
+    NoAdapter(String),
+    /// An adapter limit is below what wonnx requests or the model needs.
+    #[error("WebGPU adapter limit {limit} is {have}, {need} is needed")]
+    LimitsExceeded {
+        /// The WebGPU limit's name (`maxStorageBufferBindingSize`, …).
+        limit: &'static str,
+        /// What is needed.
+        need: u64,
+        /// What the adapter offers.
+        have: u64,
+    },
+    /// The model uses an operator not known to work in browsers.
+    #[error(
+        "model {model:?} uses ONNX operator {op:?}, which is not known to work in browsers ({why})"
+    )]
+    OpUnsupported {
+        /// The model.
+        model: String,
+        /// The operator.
+        op: String,
+        /// Why it is refused.
+        why: &'static str,
+    },
+    /// The manifest names an engine or ABI this runtime does not implement.
+    #[error("model {model:?} needs engine {engine:?} ABI {abi}, this runtime is wonnx ABI {ABI}")]
+    EngineUnsupported {
+        /// The model.
+        model: String,
+        /// The engine the manifest names.
+        engine: String,
+        /// The ABI the manifest names.
+        abi: u32,
+    },
+    /// The options passed to the runtime are unusable.
+    #[error("runtime options are invalid: {0}")]
+    Config(String),
+    /// A fetch did not complete.
+    #[error("fetching {url} failed: {source}")]
+    Fetch {
+        /// What was fetched.
+        url: String,
+        /// The browser's exception.
+        source: JsError,
+    },
+    /// A fetch answered a non-2xx status.
+    #[error("fetching {url} answered HTTP {status}")]
+    HttpStatus {
+        /// What was fetched.
+        url: String,
+        /// The status.
+        status: u16,
+    },
+    /// The signed manifest was refused (signature, format or name); `code` is core's code
+    /// (`manifest-signature-invalid`, `manifest-unknown-key`, `manifest-malformed`, …).
+    #[error("manifest of {model:?} refused: {detail}")]
+    ManifestRejected {
+        /// The model.
+        model: String,
+        /// Core's stable code.
+        code: &'static str,
+        /// Core's message.
+        detail: String,
+    },
+    /// The manifest lists no `.onnx` file.
+    #[error("manifest of {model:?} lists no .onnx file")]
+    NoModelFile {
+        /// The model.
+        model: String,
+    },
+    /// Bytes whose sha256 or size differ from the manifest's.
+    #[error("{what} does not match the signed manifest: expected {expected}, got {actual}")]
+    HashMismatch {
+        /// The file or shard.
+        what: String,
+        /// The manifest's sha256 (and size).
+        expected: String,
+        /// What was received.
+        actual: String,
+    },
+    /// The ONNX graph cannot be read or has no static input shapes.
+    #[error("model {model:?} cannot run here: {detail}")]
+    ModelUnsupported {
+        /// The model.
+        model: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// wonnx could not build a session.
+    #[error("building the wonnx session for {model:?} failed: {detail}")]
+    Session {
+        /// The model.
+        model: String,
+        /// wonnx's error.
+        detail: String,
+    },
+    /// A known-answer vector came out wrong.
+    #[error("model {model:?} failed its self-test vector {vector:?}: {detail}")]
+    SelfTest {
+        /// The model.
+        model: String,
+        /// The vector's name.
+        vector: String,
+        /// How the answer was wrong.
+        detail: String,
+    },
+    /// `run` before a successful `load`.
+    #[error("model {0:?} is not loaded in this worker")]
+    NotLoaded(String),
+    /// The inputs do not fit the model (the caller's mistake; core's code).
+    #[error(transparent)]
+    Input(#[from] tessera_core::infer::InferError),
+    /// wonnx failed one run.
+    #[error("running {model:?} failed: {detail}")]
+    Run {
+        /// The model.
+        model: String,
+        /// wonnx's error.
+        detail: String,
+    },
+    /// Any other JavaScript exception.
+    #[error("{0}")]
+    Js(JsError),
+}
+
+/// The runtime ABI this crate implements (`runtime.abi` in manifests).
+pub const ABI: u32 = 1;
+
+impl ErrorCode for RuntimeError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NoWebgpu => "no-webgpu",
+            Self::NoAdapter(_) => "no-adapter",
+            Self::LimitsExceeded { .. } => "limits-exceeded",
+            Self::OpUnsupported { .. } => "op-unsupported",
+            Self::EngineUnsupported { .. } => "engine-unsupported",
+            Self::Config(_) => "runtime-config-invalid",
+            Self::Fetch { .. } => "fetch-failed",
+            Self::HttpStatus { .. } => "http-status",
+            Self::ManifestRejected { code, .. } => code,
+            Self::NoModelFile { .. } => "model-file-missing",
+            Self::HashMismatch { .. } => "file-hash-mismatch",
+            Self::ModelUnsupported { .. } => "model-unsupported",
+            Self::Session { .. } => "session-failed",
+            Self::SelfTest { .. } => "local-self-test-failed",
+            Self::NotLoaded(_) => "model-not-loaded",
+            Self::Input(e) => e.code(),
+            Self::Run { .. } => "local-run-failed",
+            Self::Js(_) => "js-error",
+        }
+    }
+}
+
+impl RuntimeError {
+    /// What this failure means for the fallback router; `None` for the caller's own mistakes
+    /// (bad inputs, bad options), which no fallback fixes.
+    pub fn fault(&self) -> Option<LocalFault> {
+        Some(match self {
+            Self::NoWebgpu => LocalFault::NoWebgpu,
+            Self::NoAdapter(_) => LocalFault::NoAdapter,
+            Self::LimitsExceeded { .. } => LocalFault::LimitsExceeded,
+            Self::OpUnsupported { .. }
+            | Self::EngineUnsupported { .. }
+            | Self::ModelUnsupported { .. } => LocalFault::OpUnsupported,
+            Self::SelfTest { .. } => LocalFault::SelfTestFailed,
+            Self::Fetch { .. }
+            | Self::HttpStatus { .. }
+            | Self::ManifestRejected { .. }
+            | Self::NoModelFile { .. }
+            | Self::HashMismatch { .. }
+            | Self::Session { .. }
+            | Self::NotLoaded(_)
+            | Self::Js(_) => LocalFault::LoadFailed,
+            Self::Run { .. } => LocalFault::RunFailed,
+            Self::Config(_) | Self::Input(_) => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use tessera_core::infer::InferError;
+
+    use super::*;
+
+    #[test]
+    fn capability_failures_map_to_their_permanent_fallback_faults() {
+        let cases = [
+            (RuntimeError::NoWebgpu, "no-webgpu"),
+            (RuntimeError::NoAdapter("none".into()), "no-adapter"),
+            (
+                RuntimeError::OpUnsupported {
+                    model: "m".into(),
+                    op: "Softmax".into(),
+                    why: "broken",
+                },
+                "op-unsupported",
+            ),
+            (
+                RuntimeError::SelfTest {
+                    model: "m".into(),
+                    vector: "zeros".into(),
+                    detail: "off".into(),
+                },
+                "local-self-test-failed",
+            ),
+        ];
+        for (error, code) in cases {
+            assert_eq!(error.code(), code);
+            let fault = error.fault().unwrap();
+            assert_eq!(fault.code(), code, "the router reports the same code");
+            assert!(fault.is_permanent(), "{code}");
+        }
+    }
+
+    #[test]
+    fn caller_mistakes_never_trigger_a_fallback() {
+        let input = RuntimeError::from(InferError::DataConflict { input: "x".into() });
+        assert_eq!(input.code(), "tensor-data-conflict");
+        assert_eq!(input.fault(), None);
+        assert_eq!(RuntimeError::Config("keys".into()).fault(), None);
+    }
+
+    #[test]
+    fn load_failures_are_transient() {
+        let error = RuntimeError::HttpStatus {
+            url: "/models/m/manifest.json".into(),
+            status: 503,
+        };
+        assert_eq!(error.code(), "http-status");
+        assert!(!error.fault().unwrap().is_permanent());
+        let run = RuntimeError::Run {
+            model: "m".into(),
+            detail: "lost".into(),
+        };
+        assert_eq!(run.fault().unwrap().code(), "local-run-failed");
+    }
+}

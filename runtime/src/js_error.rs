@@ -1,0 +1,4 @@
+//! JavaScript exceptions as typed errors: re-exported from `tessera-js-error`, the one place
+//! they are converted (shared with the service worker).
+
+pub use tessera_js_error::*;

@@ -1,0 +1,764 @@
+//! The worker-side runtime (wasm32 only): [`LocalRuntime`] checks capabilities, loads a model
+//! by name — signed manifest verified with core, file bytes fetched through the service worker
+//! (or shard by shard when no service worker controls the page) and checked against the
+//! manifest's sha256 before wonnx ever sees them — builds a wonnx session, proves it with the
+//! manifest's known-answer vectors, and runs inferences with typed arrays in and out.
+//!
+//! It does not decide fallbacks ([`crate::router`] on the page does) and keeps nothing across
+//! worker restarts: a worker whose wasm trapped is dead and the page spawns a new one.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
+
+use js_sys::{
+    Array, BigInt64Array, Float32Array, Int32Array, Object, Promise, Reflect, Uint8Array,
+};
+use protobuf::Message as _;
+use serde::{Deserialize, Serialize};
+use tessera_core::dsse::Envelope;
+use tessera_core::infer::{InferRequest, RequestTensor, TensorData, TensorSpec};
+use tessera_core::keys::{PublicKeyFile, TrustedKeys};
+use tessera_core::layout::{manifest_path, shard_path, ModelName};
+use tessera_core::manifest::{DType, FileEntry, Manifest, Tensor, PAYLOAD_TYPE};
+use tessera_core::selftest;
+use tessera_core::{ErrorCode, Sha256Digest};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
+use web_sys::{Response, WorkerGlobalScope};
+use wonnx::onnx::{ModelProto, ValueInfoProto};
+use wonnx::utils::OutputTensor;
+use wonnx::Session;
+
+use crate::capability::{self, Adapter};
+use crate::error::RuntimeError;
+use crate::js_bridge::{error_value, set, to_js};
+use crate::js_error::{await_promise, cast, JsError};
+
+/// ONNX `TensorProto.DataType` values tessera's dtypes map to.
+const ONNX_FLOAT: i32 = 1;
+const ONNX_INT32: i32 = 6;
+const ONNX_INT64: i32 = 7;
+
+/// Options of [`LocalRuntime::new`], as the page passes them.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Options {
+    /// Keys trusted to sign manifests (`tessera keygen`'s `tessera.pub.json` objects).
+    trusted_keys: Vec<PublicKeyFile>,
+    /// Distinct trusted signatures required (default 1).
+    #[serde(default)]
+    threshold: Option<usize>,
+    /// Where models are served (default `/models/`, the service worker's prefix).
+    #[serde(default)]
+    models_base: Option<String>,
+    /// Whether a service worker controls the page (it then serves verified files).
+    #[serde(default)]
+    controlled: bool,
+}
+
+/// What `load` reports.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoadReport {
+    model: String,
+    version: String,
+    inputs: Vec<SpecView>,
+    outputs: Vec<String>,
+    file_bytes: u64,
+    /// `service-worker` or `shards`.
+    source: &'static str,
+    vectors_passed: usize,
+    adapter_is_fallback: bool,
+    timings: LoadTimings,
+}
+
+#[derive(Debug, Serialize)]
+struct SpecView {
+    name: String,
+    dtype: DType,
+    shape: Vec<u64>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoadTimings {
+    manifest_ms: f64,
+    fetch_ms: f64,
+    verify_ms: f64,
+    session_ms: f64,
+    self_test_ms: f64,
+}
+
+/// A model's output as the graph declares it.
+#[derive(Debug, Clone)]
+struct OutputSpec {
+    name: String,
+    shape: Option<Vec<u64>>,
+}
+
+/// A verified, self-tested session.
+struct Loaded {
+    inputs: Vec<TensorSpec>,
+    outputs: Vec<OutputSpec>,
+    session: Session,
+}
+
+struct Inner {
+    trusted: TrustedKeys,
+    threshold: usize,
+    base: String,
+    controlled: bool,
+    adapter: RefCell<Option<Adapter>>,
+    models: RefCell<HashMap<String, Rc<Loaded>>>,
+}
+
+/// The runtime inside the dedicated worker. Every method returns a Promise that rejects with a
+/// `TesseraRuntimeError` (`code`, and `fault`: the fallback fault code, or `null` for the
+/// caller's own mistakes).
+#[wasm_bindgen]
+pub struct LocalRuntime {
+    inner: Rc<Inner>,
+}
+
+impl std::fmt::Debug for LocalRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalRuntime")
+            .field("base", &self.inner.base)
+            .field("controlled", &self.inner.controlled)
+            .finish_non_exhaustive()
+    }
+}
+
+#[wasm_bindgen]
+impl LocalRuntime {
+    /// `options`: `{ trustedKeys: [{keyid, algorithm, publicKey}], threshold?, modelsBase?,
+    /// controlled? }`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<LocalRuntime, JsValue> {
+        let options: Options = serde_wasm_bindgen::from_value(options)
+            .map_err(|e| fail(&RuntimeError::Config(e.to_string())))?;
+        let trusted = TrustedKeys::from_files(&options.trusted_keys)
+            .map_err(|e| fail(&RuntimeError::Config(format!("trustedKeys: {e}"))))?;
+        if trusted.is_empty() {
+            return Err(fail(&RuntimeError::Config(
+                "trustedKeys is empty: no manifest could be verified".into(),
+            )));
+        }
+        let mut base = options.models_base.unwrap_or_else(|| "/models/".into());
+        if !base.ends_with('/') {
+            base.push('/');
+        }
+        Ok(Self {
+            inner: Rc::new(Inner {
+                trusted,
+                threshold: options.threshold.unwrap_or(1),
+                base,
+                controlled: options.controlled,
+                adapter: RefCell::new(None),
+                models: RefCell::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Checks WebGPU without touching wonnx: `{isFallbackAdapter, limits}` or a rejection
+    /// with `no-webgpu`, `no-adapter` or `limits-exceeded`.
+    pub fn capabilities(&self) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let adapter = inner.adapter().await.map_err(|e| fail(&e))?;
+            let limits = Object::new();
+            for (name, value) in &adapter.limits.values {
+                // Precision: limits are far below 2^53.
+                #[allow(clippy::cast_precision_loss)]
+                let value = JsValue::from_f64(*value as f64);
+                set(&limits, name, &value);
+            }
+            let report = Object::new();
+            set(
+                &report,
+                "isFallbackAdapter",
+                &JsValue::from_bool(adapter.is_fallback),
+            );
+            set(&report, "limits", &limits);
+            Ok(report.into())
+        })
+    }
+
+    /// Loads, verifies, builds and self-tests model `name`; resolves to a load report.
+    pub fn load(&self, name: String) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let report = inner.load(&name).await.map_err(|e| fail(&e))?;
+            to_js(&report)
+        })
+    }
+
+    /// Runs loaded model `name` on `inputs` (`{name: {dtype, shape, data}}`, `data` a typed
+    /// array or an array of numbers); resolves to `{outputs: {name: {dtype, shape, data}},
+    /// computeMs}` with `data` a `Float32Array`, `Int32Array` or `BigInt64Array`.
+    pub fn run(&self, name: String, inputs: JsValue) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let loaded = inner
+                .models
+                .borrow()
+                .get(&name)
+                .cloned()
+                .ok_or_else(|| fail(&RuntimeError::NotLoaded(name.clone())))?;
+            let request = read_inputs(&inputs).map_err(|e| fail(&e))?;
+            let inputs = request
+                .validate(&loaded.inputs)
+                .map_err(|e| fail(&RuntimeError::from(e)))?;
+            let started = now_ms();
+            let outputs = execute(&name, &loaded, &inputs)
+                .await
+                .map_err(|e| fail(&e))?;
+            let compute_ms = now_ms() - started;
+            let result = Object::new();
+            let js_outputs = Object::new();
+            for (key, (shape, data)) in outputs {
+                set(&js_outputs, &key, &tensor_js(&shape, &data));
+            }
+            set(&result, "outputs", &js_outputs);
+            set(&result, "computeMs", &JsValue::from_f64(compute_ms));
+            Ok(result.into())
+        })
+    }
+}
+
+impl Inner {
+    /// The probed adapter (probed once; a failure is not cached, so a later call re-probes).
+    async fn adapter(&self) -> Result<Adapter, RuntimeError> {
+        if let Some(adapter) = self.adapter.borrow().clone() {
+            return Ok(adapter);
+        }
+        let adapter = capability::probe().await?;
+        self.adapter.replace(Some(adapter.clone()));
+        Ok(adapter)
+    }
+
+    async fn load(&self, name: &str) -> Result<LoadReport, RuntimeError> {
+        let mut timings = LoadTimings::default();
+        let adapter = self.adapter().await?;
+        let model: ModelName = name
+            .parse()
+            .map_err(
+                |e: tessera_core::layout::LayoutError| RuntimeError::ManifestRejected {
+                    model: name.to_owned(),
+                    code: e.code(),
+                    detail: e.to_string(),
+                },
+            )?;
+
+        let started = now_ms();
+        let manifest = self.manifest(&model).await?;
+        timings.manifest_ms = now_ms() - started;
+        capability::check_model(
+            name,
+            &manifest.runtime.engine,
+            manifest.runtime.abi,
+            &manifest.runtime.ops,
+        )?;
+        let file = manifest
+            .files
+            .iter()
+            .find(|f| f.path.as_str().ends_with(".onnx"))
+            .ok_or_else(|| RuntimeError::NoModelFile {
+                model: name.to_owned(),
+            })?
+            .clone();
+
+        let started = now_ms();
+        let (bytes, source) = if self.controlled {
+            let url = format!("{}{}/{}", self.base, model, file.path.as_str());
+            (fetch_bytes(&url).await?, "service-worker")
+        } else {
+            (self.fetch_shards(&file).await?, "shards")
+        };
+        timings.fetch_ms = now_ms() - started;
+        let started = now_ms();
+        verify(&file.path.to_string(), &file, &bytes)?;
+        timings.verify_ms = now_ms() - started;
+
+        let (inputs, outputs, largest) = inspect(name, &bytes)?;
+        capability::check_limits(&adapter.limits, largest)?;
+        let started = now_ms();
+        let session = Session::from_bytes(&bytes)
+            .await
+            .map_err(|e| RuntimeError::Session {
+                model: name.to_owned(),
+                detail: e.to_string(),
+            })?;
+        timings.session_ms = now_ms() - started;
+        let loaded = Loaded {
+            inputs,
+            outputs,
+            session,
+        };
+
+        let started = now_ms();
+        for vector in &manifest.test_vectors {
+            let self_test = |detail: String| RuntimeError::SelfTest {
+                model: name.to_owned(),
+                vector: vector.name.clone(),
+                detail,
+            };
+            let inputs = selftest::request(vector)
+                .validate(&loaded.inputs)
+                .map_err(|e| self_test(format!("its inputs do not fit the model: {e}")))?;
+            let outputs: BTreeMap<String, Tensor> = execute(name, &loaded, &inputs)
+                .await
+                .map_err(|e| self_test(e.to_string()))?
+                .into_iter()
+                .map(|(key, (shape, data))| (key, data.into_tensor(shape)))
+                .collect();
+            selftest::compare(vector, &outputs).map_err(|e| self_test(e.to_string()))?;
+        }
+        timings.self_test_ms = now_ms() - started;
+
+        let report = LoadReport {
+            model: name.to_owned(),
+            version: manifest.version.to_string(),
+            inputs: loaded
+                .inputs
+                .iter()
+                .map(|s| SpecView {
+                    name: s.name.clone(),
+                    dtype: s.dtype,
+                    shape: s.shape.clone(),
+                })
+                .collect(),
+            outputs: loaded.outputs.iter().map(|o| o.name.clone()).collect(),
+            file_bytes: file.size,
+            source,
+            vectors_passed: manifest.test_vectors.len(),
+            adapter_is_fallback: adapter.is_fallback,
+            timings,
+        };
+        self.models
+            .borrow_mut()
+            .insert(name.to_owned(), Rc::new(loaded));
+        Ok(report)
+    }
+
+    /// Fetches `NAME/manifest.json` and verifies its DSSE envelope with the trusted keys. The
+    /// service worker passes manifests through to the network, so the last envelope fetched is
+    /// kept in Cache Storage ([`MANIFEST_CACHE`]) and used when the network fails: offline, a
+    /// model the service worker holds can still be loaded. Cached or not, the envelope is
+    /// verified again here.
+    async fn manifest(&self, model: &ModelName) -> Result<Manifest, RuntimeError> {
+        let url = format!("{}{}", self.base, manifest_path(model));
+        let bytes = match fetch_bytes(&url).await {
+            Ok(bytes) => {
+                remember(&url, &bytes).await;
+                bytes
+            }
+            Err(error @ RuntimeError::Fetch { .. }) => recall(&url).await.ok_or(error)?,
+            Err(error) => return Err(error),
+        };
+        let rejected = |code: &'static str, detail: String| RuntimeError::ManifestRejected {
+            model: model.to_string(),
+            code,
+            detail,
+        };
+        let envelope =
+            Envelope::from_json(&bytes).map_err(|e| rejected(e.code(), e.to_string()))?;
+        let payload = envelope
+            .verify(PAYLOAD_TYPE, &self.trusted, self.threshold)
+            .map_err(|e| rejected(e.code(), e.to_string()))?;
+        let manifest =
+            Manifest::from_json(&payload).map_err(|e| rejected(e.code(), e.to_string()))?;
+        if &manifest.name != model {
+            return Err(rejected(
+                "manifest-name-mismatch",
+                format!("it is signed for model {:?}", manifest.name.to_string()),
+            ));
+        }
+        Ok(manifest)
+    }
+
+    /// The file's bytes from its content-addressed shards, each checked before it is kept.
+    async fn fetch_shards(&self, file: &FileEntry) -> Result<Vec<u8>, RuntimeError> {
+        let mut bytes = Vec::new();
+        for shard in &file.shards {
+            let path = shard_path(&shard.sha256);
+            let url = format!("{}{}", self.base, path);
+            let data = fetch_bytes(&url).await?;
+            let actual = Sha256Digest::of(&data);
+            if actual != shard.sha256 || data.len() as u64 != shard.size {
+                return Err(RuntimeError::HashMismatch {
+                    what: format!("shard {path}"),
+                    expected: format!("{} ({} bytes)", shard.sha256, shard.size),
+                    actual: format!("{actual} ({} bytes)", data.len()),
+                });
+            }
+            bytes.extend_from_slice(&data);
+        }
+        Ok(bytes)
+    }
+}
+
+/// The Cache Storage cache holding the last manifest envelope fetched per URL.
+pub const MANIFEST_CACHE: &str = "tessera-runtime-manifests";
+
+/// The manifest cache, where Cache Storage exists.
+async fn manifest_cache() -> Option<JsValue> {
+    let caches = Reflect::get(&js_sys::global(), &JsValue::from_str("caches")).ok()?;
+    if caches.is_undefined() {
+        return None;
+    }
+    let open: js_sys::Function = Reflect::get(&caches, &JsValue::from_str("open"))
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let promise = open
+        .call1(&caches, &JsValue::from_str(MANIFEST_CACHE))
+        .ok()?;
+    await_promise(promise.dyn_into().ok()?).await.ok()
+}
+
+/// Keeps `bytes` as the envelope of `url`. Best effort: a failure only costs offline loads.
+async fn remember(url: &str, bytes: &[u8]) {
+    let Some(cache) = manifest_cache().await else {
+        return;
+    };
+    let mut body = bytes.to_vec();
+    let Ok(response) = Response::new_with_opt_u8_array(Some(&mut body)) else {
+        return;
+    };
+    let put = Reflect::get(&cache, &JsValue::from_str("put"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    if let Some(put) = put {
+        if let Ok(promise) = put.call2(&cache, &JsValue::from_str(url), &response) {
+            if let Ok(promise) = promise.dyn_into::<Promise>() {
+                let _ = await_promise(promise).await;
+            }
+        }
+    }
+}
+
+/// The envelope last kept for `url`, if any.
+async fn recall(url: &str) -> Option<Vec<u8>> {
+    let cache = manifest_cache().await?;
+    let matcher: js_sys::Function = Reflect::get(&cache, &JsValue::from_str("match"))
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let found = matcher.call1(&cache, &JsValue::from_str(url)).ok()?;
+    let response: Response = await_promise(found.dyn_into().ok()?)
+        .await
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let body = await_promise(response.array_buffer().ok()?).await.ok()?;
+    Some(Uint8Array::new(&body).to_vec())
+}
+
+/// Checks the whole file against the manifest (size and sha256).
+fn verify(what: &str, file: &FileEntry, bytes: &[u8]) -> Result<(), RuntimeError> {
+    let actual = Sha256Digest::of(bytes);
+    if actual != file.sha256 || bytes.len() as u64 != file.size {
+        return Err(RuntimeError::HashMismatch {
+            what: format!("file {what}"),
+            expected: format!("{} ({} bytes)", file.sha256, file.size),
+            actual: format!("{actual} ({} bytes)", bytes.len()),
+        });
+    }
+    Ok(())
+}
+
+/// `fetch(url)` → the body bytes of a 2xx response.
+async fn fetch_bytes(url: &str) -> Result<Vec<u8>, RuntimeError> {
+    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+    let failed = |source: JsError| RuntimeError::Fetch {
+        url: url.to_owned(),
+        source,
+    };
+    let response = await_promise(scope.fetch_with_str(url))
+        .await
+        .map_err(failed)?;
+    let response: Response = cast(response, "fetch's answer").map_err(failed)?;
+    if !response.ok() {
+        return Err(RuntimeError::HttpStatus {
+            url: url.to_owned(),
+            status: response.status(),
+        });
+    }
+    let body = response
+        .array_buffer()
+        .map_err(|e| failed(JsError::from(e)))?;
+    let body = await_promise(body).await.map_err(failed)?;
+    Ok(Uint8Array::new(&body).to_vec())
+}
+
+/// Inputs (TensorSpec), outputs and the largest initializer's byte size of an ONNX model.
+fn inspect(
+    model: &str,
+    bytes: &[u8],
+) -> Result<(Vec<TensorSpec>, Vec<OutputSpec>, u64), RuntimeError> {
+    let unsupported = |detail: String| RuntimeError::ModelUnsupported {
+        model: model.to_owned(),
+        detail,
+    };
+    let proto = ModelProto::parse_from_bytes(bytes)
+        .map_err(|e| unsupported(format!("not a valid ONNX model: {e}")))?;
+    let graph = proto.get_graph();
+    let initializers: HashSet<&str> = graph
+        .get_initializer()
+        .iter()
+        .map(|t| t.get_name())
+        .collect();
+    let largest = graph
+        .get_initializer()
+        .iter()
+        .map(|t| {
+            let width: u64 = if t.get_data_type() == ONNX_INT64 {
+                8
+            } else {
+                4
+            };
+            t.get_dims()
+                .iter()
+                .map(|d| u64::try_from(*d).unwrap_or(0))
+                .fold(width, u64::saturating_mul)
+        })
+        .max()
+        .unwrap_or(0);
+    let inputs = graph
+        .get_input()
+        .iter()
+        .filter(|info| !initializers.contains(info.get_name()))
+        .map(|info| {
+            let (dtype, shape) = tensor_type(info).map_err(&unsupported)?;
+            let shape = shape.ok_or_else(|| {
+                unsupported(format!(
+                    "input {:?} has no static shape (wonnx needs fixed dimensions)",
+                    info.get_name()
+                ))
+            })?;
+            Ok(TensorSpec {
+                name: info.get_name().to_owned(),
+                dtype,
+                shape,
+            })
+        })
+        .collect::<Result<Vec<_>, RuntimeError>>()?;
+    let outputs = graph
+        .get_output()
+        .iter()
+        .map(|info| OutputSpec {
+            name: info.get_name().to_owned(),
+            shape: tensor_type(info).ok().and_then(|(_, shape)| shape),
+        })
+        .collect();
+    Ok((inputs, outputs, largest))
+}
+
+/// A graph value's dtype and, when every dimension is fixed, its shape.
+fn tensor_type(info: &ValueInfoProto) -> Result<(DType, Option<Vec<u64>>), String> {
+    let name = info.get_name();
+    let field = info.get_field_type();
+    if !field.has_tensor_type() {
+        return Err(format!("{name:?} is not a tensor"));
+    }
+    let tensor = field.get_tensor_type();
+    let dtype = match tensor.get_elem_type() {
+        ONNX_FLOAT => DType::Float32,
+        ONNX_INT32 => DType::Int32,
+        ONNX_INT64 => DType::Int64,
+        other => {
+            return Err(format!(
+                "{name:?} has ONNX element type {other} (tessera supports float, int32, int64)"
+            ))
+        }
+    };
+    let shape = tensor
+        .has_shape()
+        .then(|| {
+            tensor
+                .get_shape()
+                .get_dim()
+                .iter()
+                .map(|d| {
+                    d.has_dim_value()
+                        .then(|| u64::try_from(d.get_dim_value()).ok())
+                        .flatten()
+                })
+                .collect::<Option<Vec<u64>>>()
+        })
+        .flatten();
+    Ok((dtype, shape))
+}
+
+/// One run: the declared outputs with their shapes.
+async fn execute(
+    model: &str,
+    loaded: &Loaded,
+    inputs: &BTreeMap<String, tessera_core::infer::InputTensor>,
+) -> Result<BTreeMap<String, (Vec<u64>, TensorData)>, RuntimeError> {
+    let failed = |detail: String| RuntimeError::Run {
+        model: model.to_owned(),
+        detail,
+    };
+    let feed = inputs
+        .iter()
+        .map(|(key, tensor)| {
+            let value = match &tensor.data {
+                TensorData::Float32(v) => wonnx::utils::InputTensor::F32(Cow::Borrowed(v)),
+                TensorData::Int32(v) => wonnx::utils::InputTensor::I32(Cow::Borrowed(v)),
+                TensorData::Int64(v) => wonnx::utils::InputTensor::I64(Cow::Borrowed(v)),
+                other => {
+                    return Err(failed(format!(
+                        "{:?} inputs are not supported",
+                        other.dtype()
+                    )))
+                }
+            };
+            Ok((key.clone(), value))
+        })
+        .collect::<Result<HashMap<_, _>, RuntimeError>>()?;
+    let mut outputs = loaded
+        .session
+        .run(&feed)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let mut result = BTreeMap::new();
+    for spec in &loaded.outputs {
+        let value = outputs
+            .remove(&spec.name)
+            .ok_or_else(|| failed(format!("output {:?} was not produced", spec.name)))?;
+        let data = match value {
+            OutputTensor::F32(v) => TensorData::Float32(v),
+            OutputTensor::I32(v) => TensorData::Int32(v),
+            OutputTensor::I64(v) => TensorData::Int64(v),
+            OutputTensor::U8(v) => TensorData::Int32(v.into_iter().map(i32::from).collect()),
+        };
+        let len = data.len() as u64;
+        let shape = match &spec.shape {
+            Some(shape) if shape.iter().product::<u64>() == len => shape.clone(),
+            Some(shape) => {
+                return Err(failed(format!(
+                    "output {:?} has {len} values, its declared shape {shape:?} calls for another count",
+                    spec.name
+                )))
+            }
+            None => vec![len],
+        };
+        result.insert(spec.name.clone(), (shape, data));
+    }
+    Ok(result)
+}
+
+/// Reads `{name: {dtype, shape, data}}` into a request (validated against the model later).
+fn read_inputs(inputs: &JsValue) -> Result<InferRequest, RuntimeError> {
+    let malformed =
+        |detail: String| RuntimeError::Input(tessera_core::infer::InferError::Malformed(detail));
+    if !inputs.is_object() {
+        return Err(malformed("inputs must be an object of tensors".into()));
+    }
+    let get = |target: &JsValue, key: &str| {
+        Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    };
+    let mut tensors = BTreeMap::new();
+    for key in Object::keys(inputs.unchecked_ref::<Object>()).iter() {
+        let Some(name) = key.as_string() else {
+            continue;
+        };
+        let tensor = get(inputs, &name);
+        let dtype = get(&tensor, "dtype")
+            .as_string()
+            .ok_or_else(|| malformed(format!("input {name:?} has no dtype string")))?;
+        let shape = get(&tensor, "shape");
+        if !Array::is_array(&shape) {
+            return Err(malformed(format!("input {name:?} has no shape array")));
+        }
+        let shape = Array::from(&shape)
+            .iter()
+            .map(|d| d.as_f64().filter(|d| d.fract() == 0.0 && *d >= 0.0))
+            .map(|d| {
+                // Checked: a non-negative integer.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                d.map(|d| d as u64)
+            })
+            .collect::<Option<Vec<u64>>>()
+            .ok_or_else(|| {
+                malformed(format!(
+                    "input {name:?}: shape must be non-negative integers"
+                ))
+            })?;
+        let data = get(&tensor, "data");
+        let values: Vec<f64> = if let Some(f) = data.dyn_ref::<Float32Array>() {
+            f.to_vec().into_iter().map(f64::from).collect()
+        } else if let Some(i) = data.dyn_ref::<Int32Array>() {
+            i.to_vec().into_iter().map(f64::from).collect()
+        } else if let Some(i) = data.dyn_ref::<BigInt64Array>() {
+            // Documented: int64 values beyond ±2^53 lose precision on this path.
+            #[allow(clippy::cast_precision_loss)]
+            i.to_vec().into_iter().map(|v| v as f64).collect()
+        } else if Array::is_array(&data) {
+            Array::from(&data)
+                .iter()
+                .map(|v| v.as_f64())
+                .collect::<Option<Vec<f64>>>()
+                .ok_or_else(|| malformed(format!("input {name:?}: data must be numbers")))?
+        } else {
+            return Err(malformed(format!(
+                "input {name:?}: data must be a Float32Array, Int32Array, BigInt64Array or array"
+            )));
+        };
+        tensors.insert(
+            name,
+            RequestTensor {
+                dtype,
+                shape,
+                data: Some(values),
+                data_b64: None,
+            },
+        );
+    }
+    Ok(InferRequest { inputs: tensors })
+}
+
+/// `{dtype, shape, data}` with `data` a typed array.
+fn tensor_js(shape: &[u64], data: &TensorData) -> JsValue {
+    let (dtype, values): (&str, JsValue) = match data {
+        TensorData::Float32(v) => ("float32", Float32Array::from(v.as_slice()).into()),
+        TensorData::Int32(v) => ("int32", Int32Array::from(v.as_slice()).into()),
+        TensorData::Int64(v) => ("int64", BigInt64Array::from(v.as_slice()).into()),
+        _ => ("unknown", JsValue::NULL),
+    };
+    let tensor = Object::new();
+    let shape: Array = shape
+        .iter()
+        // Precision: dimensions are far below 2^53.
+        .map(|d| {
+            #[allow(clippy::cast_precision_loss)]
+            JsValue::from_f64(*d as f64)
+        })
+        .collect();
+    set(&tensor, "dtype", &JsValue::from_str(dtype));
+    set(&tensor, "shape", &shape);
+    set(&tensor, "data", &values);
+    tensor.into()
+}
+
+/// A rejection value for `error`.
+fn fail(error: &RuntimeError) -> JsValue {
+    error_value(error, error.fault())
+}
+
+/// `performance.now()` where there is one, else `Date.now()`.
+fn now_ms() -> f64 {
+    Reflect::get(&js_sys::global(), &JsValue::from_str("performance"))
+        .ok()
+        .and_then(|p| {
+            let now = Reflect::get(&p, &JsValue::from_str("now")).ok()?;
+            let now: js_sys::Function = now.dyn_into().ok()?;
+            now.call0(&p).ok()?.as_f64()
+        })
+        .unwrap_or_else(js_sys::Date::now)
+}
