@@ -89,6 +89,8 @@ export async function startServer({ artifacts, app, requestLog }) {
  * @property {boolean} stalled    the proxy held the body back
  * @property {boolean} flipped    the proxy corrupted a body byte
  * @property {boolean} rangeIgnored the proxy removed the Range header
+ * @property {string|null} authorization the request's Authorization header
+ * @property {boolean} unauthorized the proxy answered 401 itself (see {@link Proxy#requireBearer})
  * @property {boolean} done       the exchange is over (finished, cut or aborted)
  * @property {boolean} aborted    the client went away before the body was complete
  * @property {number} at          ms since the proxy started
@@ -106,6 +108,10 @@ export class Proxy {
     /** @type {Array<FaultSpec & {hits: number}>} */
     this.faults = [];
     this.stalls = new Set();
+    /** @type {{prefix: string, token: string}|null} see {@link Proxy#requireBearer} */
+    this.bearer = null;
+    /** @type {{path: string, token: string}|null} see {@link Proxy#serveToken} */
+    this.tokenRoute = null;
     this.sockets = new Set();
     this.started = Date.now();
     this.agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
@@ -144,6 +150,23 @@ export class Proxy {
     this.stalls.clear();
   }
 
+  /**
+   * Requires `Authorization: Bearer <token>` on requests whose path starts with `prefix`; the
+   * proxy answers any other such request 401 itself (upstream not asked). Call again to change
+   * the accepted token; `null` turns the rule off.
+   */
+  requireBearer(prefix, token) {
+    this.bearer = prefix === null ? null : { prefix, token };
+  }
+
+  /**
+   * Answers `GET path` itself with `{"token": token}` (JSON, `no-store`), a token endpoint the
+   * test controls; call again to change the token handed out.
+   */
+  serveToken(path, token) {
+    this.tokenRoute = { path, token };
+  }
+
   /** Forgets the log so far. */
   clearLog() {
     this.log = [];
@@ -172,8 +195,9 @@ export class Proxy {
   format() {
     return this.log
       .map((e) => {
-        const flags = ['cut', 'stalled', 'flipped', 'rangeIgnored', 'aborted'].filter((f) => e[f]);
-        return `#${e.id} +${e.at}ms ${e.method} ${e.path} range=${e.range ?? '-'} -> ${e.status ?? '…'} ${e.bytes}B${flags.length ? ' [' + flags.join(',') + ']' : ''}`;
+        const flags = ['cut', 'stalled', 'flipped', 'rangeIgnored', 'aborted', 'unauthorized'].filter((f) => e[f]);
+        const auth = e.authorization ? ` auth=${JSON.stringify(e.authorization)}` : '';
+        return `#${e.id} +${e.at}ms ${e.method} ${e.path} range=${e.range ?? '-'}${auth} -> ${e.status ?? '…'} ${e.bytes}B${flags.length ? ' [' + flags.join(',') + ']' : ''}`;
       })
       .join('\n');
   }
@@ -207,11 +231,14 @@ export class Proxy {
       stalled: false,
       flipped: false,
       rangeIgnored: false,
+      authorization: req.headers.authorization ?? null,
+      unauthorized: false,
       done: false,
       aborted: false,
       at: Date.now() - this.started,
     };
     this.log.push(entry);
+    if (this.#answerLocally(req, res, entry)) return;
     const fault = this.#takeFault(entry);
     let upstreamReq = null;
     let upstreamRes = null;
@@ -265,6 +292,38 @@ export class Proxy {
       }
     });
     req.pipe(upstreamReq);
+  }
+
+  /** Answers the token endpoint and unauthorized requests itself; `true` when it did. */
+  #answerLocally(req, res, entry) {
+    const pathname = req.url.split('?')[0];
+    let status;
+    let body;
+    if (this.tokenRoute && req.method === 'GET' && pathname === this.tokenRoute.path) {
+      status = 200;
+      body = Buffer.from(JSON.stringify({ token: this.tokenRoute.token }));
+    } else if (
+      this.bearer &&
+      req.url.startsWith(this.bearer.prefix) &&
+      req.headers.authorization !== `Bearer ${this.bearer.token}`
+    ) {
+      status = 401;
+      body = Buffer.from(JSON.stringify({ error: 'unauthorized' }));
+      entry.unauthorized = true;
+    } else {
+      return false;
+    }
+    entry.status = status;
+    entry.bytes = body.length;
+    res.once('close', () => (entry.done = true));
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': String(body.length),
+      'cache-control': 'no-store',
+      ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {}),
+    });
+    res.end(body);
+    return true;
   }
 
   /** Copies the upstream body to the client, applying the fault chunk by chunk. */
