@@ -3,11 +3,13 @@
 //! - `cargo xtask test`: installs what is missing (idempotently), then runs everything the project
 //!   tests — formatting, clippy, the native suites, `tessera-core` on wasm32, and the check that
 //!   `tessera-core` depends on no browser crate. `.ci/run` calls exactly this.
-//! - `cargo xtask demo`: builds the CLI, makes a dev signing key if there is none, packs a sample
-//!   model and serves it with `tessera serve` until Ctrl-C.
+//! - `cargo xtask demo`: builds everything, makes the demo models and a dev signing key when
+//!   missing, packs them and serves the travel-planner PWA until Ctrl-C (see `demo.rs`).
+//! - `cargo xtask build-web`: the service worker and runtime for the web, into `target/web/`.
 //!
 //! It shells out to cargo, rustup, apt-get and the built `tessera`; it holds no project logic.
 
+mod demo;
 mod setup;
 mod web;
 
@@ -44,7 +46,7 @@ enum Task {
         #[arg(long)]
         dev: bool,
     },
-    /// Build, pack a sample model with a dev key, and serve app + artifacts.
+    /// Build everything, make the demo models and a dev key, pack, and serve the travel planner.
     Demo {
         /// Address to listen on.
         #[arg(long, env = "TESSERA_ADDR", default_value = "127.0.0.1:8080")]
@@ -68,7 +70,7 @@ fn main() -> ExitCode {
         Task::BuildWeb { dev } => build_all_web(!dev).map(|dir| {
             eprintln!("xtask: web build in {}", dir.display());
         }),
-        Task::Demo { addr } => demo(&addr),
+        Task::Demo { addr } => demo::demo(&addr),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -361,72 +363,4 @@ fn core_has_no_browser_deps() -> Result {
             "tessera-core must not depend on browser crates, found: {forbidden:?}"
         )))
     }
-}
-
-fn demo(addr: &str) -> Result {
-    let root = root();
-    let state = root.join(".tessera");
-    run(cargo().args(["build", "--release", "-p", "tessera-cli"]))?;
-    let tessera = root.join("target/release/tessera");
-
-    let key_dir = state.join("dev-key");
-    let key = key_dir.join("tessera.key");
-    if !key.exists() {
-        run(Command::new(&tessera)
-            .arg("keygen")
-            .arg("--out")
-            .arg(&key_dir))?;
-    }
-
-    let sample = state.join("sample");
-    std::fs::create_dir_all(&sample)
-        .map_err(|e| StepError(format!("cannot create {}: {e}", sample.display())))?;
-    let weights = sample.join("weights.bin");
-    if !weights.exists() {
-        write_sample_weights(&weights, 12 << 20)?;
-    }
-    let artifacts = state.join("artifacts");
-    if !artifacts.join("sample/manifest.json").exists() {
-        run(Command::new(&tessera)
-            .arg("pack")
-            .arg("--key")
-            .arg(&key)
-            .args([
-                "--name",
-                "sample",
-                "--version",
-                "1.0.0",
-                "--expires",
-                "365d",
-            ])
-            .arg("--out")
-            .arg(&artifacts)
-            .arg(&weights))?;
-    }
-
-    eprintln!(
-        "\ntessera demo: http://{addr}/\n  try: curl -sI http://{addr}/models/sample/manifest.json\n       curl -s -H 'Range: bytes=0-15' http://{addr}/models/sample/weights.bin | xxd\n  Ctrl-C stops the server."
-    );
-    run(Command::new(&tessera)
-        .arg("serve")
-        .arg("--artifacts")
-        .arg(&artifacts)
-        .arg("--app")
-        .arg(root.join("demo-pwa"))
-        .args(["--addr", addr]))
-}
-
-/// A deterministic stand-in for model weights (xorshift64), so the demo needs no download.
-fn write_sample_weights(path: &Path, len: usize) -> Result {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut bytes = Vec::with_capacity(len);
-    while bytes.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        bytes.extend_from_slice(&state.to_le_bytes());
-    }
-    bytes.truncate(len);
-    std::fs::write(path, bytes)
-        .map_err(|e| StepError(format!("cannot write {}: {e}", path.display())))
 }

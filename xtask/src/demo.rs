@@ -1,0 +1,170 @@
+//! `cargo xtask demo`: the travel-planner PWA served with its two models, from a fresh clone.
+//!
+//! Steps, each skipped when its output exists: the release `tessera` CLI and web build
+//! (service worker + runtime), the demo models (`models/make_models.py`, Python + numpy + onnx
+//! from `models/requirements.txt`), a dev signing key, the signed packs of both models, and the
+//! app directory (`demo-pwa/` + the web build + a generated `tessera.config.json`). Then it runs
+//! `tessera serve` with the app, the artifacts and the edge inference API until Ctrl-C. All state
+//! lives in `.tessera/` (git-ignored); delete it to start over.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{build_all_web, cargo, root, run, Result, StepError};
+
+/// The demo's models: their names, and the stems of their files in the models folder.
+const MODELS: [&str; 2] = ["recommender", "summarizer"];
+
+/// Files the page reads besides the app and the web build.
+const APP_SHELL: [&str; 17] = [
+    "/",
+    "/index.html",
+    "/app.js",
+    "/style.css",
+    "/manifest.webmanifest",
+    "/travel.json",
+    "/trusted-keys.json",
+    "/tessera-client.js",
+    "/tessera-runtime.js",
+    "/tessera-runtime-worker.js",
+    "/tessera_runtime.js",
+    "/tessera_runtime_bg.wasm",
+    "/ui/messages.js",
+    "/ui/encode.js",
+    "/ui/sample.js",
+    "/icons/icon-192.png",
+    "/icons/icon-512.png",
+];
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> StepError {
+    StepError(format!("cannot {what} {}: {e}", path.display()))
+}
+
+/// Builds everything that is missing, then serves until Ctrl-C.
+pub fn demo(addr: &str) -> Result {
+    let root = root();
+    let state = root.join(".tessera");
+    run(cargo().args(["build", "--release", "-p", "tessera-cli"]))?;
+    let tessera = root.join("target/release/tessera");
+    let web = build_all_web(true)?;
+
+    let models = state.join("models");
+    if MODELS
+        .iter()
+        .any(|m| !models.join(format!("{m}.onnx")).exists())
+    {
+        make_models(&root, &models)?;
+    }
+
+    let key_dir = state.join("dev-key");
+    if !key_dir.join("tessera.key").exists() {
+        run(Command::new(&tessera)
+            .arg("keygen")
+            .arg("--out")
+            .arg(&key_dir))?;
+    }
+    let public_key = std::fs::read_to_string(key_dir.join("tessera.pub.json"))
+        .map_err(|e| io_err("read", &key_dir.join("tessera.pub.json"), e))?;
+
+    let artifacts = state.join("artifacts");
+    for model in MODELS {
+        if !artifacts.join(model).join("manifest.json").exists() {
+            run(Command::new(&tessera)
+                .arg("pack")
+                .arg("--key")
+                .arg(key_dir.join("tessera.key"))
+                .args(["--name", model, "--version", "1.0.0", "--expires", "365d"])
+                .arg("--test-vectors")
+                .arg(models.join(format!("{model}.vectors.json")))
+                .arg("--out")
+                .arg(&artifacts)
+                .arg(format!(
+                    "model.onnx={}",
+                    models.join(format!("{model}.onnx")).display()
+                )))?;
+        }
+    }
+
+    let app = assemble_app(&root, &state, &web, &models, &public_key)?;
+    eprintln!(
+        "\ntessera demo: http://{addr}/\n  the travel planner downloads its recommender (verified, resumable) and runs it on-device;\n  try: reload offline (DevTools → Network → Offline), switch policies in Settings,\n       `tessera pack` a 1.1.0 into .tessera/artifacts and watch only changed shards download.\n  Ctrl-C stops the server."
+    );
+    run(Command::new(&tessera)
+        .arg("serve")
+        .arg("--artifacts")
+        .arg(&artifacts)
+        .arg("--app")
+        .arg(&app)
+        .arg("--trust")
+        .arg(key_dir.join("tessera.pub.json"))
+        .args(["--addr", addr]))
+}
+
+/// `python3 models/make_models.py --out DIR`, installing the pinned Python packages when they
+/// are not importable.
+fn make_models(root: &Path, out: &Path) -> Result {
+    let importable = Command::new("python3")
+        .args(["-c", "import numpy, onnx"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !importable {
+        run(Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "-r"])
+            .arg(root.join("models/requirements.txt")))?;
+    }
+    run(Command::new("python3")
+        .arg(root.join("models/make_models.py"))
+        .arg("--out")
+        .arg(out))
+}
+
+/// `.tessera/app/` = `demo-pwa/` + the web build + `travel.json` + `tessera.config.json` +
+/// `trusted-keys.json`, rebuilt on every start so edits to the app show up.
+fn assemble_app(
+    root: &Path,
+    state: &Path,
+    web: &Path,
+    models: &Path,
+    public_key: &str,
+) -> Result<PathBuf> {
+    let app = state.join("app");
+    if app.exists() {
+        std::fs::remove_dir_all(&app).map_err(|e| io_err("clear", &app, e))?;
+    }
+    copy_dir(&root.join("demo-pwa"), &app)?;
+    copy_dir(web, &app)?;
+    std::fs::copy(models.join("travel.json"), app.join("travel.json"))
+        .map_err(|e| io_err("copy", &models.join("travel.json"), e))?;
+    let key = public_key.trim();
+    let shell = APP_SHELL
+        .iter()
+        .map(|p| format!("\"{p}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let config = format!(
+        "{{\n  \"prefix\": \"/models/\",\n  \"artifactsBase\": \"/models/\",\n  \"trustedKeys\": [{key}],\n  \"threshold\": 1,\n  \"concurrency\": 4,\n  \"chunkSize\": 1048576,\n  \"appShell\": [{shell}],\n  \"tokenUrl\": null\n}}\n"
+    );
+    write(&app.join("tessera.config.json"), &config)?;
+    write(&app.join("trusted-keys.json"), &format!("[{key}]\n"))?;
+    Ok(app)
+}
+
+fn write(path: &Path, text: &str) -> Result {
+    std::fs::write(path, text).map_err(|e| io_err("write", path, e))
+}
+
+/// Copies the files of `from` (recursively) into `to`, creating folders.
+fn copy_dir(from: &Path, to: &Path) -> Result {
+    std::fs::create_dir_all(to).map_err(|e| io_err("create", to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| io_err("read", from, e))? {
+        let entry = entry.map_err(|e| io_err("read", from, e))?;
+        let path = entry.path();
+        let target = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_dir(&path, &target)?;
+        } else {
+            std::fs::copy(&path, &target).map_err(|e| io_err("copy", &path, e))?;
+        }
+    }
+    Ok(())
+}
