@@ -9,13 +9,12 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use js_sys::{
     Array, BigInt64Array, Float32Array, Int32Array, Object, Promise, Reflect, Uint8Array,
 };
-use protobuf::Message as _;
 use serde::{Deserialize, Serialize};
 use tessera_core::dsse::Envelope;
 use tessera_core::infer::{InferRequest, RequestTensor, TensorData, TensorSpec};
@@ -28,7 +27,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::{Response, WorkerGlobalScope};
-use wonnx::onnx::{ModelProto, ValueInfoProto};
 use wonnx::utils::OutputTensor;
 use wonnx::Session;
 
@@ -36,11 +34,6 @@ use crate::capability::{self, Adapter};
 use crate::error::RuntimeError;
 use crate::js_bridge::{error_value, set, to_js};
 use crate::js_error::{await_promise, cast, JsError};
-
-/// ONNX `TensorProto.DataType` values tessera's dtypes map to.
-const ONNX_FLOAT: i32 = 1;
-const ONNX_INT32: i32 = 6;
-const ONNX_INT64: i32 = 7;
 
 /// Options of [`LocalRuntime::new`], as the page passes them.
 #[derive(Debug, Deserialize)]
@@ -92,17 +85,10 @@ struct LoadTimings {
     self_test_ms: f64,
 }
 
-/// A model's output as the graph declares it.
-#[derive(Debug, Clone)]
-struct OutputSpec {
-    name: String,
-    shape: Option<Vec<u64>>,
-}
-
 /// A verified, self-tested session.
 struct Loaded {
     inputs: Vec<TensorSpec>,
-    outputs: Vec<OutputSpec>,
+    outputs: Vec<tessera_onnx::OutputSpec>,
     session: Session,
 }
 
@@ -283,7 +269,16 @@ impl Inner {
         verify(&file.path.to_string(), &file, &bytes)?;
         timings.verify_ms = now_ms() - started;
 
-        let (inputs, outputs, largest) = inspect(name, &bytes)?;
+        let signature =
+            tessera_onnx::inspect(&bytes).map_err(|e| RuntimeError::ModelUnsupported {
+                model: name.to_owned(),
+                detail: e.to_string(),
+            })?;
+        let (inputs, outputs, largest) = (
+            signature.inputs,
+            signature.outputs,
+            signature.largest_initializer_bytes,
+        );
         capability::check_limits(&adapter.limits, largest)?;
         let started = now_ms();
         let session = Session::from_bytes(&bytes)
@@ -493,105 +488,6 @@ async fn fetch_bytes(url: &str) -> Result<Vec<u8>, RuntimeError> {
         .map_err(|e| failed(JsError::from(e)))?;
     let body = await_promise(body).await.map_err(failed)?;
     Ok(Uint8Array::new(&body).to_vec())
-}
-
-/// Inputs (TensorSpec), outputs and the largest initializer's byte size of an ONNX model.
-fn inspect(
-    model: &str,
-    bytes: &[u8],
-) -> Result<(Vec<TensorSpec>, Vec<OutputSpec>, u64), RuntimeError> {
-    let unsupported = |detail: String| RuntimeError::ModelUnsupported {
-        model: model.to_owned(),
-        detail,
-    };
-    let proto = ModelProto::parse_from_bytes(bytes)
-        .map_err(|e| unsupported(format!("not a valid ONNX model: {e}")))?;
-    let graph = proto.get_graph();
-    let initializers: HashSet<&str> = graph
-        .get_initializer()
-        .iter()
-        .map(|t| t.get_name())
-        .collect();
-    let largest = graph
-        .get_initializer()
-        .iter()
-        .map(|t| {
-            let width: u64 = if t.get_data_type() == ONNX_INT64 {
-                8
-            } else {
-                4
-            };
-            t.get_dims()
-                .iter()
-                .map(|d| u64::try_from(*d).unwrap_or(0))
-                .fold(width, u64::saturating_mul)
-        })
-        .max()
-        .unwrap_or(0);
-    let inputs = graph
-        .get_input()
-        .iter()
-        .filter(|info| !initializers.contains(info.get_name()))
-        .map(|info| {
-            let (dtype, shape) = tensor_type(info).map_err(&unsupported)?;
-            let shape = shape.ok_or_else(|| {
-                unsupported(format!(
-                    "input {:?} has no static shape (wonnx needs fixed dimensions)",
-                    info.get_name()
-                ))
-            })?;
-            Ok(TensorSpec {
-                name: info.get_name().to_owned(),
-                dtype,
-                shape,
-            })
-        })
-        .collect::<Result<Vec<_>, RuntimeError>>()?;
-    let outputs = graph
-        .get_output()
-        .iter()
-        .map(|info| OutputSpec {
-            name: info.get_name().to_owned(),
-            shape: tensor_type(info).ok().and_then(|(_, shape)| shape),
-        })
-        .collect();
-    Ok((inputs, outputs, largest))
-}
-
-/// A graph value's dtype and, when every dimension is fixed, its shape.
-fn tensor_type(info: &ValueInfoProto) -> Result<(DType, Option<Vec<u64>>), String> {
-    let name = info.get_name();
-    let field = info.get_field_type();
-    if !field.has_tensor_type() {
-        return Err(format!("{name:?} is not a tensor"));
-    }
-    let tensor = field.get_tensor_type();
-    let dtype = match tensor.get_elem_type() {
-        ONNX_FLOAT => DType::Float32,
-        ONNX_INT32 => DType::Int32,
-        ONNX_INT64 => DType::Int64,
-        other => {
-            return Err(format!(
-                "{name:?} has ONNX element type {other} (tessera supports float, int32, int64)"
-            ))
-        }
-    };
-    let shape = tensor
-        .has_shape()
-        .then(|| {
-            tensor
-                .get_shape()
-                .get_dim()
-                .iter()
-                .map(|d| {
-                    d.has_dim_value()
-                        .then(|| u64::try_from(d.get_dim_value()).ok())
-                        .flatten()
-                })
-                .collect::<Option<Vec<u64>>>()
-        })
-        .flatten();
-    Ok((dtype, shape))
 }
 
 /// One run: the declared outputs with their shapes.

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tessera_core::infer::{InputTensor, TensorSpec};
+use tessera_core::infer::InputTensor;
 use tessera_core::manifest::Tensor;
 use tokio::sync::oneshot;
 
@@ -28,22 +28,15 @@ use crate::inference::model::LoadedModel;
 
 pub(crate) use backend::inspect;
 
-/// A model's declared inputs and outputs.
+#[cfg(feature = "inference")]
+pub(crate) use tessera_onnx::ModelSignature;
+
+/// Without the `inference` feature no model is ever inspected; this keeps the types compiling.
+#[cfg(not(feature = "inference"))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ModelSignature {
-    /// Inputs the caller must give (graph inputs that are not initializers).
-    pub(crate) inputs: Vec<TensorSpec>,
-    /// Outputs, with their static shape when the graph declares one.
-    pub(crate) outputs: Vec<OutputSpec>,
-}
-
-/// One declared output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct OutputSpec {
-    /// The graph's name for it.
-    pub(crate) name: String,
-    /// Its static shape, if declared.
-    pub(crate) shape: Option<Vec<u64>>,
+    /// Always empty.
+    pub(crate) inputs: Vec<tessera_core::infer::TensorSpec>,
 }
 
 /// What one run produced.
@@ -203,103 +196,28 @@ mod backend {
     //! wonnx on wgpu.
 
     use std::borrow::Cow;
-    use std::collections::{BTreeMap, HashMap, HashSet};
+    use std::collections::{BTreeMap, HashMap};
     use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::time::{Duration, Instant};
 
     use futures_executor::block_on;
-    use protobuf::Message as _;
-    use tessera_core::infer::{InputTensor, TensorData, TensorSpec};
+    use tessera_core::infer::{InputTensor, TensorData};
     use tessera_core::layout::ModelName;
-    use tessera_core::manifest::{DType, Tensor, TestVector};
+    use tessera_core::manifest::{Tensor, TestVector};
     use tessera_core::Sha256Digest;
-    use wonnx::onnx::{ModelProto, ValueInfoProto};
     use wonnx::utils::OutputTensor;
     use wonnx::Session;
 
-    use super::{panic_message, ModelSignature, OutputSpec};
+    use super::{panic_message, ModelSignature};
     use crate::inference::error::InferenceError;
     use crate::inference::model::LoadedModel;
 
-    /// ONNX `TensorProto.DataType` values tessera's dtypes map to.
-    const ONNX_FLOAT: i32 = 1;
-    const ONNX_INT32: i32 = 6;
-    const ONNX_INT64: i32 = 7;
-
     /// Reads a model's inputs and outputs from its ONNX graph.
     pub(crate) fn inspect(bytes: &[u8], model: &str) -> Result<ModelSignature, InferenceError> {
-        let unsupported = |detail: String| InferenceError::ModelUnsupported {
+        tessera_onnx::inspect(bytes).map_err(|e| InferenceError::ModelUnsupported {
             model: model.to_owned(),
-            detail,
-        };
-        let proto = ModelProto::parse_from_bytes(bytes)
-            .map_err(|e| unsupported(format!("not a valid ONNX model: {e}")))?;
-        let graph = proto.get_graph();
-        let initializers: HashSet<&str> = graph
-            .get_initializer()
-            .iter()
-            .map(|t| t.get_name())
-            .collect();
-        let inputs = graph
-            .get_input()
-            .iter()
-            .filter(|info| !initializers.contains(info.get_name()))
-            .map(|info| {
-                let (dtype, shape) = tensor_type(info).map_err(&unsupported)?;
-                let shape = shape.ok_or_else(|| {
-                    unsupported(format!(
-                        "input {:?} has no static shape (wonnx needs fixed dimensions)",
-                        info.get_name()
-                    ))
-                })?;
-                Ok(TensorSpec {
-                    name: info.get_name().to_owned(),
-                    dtype,
-                    shape,
-                })
-            })
-            .collect::<Result<Vec<_>, InferenceError>>()?;
-        let outputs = graph
-            .get_output()
-            .iter()
-            .map(|info| OutputSpec {
-                name: info.get_name().to_owned(),
-                shape: tensor_type(info).ok().and_then(|(_, shape)| shape),
-            })
-            .collect();
-        Ok(ModelSignature { inputs, outputs })
-    }
-
-    /// A tensor value's dtype and, when every dimension is a fixed number, its shape.
-    fn tensor_type(info: &ValueInfoProto) -> Result<(DType, Option<Vec<u64>>), String> {
-        let name = info.get_name();
-        let field = info.get_field_type();
-        if !field.has_tensor_type() {
-            return Err(format!("{name:?} is not a tensor"));
-        }
-        let tensor = field.get_tensor_type();
-        let dtype = match tensor.get_elem_type() {
-            ONNX_FLOAT => DType::Float32,
-            ONNX_INT32 => DType::Int32,
-            ONNX_INT64 => DType::Int64,
-            other => return Err(format!("{name:?} has ONNX element type {other}, which tessera does not support (float, int32, int64)")),
-        };
-        let shape = tensor
-            .has_shape()
-            .then(|| {
-                tensor
-                    .get_shape()
-                    .get_dim()
-                    .iter()
-                    .map(|d| {
-                        d.has_dim_value()
-                            .then(|| u64::try_from(d.get_dim_value()).ok())
-                            .flatten()
-                    })
-                    .collect::<Option<Vec<u64>>>()
-            })
-            .flatten();
-        Ok((dtype, shape))
+            detail: e.to_string(),
+        })
     }
 
     /// One worker's sessions, keyed by model, each for one verified manifest (by the digest of

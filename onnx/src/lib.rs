@@ -1,0 +1,184 @@
+//! An ONNX model's signature, read with wonnx's generated protobuf types: the inputs a caller
+//! must feed (dtype and static shape, as `tessera_core::infer::TensorSpec`), the outputs with
+//! their declared shapes, and the byte size of the largest initializer (what a WebGPU storage
+//! buffer must hold). Shared by the edge (native) and the browser runtime (wasm) so both accept
+//! exactly the same models. It builds no session and runs nothing.
+
+use std::collections::HashSet;
+
+use protobuf::Message as _;
+use tessera_core::infer::TensorSpec;
+use tessera_core::manifest::DType;
+use tessera_core::ErrorCode;
+use wonnx::onnx::{ModelProto, ValueInfoProto};
+
+/// ONNX `TensorProto.DataType` values tessera's dtypes map to.
+const ONNX_FLOAT: i32 = 1;
+const ONNX_INT32: i32 = 6;
+const ONNX_INT64: i32 = 7;
+
+/// A model's declared inputs and outputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelSignature {
+    /// Inputs the caller must give (graph inputs that are not initializers).
+    pub inputs: Vec<TensorSpec>,
+    /// Outputs, with their static shape when the graph declares one.
+    pub outputs: Vec<OutputSpec>,
+    /// Bytes of the largest initializer (weights tensor).
+    pub largest_initializer_bytes: u64,
+}
+
+/// One declared output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputSpec {
+    /// The graph's name for it.
+    pub name: String,
+    /// Its static shape, if declared.
+    pub shape: Option<Vec<u64>>,
+}
+
+/// A model whose signature tessera cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// The bytes are not an ONNX model.
+    #[error("not a valid ONNX model: {0}")]
+    Malformed(String),
+    /// An input or output tessera cannot feed or read.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl ErrorCode for SignatureError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "onnx-malformed",
+            Self::Unsupported(_) => "onnx-unsupported",
+        }
+    }
+}
+
+/// Reads a model's signature from its ONNX bytes.
+pub fn inspect(bytes: &[u8]) -> Result<ModelSignature, SignatureError> {
+    let proto = ModelProto::parse_from_bytes(bytes)
+        .map_err(|e| SignatureError::Malformed(e.to_string()))?;
+    let graph = proto.get_graph();
+    let initializers: HashSet<&str> = graph
+        .get_initializer()
+        .iter()
+        .map(|t| t.get_name())
+        .collect();
+    let largest_initializer_bytes = graph
+        .get_initializer()
+        .iter()
+        .map(|t| {
+            let width: u64 = if t.get_data_type() == ONNX_INT64 {
+                8
+            } else {
+                4
+            };
+            t.get_dims()
+                .iter()
+                .map(|d| u64::try_from(*d).unwrap_or(0))
+                .fold(width, u64::saturating_mul)
+        })
+        .max()
+        .unwrap_or(0);
+    let inputs = graph
+        .get_input()
+        .iter()
+        .filter(|info| !initializers.contains(info.get_name()))
+        .map(|info| {
+            let (dtype, shape) = tensor_type(info).map_err(SignatureError::Unsupported)?;
+            let shape = shape.ok_or_else(|| {
+                SignatureError::Unsupported(format!(
+                    "input {:?} has no static shape (wonnx needs fixed dimensions)",
+                    info.get_name()
+                ))
+            })?;
+            Ok(TensorSpec {
+                name: info.get_name().to_owned(),
+                dtype,
+                shape,
+            })
+        })
+        .collect::<Result<Vec<_>, SignatureError>>()?;
+    let outputs = graph
+        .get_output()
+        .iter()
+        .map(|info| OutputSpec {
+            name: info.get_name().to_owned(),
+            shape: tensor_type(info).ok().and_then(|(_, shape)| shape),
+        })
+        .collect();
+    Ok(ModelSignature {
+        inputs,
+        outputs,
+        largest_initializer_bytes,
+    })
+}
+
+/// A graph value's dtype and, when every dimension is a fixed number, its shape.
+fn tensor_type(info: &ValueInfoProto) -> Result<(DType, Option<Vec<u64>>), String> {
+    let name = info.get_name();
+    let field = info.get_field_type();
+    if !field.has_tensor_type() {
+        return Err(format!("{name:?} is not a tensor"));
+    }
+    let tensor = field.get_tensor_type();
+    let dtype = match tensor.get_elem_type() {
+        ONNX_FLOAT => DType::Float32,
+        ONNX_INT32 => DType::Int32,
+        ONNX_INT64 => DType::Int64,
+        other => {
+            return Err(format!(
+                "{name:?} has ONNX element type {other} (tessera supports float, int32, int64)"
+            ))
+        }
+    };
+    let shape = tensor
+        .has_shape()
+        .then(|| {
+            tensor
+                .get_shape()
+                .get_dim()
+                .iter()
+                .map(|d| {
+                    d.has_dim_value()
+                        .then(|| u64::try_from(d.get_dim_value()).ok())
+                        .flatten()
+                })
+                .collect::<Option<Vec<u64>>>()
+        })
+        .flatten();
+    Ok((dtype, shape))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The edge's MLP fixture (made by `edge/tests/fixtures/make_mlp.py`): x [1,16] → y [1,8].
+    const MLP: &[u8] = include_bytes!("../../edge/tests/fixtures/mlp.onnx");
+
+    #[test]
+    fn reads_the_mlp_fixture_signature() {
+        let sig = inspect(MLP).unwrap();
+        assert_eq!(sig.inputs.len(), 1);
+        assert_eq!(sig.inputs[0].dtype, DType::Float32);
+        assert_eq!(sig.inputs[0].shape, vec![1, 16]);
+        assert_eq!(sig.outputs.len(), 1);
+        assert_eq!(sig.outputs[0].shape, Some(vec![1, 8]));
+        // The 16x32 and 32x8 weights: the largest is 32*16 floats.
+        assert_eq!(sig.largest_initializer_bytes, 32 * 16 * 4);
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        assert_eq!(
+            inspect(b"\xff\xff not onnx").unwrap_err().code(),
+            "onnx-malformed"
+        );
+    }
+}
