@@ -69,13 +69,16 @@ export class Browser {
   }
 }
 
-/** Launches headless Chromium with a fresh persistent profile and one page. */
-export async function launchBrowser() {
+/**
+ * Launches headless Chromium with a fresh persistent profile and one page; `args` are extra
+ * command-line switches (e.g. `--enable-unsafe-webgpu`).
+ */
+export async function launchBrowser({ args = [] } = {}) {
   const profile = await mkdtemp(path.join(tmpdir(), 'tessera-e2e-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ARGS,
+    args: [...ARGS, ...args],
     timeout: 30_000,
   });
   const page = context.pages()[0] ?? (await context.newPage());

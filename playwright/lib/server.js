@@ -12,12 +12,14 @@ import { tesseraBin } from './fixtures.js';
 const SERVER_START_MS = 15_000;
 
 /**
- * Starts `tessera serve --artifacts ARTIFACTS --app APP --addr 127.0.0.1:0`.
+ * Starts `tessera serve --artifacts ARTIFACTS --app APP --addr 127.0.0.1:0` (plus one `--trust`
+ * per public key file in `trust`, which turns the edge inference API on).
  * Resolves `{ url, port, stderr(), stop() }` once it prints the address it listens on.
  */
-export async function startServer({ artifacts, app, requestLog }) {
+export async function startServer({ artifacts, app, requestLog, trust = [] }) {
   const args = ['serve', '--artifacts', artifacts, '--addr', '127.0.0.1:0'];
   if (app) args.push('--app', app);
+  for (const key of trust) args.push('--trust', key);
   if (requestLog) args.push('--request-log', requestLog);
   const child = spawn(tesseraBin(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
