@@ -5,14 +5,9 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
-use std::process::{Child, Stdio};
-use std::time::Duration;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use common::{assert_fails, stdout_of, Workspace};
+use common::{assert_fails, http, stdout_of, Workspace};
 use serde_json::Value;
 use tessera_core::keys::PublicKeyFile;
 
@@ -80,30 +75,15 @@ fn bad_token_flags_have_codes() {
     assert_fails(&mut no_audience, 2, "auth-audience-missing");
 }
 
-/// Kills the server if a test fails before it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn post(addr: &str, path: &str, token: Option<&str>) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
+    let (head, body) = http(
+        addr,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        ),
+    );
+    format!("{head}\r\n\r\n{}", String::from_utf8_lossy(&body))
 }
 
 #[test]
@@ -111,36 +91,17 @@ fn serve_accepts_minted_tokens_for_its_audience_only() {
     let ws = Workspace::new();
     ws.keygen("keys");
     std::fs::create_dir_all(ws.path("art")).unwrap();
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tessera"))
-        .current_dir(ws.dir.path())
-        .args([
-            "serve",
-            "--artifacts",
-            "art",
-            "--addr",
-            "127.0.0.1:0",
-            "--trust",
-            "keys/tessera.pub.json",
-            "--auth-key",
-            "keys/tessera.pub.json",
-            "--auth-audience",
-            "edge.example",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut server = Server(child);
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
+    let server = ws.serve(&[
+        "--artifacts",
+        "art",
+        "--trust",
+        "keys/tessera.pub.json",
+        "--auth-key",
+        "keys/tessera.pub.json",
+        "--auth-audience",
+        "edge.example",
+    ]);
+    let addr = server.addr.clone();
     let mint = |aud: &str| {
         stdout_of(
             ws.tessera()

@@ -126,3 +126,69 @@ pub fn stdout_of(cmd: &mut Command) -> String {
     );
     stdout
 }
+
+/// A running `tessera serve` (started by [`Workspace::serve`]), killed when dropped so a failing
+/// test never leaves it behind.
+pub struct Server {
+    pub child: std::process::Child,
+    /// `host:port` it listens on.
+    pub addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Workspace {
+    /// Starts `tessera serve --addr 127.0.0.1:0 ARGS…` in the workspace and waits for the line
+    /// that names its URL.
+    pub fn serve(&self, args: &[&str]) -> Server {
+        use std::io::{BufRead as _, BufReader};
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tessera"))
+            .current_dir(self.dir.path())
+            .arg("serve")
+            .args(args)
+            .args(["--addr", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut server = Server {
+            child,
+            addr: String::new(),
+        };
+        let mut line = String::new();
+        BufReader::new(server.child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        server.addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_owned();
+        server
+    }
+}
+
+/// Sends one raw HTTP/1.1 request (`Connection: close`) and returns the head and the body.
+pub fn http(addr: &str, request_head_and_body: &str) -> (String, Vec<u8>) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request_head_and_body.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(response.len());
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let body = response.get(split + 4..).unwrap_or_default().to_vec();
+    (head, body)
+}
