@@ -146,12 +146,24 @@ async function download() {
   const unsubscribe = Tessera.onProgress((s) => { if (s.model === RECOMMENDER) renderStatus(s); });
   try {
     renderStatus(await Tessera.ensureModel(RECOMMENDER, { onProgress: renderStatus }));
+    warmUp();
   } catch (e) {
     showDownloadError(e.code, e.message, true);
   } finally {
     unsubscribe();
     downloading = false;
   }
+}
+
+/**
+ * Once the model is stored, loads it into the runtime in the background: the first answer is then
+ * instant, and the runtime keeps its verified copy of the signed manifest, so the recommender
+ * also works after an offline reload even if it was never asked online. A failure here is only
+ * a missed head start: `run` reports it properly.
+ */
+function warmUp() {
+  if (!runtime) return;
+  runtime.load(RECOMMENDER).catch(() => {});
 }
 
 async function removeModel() {

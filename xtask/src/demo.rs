@@ -103,15 +103,7 @@ pub fn demo(addr: &str) -> Result {
 /// `python3 models/make_models.py --out DIR`, installing the pinned Python packages when they
 /// are not importable.
 fn make_models(root: &Path, out: &Path) -> Result {
-    let importable = Command::new("python3")
-        .args(["-c", "import numpy, onnx"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !importable {
-        run(Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "-r"])
-            .arg(root.join("models/requirements.txt")))?;
-    }
+    crate::setup::python_packages()?;
     run(Command::new("python3")
         .arg(root.join("models/make_models.py"))
         .arg("--out")

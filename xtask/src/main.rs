@@ -239,6 +239,7 @@ fn test(no_lint: bool, no_browser: bool) -> Result {
         ),
     ])?;
     setup::npm_packages()?;
+    setup::python_packages()?;
 
     if !no_lint {
         run(cargo().args(["fmt", "--all", "--check"]))?;

@@ -143,3 +143,18 @@ pub fn npm_packages() -> Result {
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
         .current_dir(&root))
 }
+
+/// `pip install -r models/requirements.txt` unless numpy and onnx are importable (the demo models
+/// are built by `models/make_models.py`).
+pub fn python_packages() -> Result {
+    let importable = Command::new("python3")
+        .args(["-c", "import numpy, onnx"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if importable {
+        return Ok(());
+    }
+    run(Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "-r"])
+        .arg(root().join("models").join("requirements.txt")))
+}
