@@ -2,9 +2,11 @@
 //!
 //! The machine is wiped between sessions, so everything the project needs installs from here:
 //! the wasm32 target (rustup), `wasm-bindgen-cli` at exactly the `wasm-bindgen` version in
-//! Cargo.lock (compiled from the crate registry, ~7 min, skipped when present), and Debian
-//! packages (installed with apt-get when running as root, otherwise a message saying what to
-//! install). Nothing here downloads a binary from the internet.
+//! Cargo.lock (compiled from the crate registry, ~7 min, skipped when present), Debian packages
+//! (installed with apt-get when running as root, otherwise a message saying what to install), npm
+//! packages from package-lock.json (`npm ci`), and the demo models' Python packages pinned in
+//! `models/requirements.txt` (pip). Nothing here downloads a binary from outside a package
+//! registry.
 
 use std::process::Command;
 
