@@ -10,12 +10,11 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
 import { promisify } from 'node:util';
 
 import { launchBrowser } from './browser.js';
 import { readManifest, REPO_ROOT, tessera, uniqueShardBytes } from './fixtures.js';
-import { WEB_DIR, WEB_FILES } from './scenario.js';
+import { WEB_DIR, WEB_FILES, worldScenario } from './scenario.js';
 import { startProxy, startServer } from './server.js';
 
 const run = promisify(execFile);
@@ -238,36 +237,7 @@ async function assembleApp(dir, models, publicKey) {
   return app;
 }
 
-/**
- * Defines a `node:test` test running `body(env, t)` in a fresh {@link DemoEnv} (`options` go to
- * `DemoEnv.open`). On failure the error gets the end of the report, and the whole report is
- * written to `playwright/test-results/<name>.log`.
- */
-export function demoScenario(name, body, { timeout = 60_000, ...options } = {}) {
-  const file = path.join(RESULTS, `${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.log`);
-  test(name, { timeout: timeout + 20_000 }, async (t) => {
-    await rm(file, { force: true });
-    const env = await DemoEnv.open(options);
-    let timer;
-    try {
-      if (env.pendingError) throw env.pendingError;
-      await Promise.race([
-        body(env, t),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`scenario took longer than ${timeout} ms`)), timeout);
-        }),
-      ]);
-    } catch (err) {
-      const report = env.report();
-      await mkdir(RESULTS, { recursive: true });
-      await writeFile(file, `${err.stack ?? err}\n\n${report}\n`);
-      if (err instanceof Error) {
-        err.message += `\n(full report: ${path.relative(REPO_ROOT, file)})\n${report.split('\n').slice(-120).join('\n')}`;
-      }
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      await env.close();
-    }
-  });
+/** A scenario over the demo app, in a fresh {@link DemoEnv} (`options` go to `DemoEnv.open`). */
+export function demoScenario(name, body, options = {}) {
+  worldScenario((o) => DemoEnv.open(o), name, body, { grace: 20_000, ...options });
 }

@@ -179,15 +179,17 @@ export class Env {
 }
 
 /**
- * Defines a `node:test` test running `body(env, t)` in a fresh {@link Env}. The env is closed
- * afterwards; on failure the error message gets the end of the console and the proxy log, and
- * the whole report is written to `playwright/test-results/<name>.log`.
+ * Defines a `node:test` test running `body(env, t)` in a fresh world made by `open(options)`
+ * (an {@link Env}, or the demo's `DemoEnv`: anything with `pendingError`, `report()` and
+ * `close()`). The world is closed afterwards; on failure the error message gets the end of the
+ * report and the whole report is written to `playwright/test-results/<name>.log`. The test's own
+ * timeout is the scenario's plus `grace` ms for setting up and closing the world.
  */
-export function scenario(name, body, { timeout = 60_000, ...options } = {}) {
+export function worldScenario(open, name, body, { timeout = 60_000, grace = 15_000, ...options } = {}) {
   const file = path.join(RESULTS, `${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.log`);
-  test(name, { timeout: timeout + 15_000 }, async (t) => {
+  test(name, { timeout: timeout + grace }, async (t) => {
     await rm(file, { force: true });
-    const env = await Env.open(options);
+    const env = await open(options);
     let timer;
     try {
       if (env.pendingError) throw env.pendingError;
@@ -211,6 +213,11 @@ export function scenario(name, body, { timeout = 60_000, ...options } = {}) {
       await env.close();
     }
   });
+}
+
+/** {@link worldScenario} over the service-worker test page ({@link Env}). */
+export function scenario(name, body, options) {
+  worldScenario((o) => Env.open(o), name, body, options);
 }
 
 /** Asserts a fetch answered exactly `bytes` with 200, from the service worker. */
