@@ -43,6 +43,7 @@ async function main() {
   setUpSummarizer();
   $('dl-retry').addEventListener('click', () => download());
   $('dl-remove').addEventListener('click', () => removeModel());
+  $('dl-check').addEventListener('click', () => checkForUpdate());
 
   const travelLoaded = loadTravel();
   const registered = registerWorker();
@@ -136,6 +137,9 @@ const STATE_TEXT = {
 };
 
 let downloading = false;
+let checking = false;
+/** The version the service worker serves (what the runtime loaded), from the latest status. */
+let servingVersion = null;
 
 async function download() {
   if (downloading) return;
@@ -166,6 +170,66 @@ function warmUp() {
   runtime.load(RECOMMENDER).catch(() => {});
 }
 
+/**
+ * "Check for updates": the service worker looks for a newer signed version and installs it; the
+ * stored version keeps serving, whole, until the switch. A refused update (a tampered shard, a
+ * bad signature, a rollback, an expired manifest) is said in words under the card, which stays
+ * Ready with the version it has. After a switch the runtime loads the new version.
+ */
+async function checkForUpdate() {
+  if (checking || downloading) return;
+  checking = true;
+  const button = $('dl-check');
+  button.disabled = true;
+  button.textContent = 'Checking for updates\u2026';
+  $('dl-update').hidden = true;
+  const before = servingVersion;
+  const unsubscribe = Tessera.onProgress((s) => { if (s.model === RECOMMENDER) renderStatus(s); });
+  try {
+    const status = await Tessera.checkUpdate(RECOMMENDER, { onProgress: renderStatus });
+    renderStatus(status);
+    if (status.version && status.version !== before) {
+      showUpdateNote(`Updated to version ${status.version}: downloaded, verified and switched in one step.`);
+      reloadModel();
+    } else {
+      showUpdateNote(`You have the latest version (${status.version ?? before}).`);
+    }
+  } catch (e) {
+    renderStatus(await Tessera.status(RECOMMENDER).catch(() => null));
+    const kept = servingVersion ? ` \u2014 version ${servingVersion} keeps working` : '';
+    showUpdateNote(`Update not installed${kept}. ${describeError(e.code, e.message)}`, e.code ?? 'unknown');
+  } finally {
+    unsubscribe();
+    checking = false;
+    button.disabled = false;
+    button.textContent = 'Check for updates';
+  }
+}
+
+/** The result of an update check under the card; `code` (a refusal) turns it into an alert. */
+function showUpdateNote(text, code) {
+  const note = $('dl-update');
+  note.replaceChildren(text);
+  if (code && isKnownError(code)) note.append(' ', codeTag(code));
+  note.classList.toggle('alert', Boolean(code));
+  setCode(note, code);
+  note.hidden = false;
+}
+
+let reloadPending = false;
+
+/**
+ * Makes the runtime load the version now served: its worker is restarted (it keeps the loaded
+ * session otherwise) once no answer is being computed, then warmed up again.
+ */
+function reloadModel() {
+  reloadPending = true;
+  if (!runtime || recommending || summarizing) return;
+  reloadPending = false;
+  runtime.close();
+  warmUp();
+}
+
 async function removeModel() {
   $('dl-remove').disabled = true;
   try {
@@ -186,10 +250,14 @@ function renderStatus(s) {
     showDownloadError(s.error.code, s.error.message, true);
     return;
   }
+  if (s.version) servingVersion = s.version;
   const total = s.bytesTotal || 0;
   const done = s.state === 'ready' ? total : (s.bytesDone || 0);
   const fraction = total > 0 ? done / total : (s.state === 'ready' ? 1 : 0);
-  $('dl-state').textContent = STATE_TEXT[s.state] ?? s.state;
+  const updating = s.state !== 'ready' && s.version && s.pendingVersion && s.pendingVersion !== s.version;
+  $('dl-state').textContent = updating
+    ? `Downloading update ${s.pendingVersion}\u2026 (version ${s.version} keeps working meanwhile)`
+    : STATE_TEXT[s.state] ?? s.state;
   $('dl-state').className = `state state-${s.state}`;
   const bar = $('dl-bar');
   bar.classList.remove('bar-error');
@@ -202,6 +270,7 @@ function renderStatus(s) {
   $('dl-resumed').hidden = !s.resumed;
   if (s.version) $('dl-version').textContent = `version ${s.version}`;
   $('dl-remove').hidden = s.state !== 'ready';
+  $('dl-check').hidden = s.state !== 'ready' && !checking;
   if (s.state === 'ready') {
     $('dl-error').hidden = true;
     $('dl-retry').hidden = true;
@@ -215,10 +284,12 @@ function showDownloadError(code, message, retry) {
   const box = $('dl-error');
   box.replaceChildren(describeError(code, message));
   if (isKnownError(code)) box.append(' ', codeTag(code));
+  setCode(box, code);
   box.hidden = false;
   $('dl-retry').textContent = 'Retry download';
   $('dl-retry').hidden = !retry;
   $('dl-remove').hidden = true;
+  $('dl-check').hidden = true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,9 +428,12 @@ async function recommend() {
     showMeta('rec', result);
     $('rec-announce').textContent = `${top.length} destinations, computed ${result.source === 'local' ? 'on this device' : 'on the edge'}. Top match: ${top[0]?.name}, ${top[0]?.country}.`;
   } catch (e) {
-    showRunError('rec', e.code, e.message, e.reason, null, policy);
+    const edgeDown = e.code === 'edge-unreachable' || e.reason === 'edge-unreachable' || e.reason === 'offline'
+      ? edgeDownText(RECOMMENDER, e) : null;
+    showRunError('rec', e.code, e.message, e.reason, edgeDown, policy);
   } finally {
     recommending = false;
+    if (reloadPending) reloadModel();
     button.disabled = false;
     button.textContent = 'Find destinations';
     $('rec-out').setAttribute('aria-busy', 'false');
@@ -442,12 +516,10 @@ async function summarize() {
     showMeta('sum', result, `${k} of ${sentences.length} sentences`);
     $('sum-announce').textContent = `Brief ready: ${k} key sentences, computed ${result.source === 'local' ? 'on this device' : 'on the edge'}.`;
   } catch (e) {
-    const offline = !navigator.onLine
-      ? 'You\u2019re offline, and the summarizer runs on the edge server. Reconnect to summarize (or choose \u201cThis device only\u201d in settings if this device can run it).'
-      : null;
-    showRunError('sum', e.code, e.message, e.reason, offline, policy);
+    showRunError('sum', e.code, e.message, e.reason, edgeDownText(SUMMARIZER, e), policy);
   } finally {
     summarizing = false;
+    if (reloadPending) reloadModel();
     button.disabled = false;
     button.textContent = 'Summarize';
     $('sum-out').setAttribute('aria-busy', 'false');
@@ -476,6 +548,24 @@ function showMeta(prefix, result, extra) {
   meta.hidden = false;
 }
 
+/**
+ * What to say when `model`'s answer needed the edge server and the edge can't be asked: the
+ * device is offline, or the edge can't be reached (a network error: refused, reset, no route;
+ * an HTTP error from the edge is worded by its code instead). Null when neither is the case.
+ */
+function edgeDownText(model, e) {
+  const what = model === SUMMARIZER ? 'the summarizer' : 'the destination recommender';
+  const goal = model === SUMMARIZER ? 'summarize' : 'get destinations';
+  const instead = '(or choose \u201cThis device only\u201d in settings if this device can run it)';
+  if (!navigator.onLine || e.reason === 'offline') {
+    return `You\u2019re offline, and ${what} runs on the edge server. Reconnect to ${goal} ${instead}.`;
+  }
+  if (e.code === 'edge-unreachable' || e.reason === 'edge-unreachable') {
+    return `The edge server can\u2019t be reached right now, and ${what} runs there. Check your connection and try again ${instead}.`;
+  }
+  return null;
+}
+
 function showRunError(prefix, code, message, reason, override, policy) {
   const box = $(`${prefix}-error`);
   const text = override ?? describeError(code, message, { edgeFallback: policy !== 'local-only' });
@@ -484,6 +574,7 @@ function showRunError(prefix, code, message, reason, override, policy) {
   if (why && !override && reason !== code) children.push(` (Last try: ${why}.)`);
   if (isKnownError(code) && !override) children.push(' ', codeTag(code));
   box.replaceChildren(...children);
+  setCode(box, code);
   box.hidden = false;
   $(`${prefix}-meta`).hidden = true;
 }
@@ -500,6 +591,12 @@ function el(tag, attrs = {}, ...children) {
 
 function alertBox(text) {
   return el('p', { class: 'alert' }, text);
+}
+
+/** Exposes the error code an alert words as its `data-code` (removed when there is none). */
+function setCode(box, code) {
+  if (code) box.dataset.code = code;
+  else delete box.dataset.code;
 }
 
 function codeTag(code) {

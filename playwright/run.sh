@@ -17,4 +17,5 @@ if [ ! -x "$chromium" ]; then
 fi
 
 # One scenario at a time: each starts its own server, proxy and browser, and the machine is small.
-exec node --test --test-concurrency=1 "$@" playwright/tests/*.test.js
+# The benches' statistics helpers have their unit tests here too (bench/lib/*.test.js).
+exec node --test --test-concurrency=1 "$@" playwright/tests/*.test.js bench/lib/*.test.js

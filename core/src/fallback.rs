@@ -70,6 +70,15 @@ pub enum LocalFault {
     RunFailed,
     /// `local-timeout`: a local inference did not answer in time.
     Timeout,
+    /// `webgpu-shader-compile-failed`: the browser's WebGPU rejected a shader of the model's
+    /// session (its answers would be garbage, typically zeros).
+    ShaderCompileFailed,
+    /// `webgpu-validation-error`: the browser's WebGPU reported a validation error while the
+    /// session was built or run.
+    ValidationError,
+    /// `webgpu-device-lost`: the session's WebGPU device was lost (a GPU reset or driver
+    /// crash); a new session on a new device may work.
+    DeviceLost,
 }
 
 /// Why an edge attempt failed.
@@ -528,7 +537,7 @@ impl FromStr for Policy {
 
 impl LocalFault {
     /// Every local fault.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 12] = [
         Self::NoWebgpu,
         Self::NoAdapter,
         Self::LimitsExceeded,
@@ -538,6 +547,9 @@ impl LocalFault {
         Self::WorkerCrashed,
         Self::RunFailed,
         Self::Timeout,
+        Self::ShaderCompileFailed,
+        Self::ValidationError,
+        Self::DeviceLost,
     ];
 
     /// Stable code.
@@ -552,6 +564,9 @@ impl LocalFault {
             Self::WorkerCrashed => "worker-crashed",
             Self::RunFailed => "local-run-failed",
             Self::Timeout => "local-timeout",
+            Self::ShaderCompileFailed => "webgpu-shader-compile-failed",
+            Self::ValidationError => "webgpu-validation-error",
+            Self::DeviceLost => "webgpu-device-lost",
         }
     }
 
@@ -563,8 +578,14 @@ impl LocalFault {
             | Self::NoAdapter
             | Self::LimitsExceeded
             | Self::OpUnsupported
-            | Self::SelfTestFailed => true,
-            Self::LoadFailed | Self::WorkerCrashed | Self::RunFailed | Self::Timeout => false,
+            | Self::SelfTestFailed
+            | Self::ShaderCompileFailed
+            | Self::ValidationError => true,
+            Self::LoadFailed
+            | Self::WorkerCrashed
+            | Self::RunFailed
+            | Self::Timeout
+            | Self::DeviceLost => false,
         }
     }
 }

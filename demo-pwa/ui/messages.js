@@ -29,6 +29,7 @@ const ERRORS = {
   'shard-missing': 'A part of the model is missing on the server.',
   'shard-not-found': 'A part of the model is missing on the server.',
   'model-file-corrupt': 'The model file failed its integrity check and was not used.',
+  'shard-corrupt': 'The edge server\u2019s copy of the model failed its integrity check, so the edge refused to run it.',
   'model-file-missing': 'The model file is missing.',
   // Signed manifests
   'manifest-signature-invalid': 'The model\u2019s manifest isn\u2019t signed by a trusted key, so it was refused. The previously verified version (if any) keeps working.',
@@ -54,6 +55,11 @@ const ERRORS = {
   'engine-unsupported': 'The model needs an inference engine this app doesn\u2019t have.',
   'local-load-failed': 'The model couldn\u2019t be loaded on this device.',
   'local-self-test-failed': 'The on-device engine gave wrong answers on the model\u2019s known-answer tests, so it isn\u2019t used on this device.',
+  'webgpu-shader-compile-failed': 'This browser\u2019s WebGPU rejected one of the model\u2019s GPU programs (shaders), so the model isn\u2019t used on this device.',
+  'webgpu-validation-error': 'This browser\u2019s WebGPU reported an error while running the model, so its answers aren\u2019t used on this device.',
+  'webgpu-device-lost': 'The GPU stopped responding while running the model (the device was lost); it will be tried again later.',
+  'webgpu-out-of-memory': 'The GPU ran out of memory while running the model.',
+  'webgpu-internal-error': 'This browser\u2019s WebGPU failed internally while running the model.',
   'model-self-test-failed': 'The model gave wrong answers on its known-answer tests, so it isn\u2019t used.',
   'self-test-out-of-tolerance': 'The model gave wrong answers on its known-answer tests, so it isn\u2019t used.',
   'session-failed': 'The on-device engine couldn\u2019t prepare the model on this GPU.',
@@ -87,6 +93,7 @@ const ERRORS = {
   'inference-disabled': 'The edge server doesn\u2019t run models (inference is disabled there).',
   'inference-busy': 'The edge server is busy; try again in a moment.',
   'inference-failed': 'The edge server failed to run the model.',
+  'internal-error': 'The edge server had an internal error; try again in a moment.',
   // The page itself
   unsupported: 'This browser doesn\u2019t support service workers, so the model can\u2019t be stored for offline use.',
   'no-service-worker': 'The offline engine (service worker) isn\u2019t running.',
@@ -101,6 +108,9 @@ const REASONS = {
   'op-unsupported': 'the model uses operations the on-device engine can\u2019t run',
   'local-load-failed': 'the model couldn\u2019t be loaded on this device',
   'local-self-test-failed': 'the on-device engine failed the model\u2019s known-answer tests',
+  'webgpu-shader-compile-failed': 'this browser\u2019s WebGPU rejected the model\u2019s GPU programs',
+  'webgpu-validation-error': 'this browser\u2019s WebGPU reported an error for the model',
+  'webgpu-device-lost': 'the GPU stopped responding',
   'worker-crashed': 'the on-device engine crashed',
   'local-run-failed': 'running on this device failed',
   'local-timeout': 'this device took too long',
@@ -116,6 +126,7 @@ const REASONS = {
 const EDGE_ANSWERS = new Set([
   'no-webgpu', 'no-adapter', 'limits-exceeded', 'op-unsupported', 'engine-unsupported',
   'local-self-test-failed', 'local-load-failed',
+  'webgpu-shader-compile-failed', 'webgpu-validation-error',
 ]);
 
 /**

@@ -524,9 +524,61 @@ async fn a_tampered_shard_or_untrusted_signer_gets_the_model_refused() {
         serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
     envelope["signatures"][0]["sig"] = json!(base64_of(&[0u8; 64]));
     std::fs::write(&manifest_path, serde_json::to_vec(&envelope).unwrap()).unwrap();
-    edge.infer(&first_input())
+    // The edge that verified 1.0.0 keeps answering with it; a fresh one has nothing to keep.
+    let reply = edge.infer(&first_input()).await;
+    assert_eq!(
+        (reply.status, &reply.body["version"]),
+        (200, &json!("1.0.0"))
+    );
+    Edge::start(&trusting(&artifacts))
+        .await
+        .infer(&first_input())
         .await
         .assert_error(500, "manifest-signature-invalid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_new_version_never_replaces_the_verified_one() {
+    let artifacts = Artifacts::new();
+    let edge = Edge::start(&trusting(&artifacts)).await;
+    assert_eq!(edge.infer(&first_input()).await.body["version"], "1.0.0");
+
+    // 1.1.0 is validly signed, but a shard it names is corrupt on disk (the good version's
+    // bytes were verified into memory when it loaded).
+    artifacts.pack("1.1.0");
+    let shard = artifacts.shards()[0].clone();
+    let mut bytes = std::fs::read(&shard).unwrap();
+    bytes[7] ^= 0x40;
+    std::fs::write(&shard, &bytes).unwrap();
+    for _ in 0..2 {
+        let reply = edge.infer(&first_input()).await;
+        assert_eq!(
+            (reply.status, &reply.body["version"]),
+            (200, &json!("1.0.0"))
+        );
+        let scores = &reply.body["outputs"]["y"]["data"];
+        assert!(
+            scores.as_array().is_some_and(|a| !a.is_empty()),
+            "{}",
+            reply.body
+        );
+    }
+    // A fresh edge has no good version to keep and says why.
+    Edge::start(&trusting(&artifacts))
+        .await
+        .infer(&first_input())
+        .await
+        .assert_error(500, "shard-corrupt");
+
+    // Repaired and republished as 1.2.0, the new version is picked up as usual.
+    bytes[7] ^= 0x40;
+    std::fs::write(&shard, &bytes).unwrap();
+    artifacts.pack("1.2.0");
+    let reply = edge.infer(&first_input()).await;
+    assert_eq!(
+        (reply.status, &reply.body["version"]),
+        (200, &json!("1.2.0"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,8 +13,17 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 import { launchBrowser } from './browser.js';
-import { readManifest, REPO_ROOT, tessera, uniqueShardBytes } from './fixtures.js';
-import { WEB_DIR, WEB_FILES, worldScenario } from './scenario.js';
+import {
+  flipFileByte,
+  readManifest,
+  REPO_ROOT,
+  shardsOf,
+  tamperSignature,
+  tessera,
+  uniqueShardBytes,
+  waitPastExpiry,
+} from './fixtures.js';
+import { settle, WEB_DIR, WEB_FILES, worldScenario } from './scenario.js';
 import { startProxy, startServer } from './server.js';
 
 const run = promisify(execFile);
@@ -70,6 +79,40 @@ export function demoModels() {
   return modelsBuilt;
 }
 
+/**
+ * Packs demo models (`names`, default both) from the built `models` directory with a fresh dev
+ * key, the way `cargo xtask demo` does: key in `dir/dev-key/`, signed packs (version 1.0.0, with
+ * their test vectors) in `dir/artifacts/`. Resolves `{keyDir, privateKeyFile, publicKeyFile, artifacts}`.
+ */
+export async function packDemoModels(dir, models, names = DEMO_MODELS) {
+  const keyDir = path.join(dir, 'dev-key');
+  await tessera(['keygen', '--out', keyDir]);
+  const privateKeyFile = path.join(keyDir, 'tessera.key');
+  const artifacts = path.join(dir, 'artifacts');
+  for (const model of names) await packDemoModel({ privateKeyFile, artifacts, models, model, version: '1.0.0' });
+  return { keyDir, privateKeyFile, publicKeyFile: path.join(keyDir, 'tessera.pub.json'), artifacts };
+}
+
+/**
+ * `tessera pack`s demo model `model` as `version` into `artifacts`, signed with
+ * `privateKeyFile`, with its test vectors from `models`: `onnx` (default: the built model) as
+ * `model.onnx`. `expires` is a CLI duration; `force` publishes a version that is not newer than
+ * the published one (a rollback).
+ */
+export async function packDemoModel({
+  privateKeyFile, artifacts, models, model, version,
+  onnx = path.join(models, `${model}.onnx`), expires = '365d', force = false,
+}) {
+  await tessera([
+    'pack', '--key', privateKeyFile,
+    '--name', model, '--version', version, '--expires', expires,
+    '--test-vectors', path.join(models, `${model}.vectors.json`),
+    '--out', artifacts,
+    ...(force ? ['--force'] : []),
+    `model.onnx=${onnx}`,
+  ]);
+}
+
 /** A running demo world; see {@link DemoEnv.open}. */
 export class DemoEnv {
   /**
@@ -79,27 +122,20 @@ export class DemoEnv {
   static async open({ webgpu = true } = {}) {
     const env = new DemoEnv();
     try {
-      const models = await demoModels();
+      env.models = await demoModels();
       env.dir = await mkdtemp(path.join(tmpdir(), 'tessera-demo-e2e-'));
-      const keyDir = path.join(env.dir, 'dev-key');
-      await tessera(['keygen', '--out', keyDir]);
-      env.publicKeyFile = path.join(keyDir, 'tessera.pub.json');
-      env.artifacts = path.join(env.dir, 'artifacts');
-      for (const model of DEMO_MODELS) {
-        await tessera([
-          'pack', '--key', path.join(keyDir, 'tessera.key'),
-          '--name', model, '--version', '1.0.0', '--expires', '365d',
-          '--test-vectors', path.join(models, `${model}.vectors.json`),
-          '--out', env.artifacts,
-          `model.onnx=${path.join(models, `${model}.onnx`)}`,
-        ]);
-      }
-      env.appDir = await assembleApp(env.dir, models, await readFile(env.publicKeyFile, 'utf8'));
+      ({
+        privateKeyFile: env.privateKeyFile,
+        publicKeyFile: env.publicKeyFile,
+        artifacts: env.artifacts,
+      } = await packDemoModels(env.dir, env.models));
+      env.appDir = await assembleApp(env.dir, env.models, await readFile(env.publicKeyFile, 'utf8'));
+      env.requestLogFile = path.join(env.dir, 'edge-requests.jsonl');
       env.server = await startServer({
         artifacts: env.artifacts,
         app: env.appDir,
         trust: [env.publicKeyFile],
-        requestLog: path.join(env.dir, 'edge-requests.jsonl'),
+        requestLog: env.requestLogFile,
       });
       env.proxy = await startProxy(env.server.url);
       env.origin = env.proxy.url;
@@ -109,6 +145,113 @@ export class DemoEnv {
       env.pendingError = err;
     }
     return env;
+  }
+
+  /**
+   * Publishes `model` as `version`, signed with the world's dev key (options of
+   * {@link packDemoModel}: `onnx`, `expires`, `force`). Returns the published manifest.
+   */
+  async pack(model, version, options = {}) {
+    const { privateKeyFile, artifacts, models } = this;
+    await packDemoModel({ privateKeyFile, artifacts, models, model, version, ...options });
+    return this.manifest(model);
+  }
+
+  /** Publishes `model` as `version` with a manifest that expires after 1 s, and waits until it has. */
+  async packExpired(model, version, options = {}) {
+    const manifest = await this.pack(model, version, { ...options, expires: '1s' });
+    await waitPastExpiry(manifest);
+    return manifest;
+  }
+
+  /** Breaks the signature of `model`'s published manifest (see fixtures.js `tamperSignature`). */
+  tamperSignature(model) {
+    return tamperSignature(path.join(this.artifacts, model, 'manifest.json'));
+  }
+
+  /** XORs one byte of the published shard `sha256` with 0xff; call again to undo. */
+  flipShardByte(sha256, offset = 12345) {
+    return flipFileByte(path.join(this.artifacts, '_shards', sha256), offset);
+  }
+
+  /**
+   * Writes a copy of `model`'s ONNX file in which `count` float32 values of initializer
+   * `tensor`, from byte `at` of the file on, are nudged by one unit in the last place: a new
+   * version whose bytes differ only there and whose answers still pass its known-answer tests.
+   * Returns the copy's path.
+   */
+  async nudgedModel(model, { tensor, at, count = 4096 }) {
+    const bytes = await readFile(path.join(this.models, `${model}.onnx`));
+    // TensorProto fields in order: name (field 8, tag 0x42) then raw_data (field 9, tag 0x4a).
+    const name = Buffer.from(tensor);
+    const head = bytes.indexOf(Buffer.concat([Buffer.from([0x42, name.length]), name, Buffer.from([0x4a])]));
+    if (head < 0) throw new Error(`${model}.onnx has no initializer ${tensor} with raw data`);
+    let start = head + name.length + 3;
+    let length = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[start++];
+      length += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) break;
+    }
+    const first = start + Math.ceil(Math.max(0, at - start) / 4) * 4;
+    if (first + 4 * count > start + length) throw new Error(`${tensor} ends before byte ${at} + ${count} floats`);
+    // Little-endian float32: the first byte of each holds its lowest mantissa bits.
+    for (let i = 0; i < count; i += 1) bytes[first + 4 * i] ^= 0x01;
+    const file = path.join(this.dir, `${model}-nudged-${at}.onnx`);
+    await writeFile(file, bytes);
+    return file;
+  }
+
+  /**
+   * The server's request log (`tessera serve --request-log`): one `{method, path, range, status,
+   * bytes}` per finished request, `bytes` being the body bytes the server actually sent.
+   */
+  async requestLog() {
+    const text = existsSync(this.requestLogFile) ? await readFile(this.requestLogFile, 'utf8') : '';
+    return text.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  }
+
+  /** Server log records of requests for shards of `manifest` (decoded), oldest first. */
+  async shardRecords(manifest) {
+    const wanted = new Set(shardsOf(manifest).map((s) => `/models/_shards/${s.sha256}`));
+    return (await this.requestLog()).filter((r) => wanted.has(r.path));
+  }
+
+  /**
+   * Fetches `/models/MODEL/FILE` from the page (through the service worker):
+   * `{ status, bytes, sha256, version }`, `version` from `X-Tessera-Version`.
+   */
+  pageFile(model, file = 'model.onnx') {
+    return settle(
+      this.page.evaluate(async (url) => {
+        const response = await fetch(url);
+        const body = await response.arrayBuffer();
+        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', body));
+        return {
+          status: response.status,
+          bytes: body.byteLength,
+          sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join(''),
+          version: response.headers.get('x-tessera-version'),
+        };
+      }, `/models/${model}/${file}`),
+      30_000,
+      `fetch /models/${model}/${file}`,
+    );
+  }
+
+  /** Clicks "Check for updates" and waits for its outcome under the download card. */
+  async checkForUpdate({ timeoutMs = 40_000 } = {}) {
+    await this.page.locator('#dl-check').click();
+    await this.page.waitForFunction(
+      () => !document.getElementById('dl-update').hidden && !document.getElementById('dl-check').disabled,
+      null,
+      { timeout: timeoutMs },
+    );
+  }
+
+  /** Chooses `policy` for `model` in the "Where models run" panel. */
+  async choosePolicy(model, policy) {
+    await this.page.locator(`#policy-${model}`).selectOption(policy);
   }
 
   /** The published manifest of `model` (decoded, unchecked). */
@@ -148,9 +291,11 @@ export class DemoEnv {
 
   /** Clicks "Find destinations" and waits for its answer (results or an error). */
   async recommend({ timeoutMs = 30_000 } = {}) {
+    // The click marks the answer area busy before it returns; a new answer (or error) clears it.
     await this.page.locator('#rec-run').click();
     await this.page.waitForFunction(
-      () => !document.getElementById('rec-meta').hidden || !document.getElementById('rec-error').hidden,
+      () => document.getElementById('rec-out').getAttribute('aria-busy') === 'false' &&
+        (!document.getElementById('rec-meta').hidden || !document.getElementById('rec-error').hidden),
       null,
       { timeout: timeoutMs },
     );
@@ -158,9 +303,11 @@ export class DemoEnv {
 
   /** Clicks "Summarize" and waits for its answer (a brief or an error). */
   async summarize({ timeoutMs = 30_000 } = {}) {
+    // The click marks the answer area busy before it returns; a new answer (or error) clears it.
     await this.page.locator('#sum-run').click();
     await this.page.waitForFunction(
-      () => !document.getElementById('sum-meta').hidden || !document.getElementById('sum-error').hidden,
+      () => document.getElementById('sum-out').getAttribute('aria-busy') === 'false' &&
+        (!document.getElementById('sum-meta').hidden || !document.getElementById('sum-error').hidden),
       null,
       { timeout: timeoutMs },
     );
@@ -181,6 +328,8 @@ export class DemoEnv {
   async screenshot(name, width) {
     await mkdir(SCREENSHOTS, { recursive: true });
     await this.page.setViewportSize({ width, height: 900 });
+    // Two frames after the resize, so the page (the textarea's text included) is laid out anew.
+    await this.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     const file = path.join(SCREENSHOTS, `${name}.png`);
     await this.page.screenshot({ path: file, fullPage: true });
     return file;

@@ -157,8 +157,7 @@ export class Fixture {
   /** Publishes `version` with a manifest that expires after 1 s, and waits until it has. */
   async packExpired(version) {
     const manifest = await this.pack(version, { expires: '1s' });
-    const waitMs = manifest.expires_at * 1000 - Date.now() + 1100;
-    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+    await waitPastExpiry(manifest);
     return manifest;
   }
 
@@ -172,11 +171,7 @@ export class Fixture {
    * the payload stays intact and the keyid still names the trusted key.
    */
   async tamperSignature() {
-    const envelope = JSON.parse(await readFile(this.manifestPath, 'utf8'));
-    const raw = Buffer.from(envelope.signatures[0].sig, 'base64');
-    raw[7] ^= 0x01;
-    envelope.signatures[0].sig = raw.toString('base64');
-    await writeFile(this.manifestPath, JSON.stringify(envelope, null, 2));
+    await tamperSignature(this.manifestPath);
   }
 
   /** Path of the content-addressed shard `sha256` on disk. */
@@ -186,20 +181,43 @@ export class Fixture {
 
   /** XORs one byte of the shard file `sha256` on disk with 0xff; call again to undo. */
   async flipShardByte(sha256, offset = 12345) {
-    const handle = await open(this.shardPath(sha256), 'r+');
-    try {
-      const byte = Buffer.alloc(1);
-      await handle.read(byte, 0, 1, offset);
-      byte[0] ^= 0xff;
-      await handle.write(byte, 0, 1, offset);
-    } finally {
-      await handle.close();
-    }
+    await flipFileByte(this.shardPath(sha256), offset);
   }
 
   /** Removes the fixture's directory unless `TESSERA_E2E_KEEP` is set. */
   async dispose() {
     if (!process.env.TESSERA_E2E_KEEP) await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Resolves once `manifest` (decoded) has expired, with a second's margin. */
+export async function waitPastExpiry(manifest) {
+  const waitMs = manifest.expires_at * 1000 - Date.now() + 1100;
+  if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+}
+
+/**
+ * Breaks the first signature of the DSSE envelope in `file` (one bit of the raw signature
+ * flipped); the payload stays intact and the keyid still names the key that signed it.
+ */
+export async function tamperSignature(file) {
+  const envelope = JSON.parse(await readFile(file, 'utf8'));
+  const raw = Buffer.from(envelope.signatures[0].sig, 'base64');
+  raw[7] ^= 0x01;
+  envelope.signatures[0].sig = raw.toString('base64');
+  await writeFile(file, JSON.stringify(envelope, null, 2));
+}
+
+/** XORs the byte at `offset` of `file` with 0xff, in place; call again to undo. */
+export async function flipFileByte(file, offset) {
+  const handle = await open(file, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    await handle.read(byte, 0, 1, offset);
+    byte[0] ^= 0xff;
+    await handle.write(byte, 0, 1, offset);
+  } finally {
+    await handle.close();
   }
 }
 

@@ -13,14 +13,16 @@ const SERVER_START_MS = 15_000;
 
 /**
  * Starts `tessera serve --artifacts ARTIFACTS --app APP --addr 127.0.0.1:0` (plus one `--trust`
- * per public key file in `trust`, which turns the edge inference API on).
+ * per public key file in `trust`, which turns the edge inference API on, and `extraArgs`, e.g.
+ * `['--infer-rate', '0']`).
  * Resolves `{ url, port, stderr(), stop() }` once it prints the address it listens on.
  */
-export async function startServer({ artifacts, app, requestLog, trust = [] }) {
+export async function startServer({ artifacts, app, requestLog, trust = [], extraArgs = [] }) {
   const args = ['serve', '--artifacts', artifacts, '--addr', '127.0.0.1:0'];
   if (app) args.push('--app', app);
   for (const key of trust) args.push('--trust', key);
   if (requestLog) args.push('--request-log', requestLog);
+  args.push(...extraArgs);
   const child = spawn(tesseraBin(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -75,6 +77,8 @@ export async function startServer({ artifacts, app, requestLog, trust = [] }) {
  * @property {number} [delayMs]       wait this long before asking upstream
  * @property {number} [bytesPerSecond] throttle the body to about this rate
  * @property {number} [status]        answer this status with an empty body, upstream not asked
+ * @property {boolean} [refuse]       drop the connection without answering, upstream not asked
+ *                                    (the client sees a network error, not an HTTP one)
  */
 
 /**
@@ -93,6 +97,7 @@ export async function startServer({ artifacts, app, requestLog, trust = [] }) {
  * @property {boolean} rangeIgnored the proxy removed the Range header
  * @property {string|null} authorization the request's Authorization header
  * @property {boolean} unauthorized the proxy answered 401 itself (see {@link Proxy#requireBearer})
+ * @property {boolean} [refused]  the proxy dropped the connection without answering (fault `refuse`)
  * @property {boolean} done       the exchange is over (finished, cut or aborted)
  * @property {boolean} aborted    the client went away before the body was complete
  * @property {number} at          ms since the proxy started
@@ -197,7 +202,7 @@ export class Proxy {
   format() {
     return this.log
       .map((e) => {
-        const flags = ['cut', 'stalled', 'flipped', 'rangeIgnored', 'aborted', 'unauthorized'].filter((f) => e[f]);
+        const flags = ['cut', 'stalled', 'flipped', 'rangeIgnored', 'aborted', 'unauthorized', 'refused'].filter((f) => e[f]);
         const auth = e.authorization ? ` auth=${JSON.stringify(e.authorization)}` : '';
         return `#${e.id} +${e.at}ms ${e.method} ${e.path} range=${e.range ?? '-'}${auth} -> ${e.status ?? '…'} ${e.bytes}B${flags.length ? ' [' + flags.join(',') + ']' : ''}`;
       })
@@ -251,6 +256,11 @@ export class Proxy {
       upstreamRes?.destroy();
     });
     if (fault?.delayMs) await sleep(fault.delayMs);
+    if (fault?.refuse) {
+      entry.refused = true;
+      req.socket.destroy();
+      return;
+    }
     if (fault?.status) {
       entry.status = fault.status;
       res.writeHead(fault.status, { 'content-length': '0', 'cache-control': 'no-store' });

@@ -10,6 +10,83 @@
 //               {id, crashed: true, error}            the wasm trapped: this worker closes itself
 import init, { LocalRuntime } from './tessera_runtime.js';
 
+/**
+ * The WebGPU errors of the devices wonnx creates. wonnx 0.5 requests its own device and attaches
+ * no error handler, and a WGSL shader the browser rejects raises nothing: its pipelines are
+ * invalid and runs return zeros. So before wonnx runs, `GPUAdapter.prototype.requestDevice` is
+ * wrapped: every device it returns is numbered (in creation order) and gets an
+ * `uncapturederror` listener and a `lost` watcher, and every shader module created on it has its
+ * `getCompilationInfo()` errors recorded. The runtime (`LocalRuntime.watchGpu`) notes the numbers
+ * around a session build and, after the build and after each run, `take`s the errors of that
+ * session's devices. `null` where this scope has no WebGPU.
+ */
+function gpuMonitor(scope) {
+  const adapterProto = scope.GPUAdapter?.prototype;
+  const deviceProto = scope.GPUDevice?.prototype;
+  if (!adapterProto?.requestDevice || !deviceProto?.createShaderModule) return null;
+  const MAX_ERRORS = 32; // per device: a broken pipeline reports again on every dispatch
+  const devices = new Map(); // number → {device: WeakRef<GPUDevice>, errors, pending}
+  const entries = new WeakMap(); // GPUDevice → its entry
+  let next = 0;
+  const record = (entry, kind, message) => {
+    if (entry.errors.length < MAX_ERRORS) entry.errors.push({ kind, message: String(message) });
+  };
+  const kindOf = (error) => ({
+    GPUValidationError: 'validation',
+    GPUOutOfMemoryError: 'out-of-memory',
+    GPUInternalError: 'internal',
+  })[error?.constructor?.name] ?? 'validation';
+
+  const requestDevice = adapterProto.requestDevice;
+  adapterProto.requestDevice = async function (...args) {
+    const device = await requestDevice.apply(this, args);
+    const entry = { device: new WeakRef(device), errors: [], pending: new Set() };
+    devices.set(next, entry);
+    next += 1;
+    entries.set(device, entry);
+    device.addEventListener('uncapturederror', (event) =>
+      record(entry, kindOf(event.error), event.error?.message ?? 'unknown WebGPU error'));
+    device.lost.then((info) => {
+      if (info.reason !== 'destroyed') record(entry, 'lost', `${info.reason}: ${info.message}`);
+    });
+    return device;
+  };
+  const createShaderModule = deviceProto.createShaderModule;
+  deviceProto.createShaderModule = function (descriptor) {
+    const module = createShaderModule.call(this, descriptor);
+    const entry = entries.get(this);
+    if (entry && typeof module.getCompilationInfo === 'function') {
+      const label = descriptor?.label || 'shader';
+      const checked = module.getCompilationInfo().then((info) => {
+        for (const m of info.messages) {
+          if (m.type === 'error') record(entry, 'shader', `${label}:${m.lineNum}:${m.linePos}: ${m.message}`);
+        }
+      }, () => {}).finally(() => entry.pending.delete(checked));
+      entry.pending.add(checked);
+    }
+    return module;
+  };
+
+  return {
+    mark: () => next,
+    async take(from, to) {
+      const picked = [];
+      for (let n = from; n < to; n += 1) if (devices.has(n)) picked.push(devices.get(n));
+      await Promise.all(picked.map((entry) => {
+        const work = [...entry.pending];
+        const device = entry.device.deref();
+        if (device) work.push(device.queue.onSubmittedWorkDone().catch(() => {}));
+        // A lost device may never settle its work: wait a bounded time.
+        return Promise.race([Promise.all(work), new Promise((r) => setTimeout(r, 2000))]);
+      }));
+      // `uncapturederror` events are dispatched as tasks: let the queued ones run first.
+      await new Promise((r) => setTimeout(r, 0));
+      return picked.flatMap((entry) => entry.errors.splice(0));
+    },
+  };
+}
+
+const gpuErrors = gpuMonitor(self);
 let runtime = null;
 
 function transferables(value, out = []) {
@@ -31,6 +108,7 @@ async function handle(m) {
     case 'init':
       await init({ module_or_path: m.module });
       runtime = new LocalRuntime(m.options);
+      if (gpuErrors) runtime.watchGpu(gpuErrors);
       return true;
     case 'capabilities':
       return runtime.capabilities();

@@ -7,8 +7,20 @@ export type Policy = 'local-only' | 'prefer-local' | 'prefer-edge' | 'edge-only'
 export type FallbackReason =
   | 'no-webgpu' | 'no-adapter' | 'limits-exceeded' | 'op-unsupported' | 'local-load-failed'
   | 'local-self-test-failed' | 'worker-crashed' | 'local-run-failed' | 'local-timeout'
+  | 'webgpu-shader-compile-failed' | 'webgpu-validation-error' | 'webgpu-device-lost'
   | 'edge-unreachable' | 'edge-timeout' | 'edge-rejected'
   | 'offline' | 'edge-faster' | 'reprobe-edge';
+
+/**
+ * Codes of a local failure the browser's WebGPU reported for the model's session (in the
+ * worker, after the session build and after each run): a WGSL shader it rejected, a validation
+ * error, a lost device, memory exhausted, an internal failure. The error's message quotes the
+ * browser's. The first three are also fallback reasons; the last two count as
+ * 'local-run-failed'.
+ */
+export type WebgpuErrorCode =
+  | 'webgpu-shader-compile-failed' | 'webgpu-validation-error' | 'webgpu-device-lost'
+  | 'webgpu-out-of-memory' | 'webgpu-internal-error';
 
 export type DType = 'float32' | 'int32' | 'int64';
 export type TensorData = Float32Array | Int32Array | BigInt64Array;
@@ -51,6 +63,11 @@ export interface RuntimeOptions {
   timeoutMs?: number;
   workerUrl?: string | URL;
   wasmUrl?: string | URL;
+  /**
+   * Testing only: build sessions for models whose operators are not verified in browsers
+   * (normally refused with 'op-unsupported'), to observe how WebGPU fails them.
+   */
+  allowUnlistedOps?: boolean;
 }
 
 export interface Timings {
@@ -97,6 +114,7 @@ export interface ModelStats {
 }
 
 export declare class TesseraRuntimeError extends Error {
+  /** Stable code: a FallbackReason, a WebgpuErrorCode, a caller's mistake (tensor-shape-mismatch, …). */
   readonly code: string;
   /** The fallback fault this error counts as; null for the caller's own mistakes. */
   failure: string | null;

@@ -45,7 +45,8 @@ export class TesseraRuntime {
    * Options: edgeUrl (origin of `tessera serve`), policy (default 'prefer-local'), token (edge
    * bearer token), trustedKeys (manifest signing keys), threshold, modelsBase ('/models/'),
    * controlled (default: whether a service worker controls the page), timeoutMs, workerUrl,
-   * wasmUrl.
+   * wasmUrl, allowUnlistedOps (testing only: let the worker build sessions for operators not
+   * verified in browsers, to observe how WebGPU fails them).
    */
   static async create(options = {}) {
     const wasmUrl = options.wasmUrl ?? new URL('./tessera_runtime_bg.wasm', import.meta.url);
@@ -76,7 +77,7 @@ export class TesseraRuntime {
   /**
    * Loads, verifies and self-tests `name` in the worker (once; concurrent calls share it) and
    * records the local health: 'healthy', or the failure's fault (op-unsupported,
-   * local-self-test-failed, …).
+   * local-self-test-failed, webgpu-shader-compile-failed, …).
    */
   load(name) {
     let loading = this.#loads.get(name);
@@ -205,7 +206,14 @@ export class TesseraRuntime {
     timings.load = now() - loadStarted;
     const started = now();
     // Inputs are copied, not transferred: the caller's buffers may still go to the edge.
-    const result = await withTimeout(this.#call('run', { name, inputs }), timeout, 'local-timeout');
+    let result;
+    try {
+      result = await withTimeout(this.#call('run', { name, inputs }), timeout, 'local-timeout');
+    } catch (e) {
+      // WebGPU broke the session (the worker dropped it): the next local attempt loads anew.
+      if (e.failure?.startsWith('webgpu-')) this.#loads.delete(name);
+      throw e;
+    }
     const latency = now() - started;
     timings.compute = result.computeMs;
     timings.queue = result.queueMs ?? 0;
@@ -245,6 +253,11 @@ export class TesseraRuntime {
         // 400: the request itself is wrong; the browser would refuse it too.
         throw new TesseraRuntimeError(code, message, { failure: response.status === 400 ? null : 'edge-rejected' });
       }
+      if (!json) {
+        if (timedOut) throw new TesseraRuntimeError('edge-timeout', `${url} did not answer in ${timeout} ms`, { failure: 'edge-timeout' });
+        if (signal?.aborted) throw new TesseraRuntimeError('aborted', 'the request was aborted');
+        throw new TesseraRuntimeError('edge-unreachable', `${url}: the answer's body could not be read`, { failure: 'edge-unreachable' });
+      }
       const latency = now() - started;
       const t = json.timings ?? {};
       timings.queue = t.queue_ms ?? 0;
@@ -280,6 +293,7 @@ export class TesseraRuntime {
     const options = { trustedKeys: this.#options.trustedKeys ?? [], controlled };
     if (this.#options.threshold) options.threshold = this.#options.threshold;
     if (this.#options.modelsBase) options.modelsBase = this.#options.modelsBase;
+    if (this.#options.allowUnlistedOps) options.allowUnlistedOps = true;
     worker.postMessage({ id: 0, op: 'init', module: this.#module, options });
     this.#pending.set(0, {
       resolve() {},

@@ -56,13 +56,7 @@ pub fn check_model(
     abi: u32,
     ops: &[String],
 ) -> Result<(), RuntimeError> {
-    if engine != ENGINE_WONNX || abi != ABI {
-        return Err(RuntimeError::EngineUnsupported {
-            model: model.to_owned(),
-            engine: engine.to_owned(),
-            abi,
-        });
-    }
+    check_engine(model, engine, abi)?;
     for op in ops {
         if let Some((_, why)) = BROWSER_BROKEN_OPS.iter().find(|(name, _)| name == op) {
             return Err(RuntimeError::OpUnsupported {
@@ -78,6 +72,19 @@ pub fn check_model(
                 why: "it has not been verified in browsers",
             });
         }
+    }
+    Ok(())
+}
+
+/// Refuses a manifest whose engine/ABI is not this runtime's (what [`check_model`] checks
+/// besides the operators; alone, it is the check of the testing-only `allowUnlistedOps`).
+pub fn check_engine(model: &str, engine: &str, abi: u32) -> Result<(), RuntimeError> {
+    if engine != ENGINE_WONNX || abi != ABI {
+        return Err(RuntimeError::EngineUnsupported {
+            model: model.to_owned(),
+            engine: engine.to_owned(),
+            abi,
+        });
     }
     Ok(())
 }
@@ -152,9 +159,18 @@ mod wasm {
                     .into(),
             ));
         }
-        let is_fallback = get(&adapter, "isFallbackAdapter")
+        // Chromium ≥ 13x moved the flag to `adapter.info.isFallbackAdapter`; older
+        // browsers have it on the adapter itself.
+        let flag = |target: &JsValue| {
+            get(target, "isFallbackAdapter")
+                .ok()
+                .and_then(|v| v.as_bool())
+        };
+        let is_fallback = get(&adapter, "info")
             .ok()
-            .and_then(|v| v.as_bool())
+            .filter(JsValue::is_object)
+            .and_then(|info| flag(&info))
+            .or_else(|| flag(&adapter))
             .unwrap_or(false);
         let limits = get(&adapter, "limits").unwrap_or(JsValue::UNDEFINED);
         let values = if limits.is_object() {
@@ -206,7 +222,14 @@ mod tests {
         for (engine, abi) in [("onnxruntime", 1), ("wonnx", 2)] {
             let err = check_model("m", engine, abi, &[]).unwrap_err();
             assert_eq!(err.code(), "engine-unsupported");
+            let err = check_engine("m", engine, abi).unwrap_err();
+            assert_eq!(
+                err.code(),
+                "engine-unsupported",
+                "also when unlisted ops are allowed"
+            );
         }
+        check_engine("m", "wonnx", 1).unwrap();
     }
 
     #[test]

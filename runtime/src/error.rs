@@ -6,6 +6,7 @@
 use tessera_core::fallback::LocalFault;
 use tessera_core::ErrorCode;
 
+use crate::gpu_errors::GpuFault;
 use crate::js_error::JsError;
 
 /// Why the local runtime could not load or run a model.
@@ -136,6 +137,17 @@ pub enum RuntimeError {
         /// wonnx's error.
         detail: String,
     },
+    /// The browser's WebGPU reported errors for the model's session (a rejected shader, a
+    /// validation error, a lost device, …) while it was built or run; its answers are not used.
+    #[error("WebGPU reported an error for {model:?} ({}): {detail}", fault.code())]
+    Webgpu {
+        /// The model.
+        model: String,
+        /// What the errors mean.
+        fault: GpuFault,
+        /// The browser's message.
+        detail: String,
+    },
     /// Any other JavaScript exception.
     #[error("{0}")]
     Js(JsError),
@@ -164,6 +176,7 @@ impl ErrorCode for RuntimeError {
             Self::NotLoaded(_) => "model-not-loaded",
             Self::Input(e) => e.code(),
             Self::Run { .. } => "local-run-failed",
+            Self::Webgpu { fault, .. } => fault.code(),
             Self::Js(_) => "js-error",
         }
     }
@@ -190,6 +203,7 @@ impl RuntimeError {
             | Self::NotLoaded(_)
             | Self::Js(_) => LocalFault::LoadFailed,
             Self::Run { .. } => LocalFault::RunFailed,
+            Self::Webgpu { fault, .. } => fault.fault(),
             Self::Config(_) | Self::Input(_) => return None,
         })
     }
@@ -256,5 +270,21 @@ mod tests {
             detail: "lost".into(),
         };
         assert_eq!(run.fault().unwrap().code(), "local-run-failed");
+    }
+
+    #[test]
+    fn webgpu_errors_fall_back_with_their_own_code_and_quote_the_browser() {
+        let error = RuntimeError::Webgpu {
+            model: "clf".into(),
+            fault: GpuFault::ShaderCompile,
+            detail: "log must be called with a value > 0".into(),
+        };
+        assert_eq!(error.code(), "webgpu-shader-compile-failed");
+        assert_eq!(
+            error.fault().unwrap().code(),
+            "webgpu-shader-compile-failed"
+        );
+        assert!(error.to_string().contains("log must be called"), "{error}");
+        assert!(error.to_string().contains("\"clf\""), "{error}");
     }
 }

@@ -10,10 +10,11 @@
 //! runtime only reads what it serves and re-checks every byte against the signed manifest.
 //!
 //! Natively only the pure parts build (and are tested): errors, capability rules, self-test
-//! comparison and the string-coded router.
+//! comparison, WebGPU error classification and the string-coded router.
 
 pub mod capability;
 pub mod error;
+pub mod gpu_errors;
 pub mod js_error;
 pub mod router;
 

@@ -4,6 +4,11 @@
 //! manifest's sha256 before wonnx ever sees them — builds a wonnx session, proves it with the
 //! manifest's known-answer vectors, and runs inferences with typed arrays in and out.
 //!
+//! WebGPU errors (a shader the browser rejects, a validation error, a lost device) do not
+//! surface through wonnx: with a [`GpuMonitor`] attached ([`LocalRuntime::watch_gpu`]), the
+//! errors of a session's devices are taken after its build and after every run and turned into
+//! a typed [`RuntimeError::Webgpu`] instead of an answer.
+//!
 //! It does not decide fallbacks ([`crate::router`] on the page does) and keeps nothing across
 //! worker restarts: a worker whose wasm trapped is dead and the page spawns a new one.
 
@@ -19,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use tessera_core::dsse::Envelope;
 use tessera_core::infer::{InferRequest, RequestTensor, TensorData, TensorSpec};
 use tessera_core::keys::{PublicKeyFile, TrustedKeys};
-use tessera_core::layout::{manifest_path, shard_path, ModelName};
+use tessera_core::layout::{manifest_path, shard_path, versioned_manifest_path, ModelName};
 use tessera_core::manifest::{DType, FileEntry, Manifest, Tensor, PAYLOAD_TYPE};
 use tessera_core::selftest;
 use tessera_core::{ErrorCode, Sha256Digest};
@@ -32,6 +37,7 @@ use wonnx::Session;
 
 use crate::capability::{self, Adapter};
 use crate::error::RuntimeError;
+use crate::gpu_errors::{classify, GpuErrorRecord};
 use crate::js_bridge::{error_value, set, to_js};
 use crate::js_error::{await_promise, cast, JsError};
 
@@ -50,6 +56,31 @@ struct Options {
     /// Whether a service worker controls the page (it then serves verified files).
     #[serde(default)]
     controlled: bool,
+    /// Testing only: build sessions for models whose operators are not in
+    /// [`capability::BROWSER_OPS`] (engine and ABI are still checked), to observe how the
+    /// browser fails them.
+    #[serde(default)]
+    allow_unlisted_ops: bool,
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The worker's WebGPU error monitor (`tessera-runtime-worker.js`): it numbers every device
+    /// `GPUAdapter.requestDevice` creates and records the errors the browser reports for it.
+    #[wasm_bindgen(
+        typescript_type = "{ mark(): number; take(from: number, to: number): Promise<{kind: string, message: string}[]> }"
+    )]
+    #[derive(Debug, Clone)]
+    pub type GpuMonitor;
+
+    /// The number the next device will get.
+    #[wasm_bindgen(method, catch)]
+    fn mark(this: &GpuMonitor) -> Result<f64, JsValue>;
+
+    /// Waits until the devices numbered `from..to` finished their work, then removes and
+    /// returns their recorded errors (`[{kind, message}]`).
+    #[wasm_bindgen(method, catch)]
+    fn take(this: &GpuMonitor, from: f64, to: f64) -> Result<Promise, JsValue>;
 }
 
 /// What `load` reports.
@@ -90,6 +121,8 @@ struct Loaded {
     inputs: Vec<TensorSpec>,
     outputs: Vec<tessera_onnx::OutputSpec>,
     session: Session,
+    /// The monitor's numbers of the devices wonnx created for it (`from..to`), when watched.
+    devices: Option<(f64, f64)>,
 }
 
 struct Inner {
@@ -97,6 +130,8 @@ struct Inner {
     threshold: usize,
     base: String,
     controlled: bool,
+    allow_unlisted_ops: bool,
+    gpu: RefCell<Option<GpuMonitor>>,
     adapter: RefCell<Option<Adapter>>,
     models: RefCell<HashMap<String, Rc<Loaded>>>,
 }
@@ -121,7 +156,7 @@ impl std::fmt::Debug for LocalRuntime {
 #[wasm_bindgen]
 impl LocalRuntime {
     /// `options`: `{ trustedKeys: [{keyid, algorithm, publicKey}], threshold?, modelsBase?,
-    /// controlled? }`.
+    /// controlled?, allowUnlistedOps? }` (`allowUnlistedOps`: testing only).
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<LocalRuntime, JsValue> {
         let options: Options = serde_wasm_bindgen::from_value(options)
@@ -143,10 +178,19 @@ impl LocalRuntime {
                 threshold: options.threshold.unwrap_or(1),
                 base,
                 controlled: options.controlled,
+                allow_unlisted_ops: options.allow_unlisted_ops,
+                gpu: RefCell::new(None),
                 adapter: RefCell::new(None),
                 models: RefCell::new(HashMap::new()),
             }),
         })
+    }
+
+    /// Watches the WebGPU errors of the sessions built from now on with `monitor`: a session
+    /// whose devices report errors fails its load or run with a `webgpu-*` code.
+    #[wasm_bindgen(js_name = watchGpu)]
+    pub fn watch_gpu(&self, monitor: GpuMonitor) {
+        self.inner.gpu.replace(Some(monitor));
     }
 
     /// Checks WebGPU without touching wonnx: `{isFallbackAdapter, limits}` or a rejection
@@ -199,9 +243,16 @@ impl LocalRuntime {
                 .validate(&loaded.inputs)
                 .map_err(|e| fail(&RuntimeError::from(e)))?;
             let started = now_ms();
-            let outputs = execute(&name, &loaded, &inputs)
-                .await
-                .map_err(|e| fail(&e))?;
+            let outputs = match inner.execute(&name, &loaded, &inputs).await {
+                Ok(outputs) => outputs,
+                Err(error) => {
+                    if matches!(error, RuntimeError::Webgpu { .. }) {
+                        // The session's device is broken: a later load builds a new one.
+                        inner.models.borrow_mut().remove(&name);
+                    }
+                    return Err(fail(&error));
+                }
+            };
             let compute_ms = now_ms() - started;
             let result = Object::new();
             let js_outputs = Object::new();
@@ -240,27 +291,26 @@ impl Inner {
             )?;
 
         let started = now_ms();
-        let manifest = self.manifest(&model).await?;
+        let mut manifest = self.manifest(&model, &manifest_path(&model)).await?;
         timings.manifest_ms = now_ms() - started;
-        capability::check_model(
-            name,
-            &manifest.runtime.engine,
-            manifest.runtime.abi,
-            &manifest.runtime.ops,
-        )?;
-        let file = manifest
-            .files
-            .iter()
-            .find(|f| f.path.as_str().ends_with(".onnx"))
-            .ok_or_else(|| RuntimeError::NoModelFile {
-                model: name.to_owned(),
-            })?
-            .clone();
+        self.check_capability(name, &manifest)?;
+        let mut file = model_file(name, &manifest)?;
 
         let started = now_ms();
         let (bytes, source) = if self.controlled {
             let url = format!("{}{}/{}", self.base, model, file.path.as_str());
-            (fetch_bytes(&url).await?, "service-worker")
+            let response = fetch_ok(&url).await?;
+            let served = response.headers().get(VERSION_HEADER).ok().flatten();
+            let bytes = read_body(&url, &response).await?;
+            // The service worker serves the version it accepted, which is not the newest
+            // published one while an update downloads or after it refused one (tampered,
+            // rolled back, expired): check the bytes against that version's signed manifest.
+            if let Some(served) = served.filter(|v| *v != manifest.version.to_string()) {
+                manifest = self.served_manifest(&model, &served).await?;
+                self.check_capability(name, &manifest)?;
+                file = model_file(name, &manifest)?;
+            }
+            (bytes, "service-worker")
         } else {
             (self.fetch_shards(&file).await?, "shards")
         };
@@ -281,17 +331,22 @@ impl Inner {
         );
         capability::check_limits(&adapter.limits, largest)?;
         let started = now_ms();
+        let first_device = self.gpu_mark();
         let session = Session::from_bytes(&bytes)
             .await
             .map_err(|e| RuntimeError::Session {
                 model: name.to_owned(),
                 detail: e.to_string(),
             })?;
+        let devices = first_device.zip(self.gpu_mark());
+        // A shader the browser rejected shows here, not as a wonnx error.
+        self.gpu_check(name, devices).await?;
         timings.session_ms = now_ms() - started;
         let loaded = Loaded {
             inputs,
             outputs,
             session,
+            devices,
         };
 
         let started = now_ms();
@@ -304,9 +359,14 @@ impl Inner {
             let inputs = selftest::request(vector)
                 .validate(&loaded.inputs)
                 .map_err(|e| self_test(format!("its inputs do not fit the model: {e}")))?;
-            let outputs: BTreeMap<String, Tensor> = execute(name, &loaded, &inputs)
+            let outputs: BTreeMap<String, Tensor> = self
+                .execute(name, &loaded, &inputs)
                 .await
-                .map_err(|e| self_test(e.to_string()))?
+                .map_err(|e| match e {
+                    // The browser's own report says more than the wrong answer would.
+                    RuntimeError::Webgpu { .. } => e,
+                    other => self_test(other.to_string()),
+                })?
                 .into_iter()
                 .map(|(key, (shape, data))| (key, data.into_tensor(shape)))
                 .collect();
@@ -339,13 +399,57 @@ impl Inner {
         Ok(report)
     }
 
-    /// Fetches `NAME/manifest.json` and verifies its DSSE envelope with the trusted keys. The
-    /// service worker passes manifests through to the network, so the last envelope fetched is
-    /// kept in Cache Storage ([`MANIFEST_CACHE`]) and used when the network fails: offline, a
-    /// model the service worker holds can still be loaded. Cached or not, the envelope is
-    /// verified again here.
-    async fn manifest(&self, model: &ModelName) -> Result<Manifest, RuntimeError> {
-        let url = format!("{}{}", self.base, manifest_path(model));
+    /// The model's op and engine requirements against what this runtime runs
+    /// (`allowUnlistedOps`, for tests, skips the op list).
+    fn check_capability(&self, name: &str, manifest: &Manifest) -> Result<(), RuntimeError> {
+        if self.allow_unlisted_ops {
+            capability::check_engine(name, &manifest.runtime.engine, manifest.runtime.abi)
+        } else {
+            capability::check_model(
+                name,
+                &manifest.runtime.engine,
+                manifest.runtime.abi,
+                &manifest.runtime.ops,
+            )
+        }
+    }
+
+    /// The signed manifest of the version the service worker served (`NAME/versions/V.json`),
+    /// verified like the current one and required to be exactly that version.
+    async fn served_manifest(
+        &self,
+        model: &ModelName,
+        served: &str,
+    ) -> Result<Manifest, RuntimeError> {
+        let mismatch = |detail: String| RuntimeError::ManifestRejected {
+            model: model.to_string(),
+            code: "manifest-version-mismatch",
+            detail,
+        };
+        let version: semver::Version = served.parse().map_err(|e| {
+            mismatch(format!(
+                "the service worker served version {served:?}, which is not a version: {e}"
+            ))
+        })?;
+        let manifest = self
+            .manifest(model, &versioned_manifest_path(model, &version))
+            .await?;
+        if manifest.version != version {
+            return Err(mismatch(format!(
+                "the service worker served version {version}, but its signed manifest says {}",
+                manifest.version
+            )));
+        }
+        Ok(manifest)
+    }
+
+    /// Fetches the envelope at `path` (`NAME/manifest.json` or `NAME/versions/V.json`) and
+    /// verifies it with the trusted keys. The service worker passes manifests through to the
+    /// network, so the last envelope fetched from each URL is kept in Cache Storage
+    /// ([`MANIFEST_CACHE`]) and used when the network fails: offline, a model the service
+    /// worker holds can still be loaded. Cached or not, the envelope is verified again here.
+    async fn manifest(&self, model: &ModelName, path: &str) -> Result<Manifest, RuntimeError> {
+        let url = format!("{}{}", self.base, path);
         let bytes = match fetch_bytes(&url).await {
             Ok(bytes) => {
                 remember(&url, &bytes).await;
@@ -394,10 +498,110 @@ impl Inner {
         }
         Ok(bytes)
     }
+
+    /// The monitor's next device number, when a monitor is attached and answers.
+    fn gpu_mark(&self) -> Option<f64> {
+        self.gpu.borrow().as_ref()?.mark().ok()
+    }
+
+    /// Takes the errors recorded for `devices` and fails with the one [`RuntimeError::Webgpu`]
+    /// that explains them; `Ok` when there are none (or nothing is watched).
+    async fn gpu_check(
+        &self,
+        model: &str,
+        devices: Option<(f64, f64)>,
+    ) -> Result<(), RuntimeError> {
+        let monitor = self.gpu.borrow().clone();
+        let (Some(monitor), Some((from, to))) = (monitor, devices) else {
+            return Ok(());
+        };
+        let promise = monitor
+            .take(from, to)
+            .map_err(|e| RuntimeError::Js(e.into()))?;
+        let records = await_promise(promise).await.map_err(RuntimeError::Js)?;
+        let records: Vec<GpuErrorRecord> =
+            serde_wasm_bindgen::from_value(records).map_err(|e| {
+                RuntimeError::Js(JsError::new(
+                    "TypeError",
+                    format!("GPU monitor records: {e}"),
+                ))
+            })?;
+        match classify(&records) {
+            Some((fault, detail)) => Err(RuntimeError::Webgpu {
+                model: model.to_owned(),
+                fault,
+                detail,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// One run: the declared outputs with their shapes.
+    async fn execute(
+        &self,
+        model: &str,
+        loaded: &Loaded,
+        inputs: &BTreeMap<String, tessera_core::infer::InputTensor>,
+    ) -> Result<BTreeMap<String, (Vec<u64>, TensorData)>, RuntimeError> {
+        let failed = |detail: String| RuntimeError::Run {
+            model: model.to_owned(),
+            detail,
+        };
+        let feed = inputs
+            .iter()
+            .map(|(key, tensor)| {
+                let value = match &tensor.data {
+                    TensorData::Float32(v) => wonnx::utils::InputTensor::F32(Cow::Borrowed(v)),
+                    TensorData::Int32(v) => wonnx::utils::InputTensor::I32(Cow::Borrowed(v)),
+                    TensorData::Int64(v) => wonnx::utils::InputTensor::I64(Cow::Borrowed(v)),
+                    other => {
+                        return Err(failed(format!(
+                            "{:?} inputs are not supported",
+                            other.dtype()
+                        )))
+                    }
+                };
+                Ok((key.clone(), value))
+            })
+            .collect::<Result<HashMap<_, _>, RuntimeError>>()?;
+        let outputs = loaded.session.run(&feed).await;
+        // An invalid pipeline computes nothing and wonnx returns zeros: the browser's errors
+        // come first.
+        self.gpu_check(model, loaded.devices).await?;
+        let mut outputs = outputs.map_err(|e| failed(e.to_string()))?;
+        let mut result = BTreeMap::new();
+        for spec in &loaded.outputs {
+            let value = outputs
+                .remove(&spec.name)
+                .ok_or_else(|| failed(format!("output {:?} was not produced", spec.name)))?;
+            let data = match value {
+                OutputTensor::F32(v) => TensorData::Float32(v),
+                OutputTensor::I32(v) => TensorData::Int32(v),
+                OutputTensor::I64(v) => TensorData::Int64(v),
+                OutputTensor::U8(v) => TensorData::Int32(v.into_iter().map(i32::from).collect()),
+            };
+            let len = data.len() as u64;
+            let shape = match &spec.shape {
+                Some(shape) if shape.iter().product::<u64>() == len => shape.clone(),
+                Some(shape) => {
+                    return Err(failed(format!(
+                        "output {:?} has {len} values, its declared shape {shape:?} calls for another count",
+                        spec.name
+                    )))
+                }
+                None => vec![len],
+            };
+            result.insert(spec.name.clone(), (shape, data));
+        }
+        Ok(result)
+    }
 }
 
 /// The Cache Storage cache holding the last manifest envelope fetched per URL.
 pub const MANIFEST_CACHE: &str = "tessera-runtime-manifests";
+
+/// Header on the service worker's model-file responses naming the version it served.
+pub const VERSION_HEADER: &str = "X-Tessera-Version";
 
 /// The manifest cache, where Cache Storage exists.
 async fn manifest_cache() -> Option<JsValue> {
@@ -468,6 +672,12 @@ fn verify(what: &str, file: &FileEntry, bytes: &[u8]) -> Result<(), RuntimeError
 
 /// `fetch(url)` → the body bytes of a 2xx response.
 async fn fetch_bytes(url: &str) -> Result<Vec<u8>, RuntimeError> {
+    let response = fetch_ok(url).await?;
+    read_body(url, &response).await
+}
+
+/// `GET url`, refused unless the status is 2xx.
+async fn fetch_ok(url: &str) -> Result<Response, RuntimeError> {
     let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
     let failed = |source: JsError| RuntimeError::Fetch {
         url: url.to_owned(),
@@ -483,6 +693,15 @@ async fn fetch_bytes(url: &str) -> Result<Vec<u8>, RuntimeError> {
             status: response.status(),
         });
     }
+    Ok(response)
+}
+
+/// The whole body of `response` (fetched from `url`).
+async fn read_body(url: &str, response: &Response) -> Result<Vec<u8>, RuntimeError> {
+    let failed = |source: JsError| RuntimeError::Fetch {
+        url: url.to_owned(),
+        source,
+    };
     let body = response
         .array_buffer()
         .map_err(|e| failed(JsError::from(e)))?;
@@ -490,63 +709,16 @@ async fn fetch_bytes(url: &str) -> Result<Vec<u8>, RuntimeError> {
     Ok(Uint8Array::new(&body).to_vec())
 }
 
-/// One run: the declared outputs with their shapes.
-async fn execute(
-    model: &str,
-    loaded: &Loaded,
-    inputs: &BTreeMap<String, tessera_core::infer::InputTensor>,
-) -> Result<BTreeMap<String, (Vec<u64>, TensorData)>, RuntimeError> {
-    let failed = |detail: String| RuntimeError::Run {
-        model: model.to_owned(),
-        detail,
-    };
-    let feed = inputs
+/// The manifest's model file: its first `.onnx` file.
+fn model_file(name: &str, manifest: &Manifest) -> Result<FileEntry, RuntimeError> {
+    manifest
+        .files
         .iter()
-        .map(|(key, tensor)| {
-            let value = match &tensor.data {
-                TensorData::Float32(v) => wonnx::utils::InputTensor::F32(Cow::Borrowed(v)),
-                TensorData::Int32(v) => wonnx::utils::InputTensor::I32(Cow::Borrowed(v)),
-                TensorData::Int64(v) => wonnx::utils::InputTensor::I64(Cow::Borrowed(v)),
-                other => {
-                    return Err(failed(format!(
-                        "{:?} inputs are not supported",
-                        other.dtype()
-                    )))
-                }
-            };
-            Ok((key.clone(), value))
+        .find(|f| f.path.as_str().ends_with(".onnx"))
+        .cloned()
+        .ok_or_else(|| RuntimeError::NoModelFile {
+            model: name.to_owned(),
         })
-        .collect::<Result<HashMap<_, _>, RuntimeError>>()?;
-    let mut outputs = loaded
-        .session
-        .run(&feed)
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    let mut result = BTreeMap::new();
-    for spec in &loaded.outputs {
-        let value = outputs
-            .remove(&spec.name)
-            .ok_or_else(|| failed(format!("output {:?} was not produced", spec.name)))?;
-        let data = match value {
-            OutputTensor::F32(v) => TensorData::Float32(v),
-            OutputTensor::I32(v) => TensorData::Int32(v),
-            OutputTensor::I64(v) => TensorData::Int64(v),
-            OutputTensor::U8(v) => TensorData::Int32(v.into_iter().map(i32::from).collect()),
-        };
-        let len = data.len() as u64;
-        let shape = match &spec.shape {
-            Some(shape) if shape.iter().product::<u64>() == len => shape.clone(),
-            Some(shape) => {
-                return Err(failed(format!(
-                    "output {:?} has {len} values, its declared shape {shape:?} calls for another count",
-                    spec.name
-                )))
-            }
-            None => vec![len],
-        };
-        result.insert(spec.name.clone(), (shape, data));
-    }
-    Ok(result)
 }
 
 /// Reads `{name: {dtype, shape, data}}` into a request (validated against the model later).

@@ -124,6 +124,14 @@ mod worker {
         Ok(status_to_js(&status))
     }
 
+    /// SHA-256 of `data` as 64 lowercase hex characters: the same `sha2` code the worker
+    /// verifies shards and files with, exported for `bench/hashing.js` (which compares it with
+    /// WebCrypto on the same buffers). Not part of the drop-in's API.
+    #[wasm_bindgen(js_name = sha256Hex)]
+    pub fn sha256_hex(data: &[u8]) -> String {
+        tessera_core::Sha256Digest::of(data).to_hex()
+    }
+
     #[wasm_bindgen]
     impl TesseraServiceWorker {
         /// Parses `tessera.config.json` (its text) and opens the store.

@@ -102,7 +102,7 @@ pub fn demo(addr: &str) -> Result {
 
 /// `python3 models/make_models.py --out DIR`, installing the pinned Python packages when they
 /// are not importable.
-fn make_models(root: &Path, out: &Path) -> Result {
+pub(crate) fn make_models(root: &Path, out: &Path) -> Result {
     crate::setup::python_packages()?;
     run(Command::new("python3")
         .arg(root.join("models/make_models.py"))

@@ -6,9 +6,12 @@
 //! - `cargo xtask demo`: builds everything, makes the demo models and a dev signing key when
 //!   missing, packs them and serves the travel-planner PWA until Ctrl-C (see `demo.rs`).
 //! - `cargo xtask build-web`: the service worker and runtime for the web, into `target/web/`.
+//! - `cargo xtask bench [--quick]`: tessera side by side with its peers; results in
+//!   `target/bench/results.json` and BENCHMARKS.md (see `bench.rs`, `bench/README.md`).
 //!
 //! It shells out to cargo, rustup, apt-get and the built `tessera`; it holds no project logic.
 
+mod bench;
 mod demo;
 mod setup;
 mod web;
@@ -46,6 +49,16 @@ enum Task {
         #[arg(long)]
         dev: bool,
     },
+    /// Benchmark tessera against its peers (release builds, headless Chromium, loopback) and
+    /// rewrite the generated part of BENCHMARKS.md.
+    Bench {
+        /// Small sizes and 3 repetitions (a few minutes) instead of the full run.
+        #[arg(long)]
+        quick: bool,
+        /// Only these items, e.g. `1,5` (writes target/bench/results-only.json, not BENCHMARKS.md).
+        #[arg(long)]
+        only: Option<String>,
+    },
     /// Build everything, make the demo models and a dev key, pack, and serve the travel planner.
     Demo {
         /// Address to listen on.
@@ -70,6 +83,7 @@ fn main() -> ExitCode {
         Task::BuildWeb { dev } => build_all_web(!dev).map(|dir| {
             eprintln!("xtask: web build in {}", dir.display());
         }),
+        Task::Bench { quick, only } => bench::bench(quick, only.as_deref()),
         Task::Demo { addr } => demo::demo(&addr),
     };
     match outcome {
@@ -219,27 +233,38 @@ fn run_tests(cmd: &mut Command, tally: &mut Tally) -> Result {
     }
 }
 
-fn test(no_lint: bool, no_browser: bool) -> Result {
+/// Installs what is missing for the test suites, plus the `extra` Debian packages.
+fn install_tools(extra: &[(Present, &'static str)]) -> Result {
     setup::rust_wasm_target()?;
     setup::wasm_bindgen_cli()?;
-    setup::apt_packages(&[
-        (Present::Binary("node"), "nodejs"),
-        (Present::Binary("npm"), "npm"),
-        (Present::Binary("curl"), "curl"),
-        (Present::Binary("chromium"), "chromium"),
-        (Present::Binary("chromedriver"), "chromium-driver"),
-        // Mesa's CPU Vulkan driver (lavapipe) runs the edge's wonnx inference without a GPU.
-        (
-            Present::File("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"),
-            "mesa-vulkan-drivers",
-        ),
-        (
-            Present::File("/usr/lib/x86_64-linux-gnu/libvulkan.so.1"),
-            "libvulkan1",
-        ),
-    ])?;
+    setup::apt_packages(
+        &[
+            (Present::Binary("node"), "nodejs"),
+            (Present::Binary("npm"), "npm"),
+            (Present::Binary("curl"), "curl"),
+            (Present::Binary("chromium"), "chromium"),
+            (Present::Binary("chromedriver"), "chromium-driver"),
+            // Mesa's CPU Vulkan driver (lavapipe) runs the edge's wonnx inference without a GPU.
+            (
+                Present::File("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"),
+                "mesa-vulkan-drivers",
+            ),
+            (
+                Present::File("/usr/lib/x86_64-linux-gnu/libvulkan.so.1"),
+                "libvulkan1",
+            ),
+        ]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect::<Vec<_>>(),
+    )?;
     setup::npm_packages()?;
-    setup::python_packages()?;
+    setup::python_packages()
+}
+
+fn test(no_lint: bool, no_browser: bool) -> Result {
+    install_tools(&[])?;
 
     if !no_lint {
         run(cargo().args(["fmt", "--all", "--check"]))?;
@@ -313,8 +338,9 @@ fn build_all_web(release: bool) -> Result<PathBuf> {
 }
 
 /// The suites that run in headless Chromium against a real `tessera serve`: the wasm-bindgen
-/// tests inside a service worker and a dedicated worker, the service worker's Playwright
-/// scenarios over the release web build, and the runtime's local/edge smoke test.
+/// tests inside a service worker and a dedicated worker, the Playwright scenarios (service
+/// worker, demo, inference runtime) over the release web build, and the benches'
+/// smoke mode (every bench still runs end to end; `bench-smoke: N passed, M failed`).
 fn browser_suites(tally: &mut Tally) -> Result {
     run(cargo().args(["build", "-p", "tessera-cli"]))?;
     run_tests(
@@ -331,8 +357,12 @@ fn browser_suites(tally: &mut Tally) -> Result {
         tally,
     )?;
     run_tests(
-        Command::new("bash")
-            .arg("runtime/browser-test/run.sh")
+        Command::new("node")
+            .args(["bench/run.js", "--smoke"])
+            .env(
+                "TESSERA_BIN",
+                bench::target_dir().join("debug").join("tessera"),
+            )
             .current_dir(root()),
         tally,
     )

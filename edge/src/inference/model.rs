@@ -7,8 +7,11 @@
 //! model is used (after re-checking expiry); if they changed, the new manifest goes through the
 //! policy with the cached manifest as `previous`, so a swapped-in older version is refused as a
 //! rollback (an intended downgrade needs a restart). Shards are verified when a manifest is
-//! loaded, not on every request. Nothing here builds sessions: that is the engine's job, from
-//! the bytes verified here.
+//! loaded, not on every request. A newly published manifest that is refused (bad signature,
+//! rollback, expired, a corrupt or missing shard) never replaces a good model: the previously
+//! verified version keeps answering until it expires, and the refused bytes are remembered so
+//! they are not re-verified on every request (a warning is logged once per refused manifest).
+//! Nothing here builds sessions: that is the engine's job, from the bytes verified here.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tessera_core::layout::{shard_path, ModelName};
 use tessera_core::manifest::FileEntry;
 use tessera_core::policy::{UpdateError, UpdatePolicy};
-use tessera_core::{Manifest, Sha256Digest};
+use tessera_core::{ErrorCode as _, Manifest, Sha256Digest};
 
 use crate::inference::engine::{inspect, ModelSignature};
 use crate::inference::error::InferenceError;
@@ -48,6 +51,8 @@ pub(crate) struct ModelStore {
     root: PathBuf,
     policy: UpdatePolicy,
     cache: Mutex<HashMap<ModelName, Arc<LoadedModel>>>,
+    /// Digest of the last manifest refused per model while a good version was kept.
+    refused: Mutex<HashMap<ModelName, Sha256Digest>>,
     /// Serializes cache misses, so concurrent first requests verify a model once.
     load_lock: tokio::sync::Mutex<()>,
 }
@@ -59,6 +64,7 @@ impl ModelStore {
             root,
             policy,
             cache: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashMap::new()),
             load_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -86,9 +92,59 @@ impl ModelStore {
             return Ok(hit);
         }
         let previous = self.cached(name);
+        if let Some(kept) = self.kept(name, previous.as_ref(), &digest, now)? {
+            return Ok(kept);
+        }
+        match self
+            .verify(name, previous.as_ref(), &envelope, digest, now)
+            .await
+        {
+            Ok(loaded) => Ok(loaded),
+            Err(error) => match previous {
+                Some(good) if now < good.manifest.expires_at => {
+                    tracing::warn!(
+                        model = %name,
+                        kept = %good.manifest.version,
+                        code = error.code(),
+                        error = %error,
+                        "newly published manifest refused; the verified version keeps answering"
+                    );
+                    self.lock_refused().insert(name.clone(), digest);
+                    Ok(good)
+                }
+                _ => Err(error),
+            },
+        }
+    }
+
+    /// The previously verified model when `digest` is the manifest already refused for it
+    /// (`Ok(None)` when there is none; the kept model's own expiry still applies).
+    fn kept(
+        &self,
+        name: &ModelName,
+        previous: Option<&Arc<LoadedModel>>,
+        digest: &Sha256Digest,
+        now: u64,
+    ) -> Result<Option<Arc<LoadedModel>>, InferenceError> {
+        let (Some(good), true) = (previous, self.lock_refused().get(name) == Some(digest)) else {
+            return Ok(None);
+        };
+        self.fresh(name, &good.envelope_digest, now)
+    }
+
+    /// Verifies `envelope` against the policy (with `previous` as the last accepted manifest),
+    /// assembles and checks its model file, and caches the result.
+    async fn verify(
+        &self,
+        name: &ModelName,
+        previous: Option<&Arc<LoadedModel>>,
+        envelope: &[u8],
+        digest: Sha256Digest,
+        now: u64,
+    ) -> Result<Arc<LoadedModel>, InferenceError> {
         let accepted = self
             .policy
-            .evaluate(name, previous.as_ref().map(|p| &p.manifest), &envelope, now)
+            .evaluate(name, previous.map(|p| &p.manifest), envelope, now)
             .map_err(|source| refused(name, source))?;
         let manifest = accepted.manifest;
         let file = model_file(&manifest)
@@ -118,7 +174,12 @@ impl ModelStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(name.clone(), Arc::clone(&loaded));
+        self.lock_refused().remove(name);
         Ok(loaded)
+    }
+
+    fn lock_refused(&self) -> std::sync::MutexGuard<'_, HashMap<ModelName, Sha256Digest>> {
+        self.refused.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn cached(&self, name: &ModelName) -> Option<Arc<LoadedModel>> {
