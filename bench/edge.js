@@ -12,15 +12,14 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import { REPO_ROOT } from '../playwright/lib/fixtures.js';
 import {
   expectedScores, inferBody, maxAbsDiff, mintToken, MODEL, packRecommender, pairedRatio, pairedRatios, postInfer,
   serveRecommender,
 } from './lib/recommender-world.js';
 import { fmtMs, fmtNum, fmtRatio, fmtSpread, median, repeat, repsFor, summary } from './lib/stats.js';
+import { runAlone } from './lib/standalone.js';
 
 const run_ = promisify(execFile);
 
@@ -231,14 +230,4 @@ function item({ ctx, results, cold, reps, warmup, seconds }) {
   };
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const args = process.argv.slice(2);
-  const items = await run({
-    quick: args.includes('--quick'),
-    smoke: args.includes('--smoke'),
-    tesseraBin: process.env.TESSERA_BIN,
-    repoRoot: REPO_ROOT,
-    log: (m) => console.error(m),
-  });
-  console.log(JSON.stringify(items, null, 2));
-}
+await runAlone(import.meta.url, run);

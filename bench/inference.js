@@ -8,18 +8,15 @@
 //
 //   node bench/inference.js [--quick|--smoke]     (prints the BenchItem as JSON)
 
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
 import { launchBrowser } from '../playwright/lib/browser.js';
 import { WEBGPU_ARGS } from '../playwright/lib/demo.js';
-import { REPO_ROOT } from '../playwright/lib/fixtures.js';
 import { settle, WEB_DIR } from '../playwright/lib/scenario.js';
 import { BENCH_BROWSER_ARGS } from './lib/world.js';
 import {
   benchApp, expectedScores, inferBody, maxAbsDiff, MODEL, packRecommender, pairedRatio, postInfer, serveRecommender,
 } from './lib/recommender-world.js';
 import { fmtMs, fmtNum, fmtRatio, fmtSpread, median, percentile, repeat, repsFor, summary } from './lib/stats.js';
+import { runAlone } from './lib/standalone.js';
 
 /** The contenders, in table order; the ratio base is `ort-wasm`. */
 const CONTENDERS = [
@@ -268,15 +265,4 @@ function firstLine(text) {
   return String(text).split('\n')[0].slice(0, 300);
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const args = process.argv.slice(2);
-  const items = await run({
-    quick: args.includes('--quick'),
-    smoke: args.includes('--smoke'),
-    tesseraBin: process.env.TESSERA_BIN,
-    webDir: WEB_DIR,
-    repoRoot: REPO_ROOT,
-    log: (m) => console.error(m),
-  });
-  console.log(JSON.stringify(items, null, 2));
-}
+await runAlone(import.meta.url, run);

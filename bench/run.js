@@ -17,6 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { isMain } from './lib/standalone.js';
+
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
@@ -232,7 +234,7 @@ export function splice(doc, generated) {
   return doc.slice(0, a) + generated + doc.slice(b + END.length);
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (isMain(import.meta.url)) {
   main().catch((err) => {
     console.error(`bench: ${err?.stack ?? err}`);
     process.exitCode = 1;

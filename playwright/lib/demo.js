@@ -23,7 +23,7 @@ import {
   uniqueShardBytes,
   waitPastExpiry,
 } from './fixtures.js';
-import { settle, WEB_DIR, WEB_FILES, worldScenario } from './scenario.js';
+import { settle, WEB_DIR, WEB_FILES, World, worldScenario } from './scenario.js';
 import { startProxy, startServer } from './server.js';
 
 const run = promisify(execFile);
@@ -114,7 +114,7 @@ export async function packDemoModel({
 }
 
 /** A running demo world; see {@link DemoEnv.open}. */
-export class DemoEnv {
+export class DemoEnv extends World {
   /**
    * Packs the demo models with a fresh dev key, assembles the app, serves it behind the proxy
    * and launches Chromium (with WebGPU unless `webgpu: false`). Opens no page.
@@ -333,26 +333,6 @@ export class DemoEnv {
     const file = path.join(SCREENSHOTS, `${name}.png`);
     await this.page.screenshot({ path: file, fullPage: true });
     return file;
-  }
-
-  /** Everything useful for a failure: console, proxy log, server stderr. */
-  report() {
-    return [
-      '--- browser console (page + service worker) ---',
-      ...(this.browser?.logs ?? []),
-      '--- proxy log ---',
-      this.proxy?.format() ?? '(no proxy)',
-      '--- tessera serve stderr ---',
-      this.server?.stderr() ?? '(no server)',
-    ].join('\n');
-  }
-
-  /** Stops the browser, proxy and server and removes the world's temporary files. */
-  async close() {
-    await this.browser?.close();
-    await this.proxy?.close();
-    await this.server?.stop();
-    if (this.dir && !process.env.TESSERA_E2E_KEEP) await rm(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -8,7 +8,7 @@
 // `worldScenario()`; the scenarios decide what to assert.
 
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { launchBrowser } from './browser.js';
 import { WEBGPU_ARGS } from './demo.js';
 import { REPO_ROOT, tessera } from './fixtures.js';
-import { WEB_DIR, settle, worldScenario } from './scenario.js';
+import { WEB_DIR, settle, World, worldScenario } from './scenario.js';
 import { startProxy, startServer } from './server.js';
 
 const HERE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'runtime');
@@ -90,7 +90,7 @@ export function assertFailure(result, code, what, { failure } = {}) {
 }
 
 /** A running runtime world; see {@link RuntimeEnv.open}. */
-export class RuntimeEnv {
+export class RuntimeEnv extends World {
   /**
    * Packs the three models with a fresh key, assembles the app, serves it (edge inference on,
    * no rate limit) behind the proxy, launches Chromium (with WebGPU unless `webgpu: false`) and
@@ -189,26 +189,6 @@ export class RuntimeEnv {
   /** Edge inference requests for `model` in the proxy log. */
   edgeRequests(model) {
     return this.proxy.requests(inferPath(model)).filter((e) => e.method === 'POST');
-  }
-
-  /** Everything useful for a failure: console, proxy log, server stderr. */
-  report() {
-    return [
-      '--- browser console (page + workers) ---',
-      ...(this.browser?.logs ?? []),
-      '--- proxy log ---',
-      this.proxy?.format() ?? '(no proxy)',
-      '--- tessera serve stderr ---',
-      this.server?.stderr() ?? '(no server)',
-    ].join('\n');
-  }
-
-  /** Stops the browser, proxy and server and removes the world's temporary files. */
-  async close() {
-    await this.browser?.close();
-    await this.proxy?.close();
-    await this.server?.stop();
-    if (this.dir && !process.env.TESSERA_E2E_KEEP) await rm(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -66,7 +66,39 @@ export async function buildAppDir(fixture, { config = {}, web = true } = {}) {
 }
 
 /** A running scenario world; see {@link Env.open}. */
-export class Env {
+/**
+ * What every scenario world holds — a `tessera serve` (`server`), the fault proxy in front of it
+ * (`proxy`) and a Chromium (`browser`) — and how it reports a failure and shuts down. Worlds
+ * (`Env`, `DemoEnv`, `RuntimeEnv`) open themselves and add their own helpers.
+ */
+export class World {
+  /** Everything useful for a failure: console, proxy log, server stderr. */
+  report() {
+    return [
+      '--- browser console (page and its workers) ---',
+      ...(this.browser?.logs ?? []),
+      '--- proxy log ---',
+      this.proxy?.format() ?? '(no proxy)',
+      '--- tessera serve stderr ---',
+      this.server?.stderr() ?? '(no server)',
+    ].join('\n');
+  }
+
+  /** Stops the browser, proxy and server, then {@link World#dispose}s the world's files. */
+  async close() {
+    await this.browser?.close();
+    await this.proxy?.close();
+    await this.server?.stop();
+    await this.dispose();
+  }
+
+  /** Removes the world's temporary directory `dir` (kept when `TESSERA_E2E_KEEP` is set). */
+  async dispose() {
+    if (this.dir && !process.env.TESSERA_E2E_KEEP) await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export class Env extends World {
   /**
    * Creates the fixture, serves it behind the proxy, launches the browser and (unless
    * `goto: false`) opens the test page and waits until tessera registered and controls it.
@@ -157,23 +189,8 @@ export class Env {
     return this.fetch(`/models/${this.model}/${file}`, options);
   }
 
-  /** Everything useful for a failure: console, proxy log, server stderr. */
-  report() {
-    return [
-      '--- browser console (page + service worker) ---',
-      ...(this.browser?.logs ?? []),
-      '--- proxy log ---',
-      this.proxy?.format() ?? '(no proxy)',
-      '--- tessera serve stderr ---',
-      this.server?.stderr() ?? '(no server)',
-    ].join('\n');
-  }
-
-  /** Stops the browser, proxy and server and removes temporary files. */
-  async close() {
-    await this.browser?.close();
-    await this.proxy?.close();
-    await this.server?.stop();
+  /** Removes the fixture's temporary files. */
+  async dispose() {
     await this.fixture?.dispose();
   }
 }

@@ -17,6 +17,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
+use futures_util::stream::{self, StreamExt as _};
 use js_sys::{
     Array, BigInt64Array, Float32Array, Int32Array, Object, Promise, Reflect, Uint8Array,
 };
@@ -479,22 +480,27 @@ impl Inner {
         Ok(manifest)
     }
 
-    /// The file's bytes from its content-addressed shards, each checked before it is kept.
+    /// The file's bytes from its content-addressed shards, [`SHARD_FETCHES`] at a time, each
+    /// checked before it is kept (in order; the first bad or failed shard stops the load).
     async fn fetch_shards(&self, file: &FileEntry) -> Result<Vec<u8>, RuntimeError> {
-        let mut bytes = Vec::new();
-        for shard in &file.shards {
-            let path = shard_path(&shard.sha256);
-            let url = format!("{}{}", self.base, path);
-            let data = fetch_bytes(&url).await?;
-            let actual = Sha256Digest::of(&data);
-            if actual != shard.sha256 || data.len() as u64 != shard.size {
-                return Err(RuntimeError::HashMismatch {
-                    what: format!("shard {path}"),
-                    expected: format!("{} ({} bytes)", shard.sha256, shard.size),
-                    actual: format!("{actual} ({} bytes)", data.len()),
-                });
-            }
-            bytes.extend_from_slice(&data);
+        let mut shards = stream::iter(&file.shards)
+            .map(|shard| async move {
+                let path = shard_path(&shard.sha256);
+                let data = fetch_bytes(&format!("{}{}", self.base, path)).await?;
+                let actual = Sha256Digest::of(&data);
+                if actual != shard.sha256 || data.len() as u64 != shard.size {
+                    return Err(RuntimeError::HashMismatch {
+                        what: format!("shard {path}"),
+                        expected: format!("{} ({} bytes)", shard.sha256, shard.size),
+                        actual: format!("{actual} ({} bytes)", data.len()),
+                    });
+                }
+                Ok(data)
+            })
+            .buffered(SHARD_FETCHES);
+        let mut bytes = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
+        while let Some(data) = shards.next().await {
+            bytes.extend_from_slice(&data?);
         }
         Ok(bytes)
     }
@@ -596,6 +602,9 @@ impl Inner {
         Ok(result)
     }
 }
+
+/// Shards fetched at once when no service worker serves the model.
+const SHARD_FETCHES: usize = 4;
 
 /// The Cache Storage cache holding the last manifest envelope fetched per URL.
 pub const MANIFEST_CACHE: &str = "tessera-runtime-manifests";

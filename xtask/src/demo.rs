@@ -87,7 +87,7 @@ pub fn demo(addr: &str) -> Result {
 
     let app = assemble_app(&root, &state, &web, &models, &public_key)?;
     eprintln!(
-        "\ntessera demo: http://{addr}/\n  the travel planner downloads its recommender (verified, resumable) and runs it on-device;\n  try: reload offline (DevTools → Network → Offline), switch policies in Settings,\n       `tessera pack` a 1.1.0 into .tessera/artifacts and watch only changed shards download.\n  Ctrl-C stops the server."
+        "\ntessera demo: http://{addr}/\n  the travel planner downloads its recommender (verified, resumable) and runs it on-device;\n  try: reload offline (DevTools → Network → Offline), switch policies in Settings,\n       `tessera pack` a 1.1.0 into .tessera/artifacts, press \u{201c}Check for updates\u{201d}\n       and watch only the changed shards download.\n  Ctrl-C stops the server."
     );
     run(Command::new(&tessera)
         .arg("serve")
