@@ -48,7 +48,10 @@ export async function run(ctx) {
         'keeping verified shards as Blobs (IndexedDB stores them as files) and answering with `new Response(blob)` — or a stream of ' +
         '`blob.slice()`s across shards, sliced for Range — so the browser moves the bytes without a JS call per chunk. Range reads lose ' +
         'for the same reason; tessera still answers them without reading the whole file, which workbox-range-requests does (it loads ' +
-        'the cached body as a Blob and slices it).',
+        'the cached body as a Blob and slices it). Tried on branch `wip/sw-blob-serving`: per-shard IndexedDB Blobs answered as a ' +
+        'sliced Blob body reached 0.63–0.78× Workbox (whole file) and 0.85–0.91× (Range) in a quick run — 2–4× today — at ~10% slower ' +
+        "cold downloads, but Chromium 156 intermittently killed the renderer ('Bad blob references in BlobRegistry::Register') when a " +
+        'Blob read from IndexedDB was composed while another transaction deleted its record; not on main until that is understood.',
     );
   }
   notes.push(
