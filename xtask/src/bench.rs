@@ -1,6 +1,6 @@
 //! `cargo xtask bench [--quick] [--only ITEMS]`: tessera measured side by side with its peers.
 //!
-//! Installs what `cargo xtask test` installs plus Debian's `hey` (the edge load generator), builds
+//! Installs what `cargo xtask test` installs (Debian's `hey`, the edge load generator, included), builds
 //! the release `tessera` CLI and the release web build, builds the demo models into
 //! `target/demo-models/` when missing (the folder the Playwright demo world reuses), then runs
 //! `node bench/run.js`, which writes `target/bench/results.json` and the generated part of
@@ -9,7 +9,6 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::setup::Present;
 use crate::{build_all_web, cargo, root, run, Result};
 
 /// Files `models/make_models.py` writes that the benches read.
@@ -23,7 +22,7 @@ const DEMO_MODEL_FILES: [&str; 5] = [
 
 /// Runs the whole benchmark: setup, release builds, demo models, `node bench/run.js`.
 pub fn bench(quick: bool, only: Option<&str>) -> Result {
-    crate::install_tools(&[(Present::Binary("hey"), "hey")])?;
+    crate::install_tools()?;
     let root = root();
     run(cargo().args(["build", "--release", "-p", "tessera-cli"]))?;
     let tessera = target_dir().join("release").join("tessera");

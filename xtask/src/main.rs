@@ -233,38 +233,34 @@ fn run_tests(cmd: &mut Command, tally: &mut Tally) -> Result {
     }
 }
 
-/// Installs what is missing for the test suites, plus the `extra` Debian packages.
-fn install_tools(extra: &[(Present, &'static str)]) -> Result {
+/// Installs what is missing for the test suites and the benches (whose smoke run is one of them).
+fn install_tools() -> Result {
     setup::rust_wasm_target()?;
     setup::wasm_bindgen_cli()?;
-    setup::apt_packages(
-        &[
-            (Present::Binary("node"), "nodejs"),
-            (Present::Binary("npm"), "npm"),
-            (Present::Binary("curl"), "curl"),
-            (Present::Binary("chromium"), "chromium"),
-            (Present::Binary("chromedriver"), "chromium-driver"),
-            // Mesa's CPU Vulkan driver (lavapipe) runs the edge's wonnx inference without a GPU.
-            (
-                Present::File("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"),
-                "mesa-vulkan-drivers",
-            ),
-            (
-                Present::File("/usr/lib/x86_64-linux-gnu/libvulkan.so.1"),
-                "libvulkan1",
-            ),
-        ]
-        .iter()
-        .chain(extra)
-        .copied()
-        .collect::<Vec<_>>(),
-    )?;
+    setup::apt_packages(&[
+        (Present::Binary("node"), "nodejs"),
+        (Present::Binary("npm"), "npm"),
+        (Present::Binary("curl"), "curl"),
+        (Present::Binary("chromium"), "chromium"),
+        (Present::Binary("chromedriver"), "chromium-driver"),
+        // Mesa's CPU Vulkan driver (lavapipe) runs the edge's wonnx inference without a GPU.
+        (
+            Present::File("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"),
+            "mesa-vulkan-drivers",
+        ),
+        (
+            Present::File("/usr/lib/x86_64-linux-gnu/libvulkan.so.1"),
+            "libvulkan1",
+        ),
+        // The edge load generator of bench item 8 (`bench/edge.js`, also in the smoke run).
+        (Present::Binary("hey"), "hey"),
+    ])?;
     setup::npm_packages()?;
     setup::python_packages()
 }
 
 fn test(no_lint: bool, no_browser: bool) -> Result {
-    install_tools(&[])?;
+    install_tools()?;
 
     if !no_lint {
         run(cargo().args(["fmt", "--all", "--check"]))?;
