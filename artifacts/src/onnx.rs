@@ -297,10 +297,24 @@ impl<R: Read> Walker<R> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const TINY: &[u8] = include_bytes!("../tests/fixtures/tiny.onnx");
+    /// `tests/fixtures/tiny.onnx` (made by `make_tiny_onnx.py`).
+    pub(crate) const TINY: &[u8] = include_bytes!("../tests/fixtures/tiny.onnx");
+    /// The op types of [`TINY`], graph and nested subgraphs, sorted: the list
+    /// `make_tiny_onnx.py` prints (computed there with the onnx package).
+    pub(crate) const TINY_OPS: [&str; 9] = [
+        "Abs",
+        "Add",
+        "Greater",
+        "If",
+        "MatMul",
+        "Neg",
+        "ReduceSum",
+        "Relu",
+        "Sigmoid",
+    ];
 
     fn varint(mut v: u64) -> Vec<u8> {
         let mut out = Vec::new();
@@ -329,21 +343,7 @@ mod tests {
     #[test]
     fn lists_ops_of_the_graph_and_nested_subgraphs_of_the_fixture() {
         let ops: Vec<String> = op_types(TINY).unwrap().into_iter().collect();
-        // The list make_tiny_onnx.py prints (computed there with the onnx package).
-        assert_eq!(
-            ops,
-            [
-                "Abs",
-                "Add",
-                "Greater",
-                "If",
-                "MatMul",
-                "Neg",
-                "ReduceSum",
-                "Relu",
-                "Sigmoid"
-            ]
-        );
+        assert_eq!(ops, TINY_OPS);
     }
 
     #[test]
