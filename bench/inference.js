@@ -138,8 +138,8 @@ function item({ ctx, world, samples, edgeColdMs, adapter, reps, warmup, steadyRu
     const p = (k) => fmtMs(median(local.phases.map((x) => x[k] ?? NaN)));
     notes.push(
       `tessera runtime first inference = create ${p('create')} (runtime wasm compile + router) + load ${p('load')} ` +
-        `(signed manifest ${p('manifestMs')}, ${fmtNum((local.info?.fileBytes ?? NaN) / 1e6, 1)} MB of shards from the HTTP cache, each hashed, ${p('fetchMs')}; ` +
-        `whole-file sha256 ${p('verifyMs')}; wonnx session ${p('sessionMs')}; self-test of ${local.info?.vectorsPassed ?? '?'} known-answer vectors ${p('selfTestMs')}) ` +
+        `(signed manifest ${p('manifestMs')}, ${fmtNum((local.info?.fileBytes ?? NaN) / 1e6, 1)} MB of shards from the HTTP cache, each shard and the whole file hashed as they arrive, ${p('fetchMs')}; ` +
+        `wonnx session ${p('sessionMs')}; self-test of ${local.info?.vectorsPassed ?? '?'} known-answer vectors ${p('selfTestMs')}) ` +
         `+ first run ${p('firstRun')}. onnxruntime-web verifies nothing and runs no self-test, so signature, hashing and self-test are tessera's price for a trusted local answer.`,
     );
   }
@@ -237,8 +237,8 @@ function losses({ samples, ratio, adapter }) {
   if (ratio(local, 'total') > 1) {
     out.push(
       `Where tessera loses, first inference (${fmtRatio(ratio(local, 'total'))}): ${fmtMs(phase('selfTestMs'))} is the known-answer self-test ` +
-        `(what catches a silently broken shader), ${fmtMs(phase('verifyMs'))} a second sha256 over the whole file after every shard was already hashed against the signed manifest, ` +
-        `and ${fmtMs(phase('fetchMs'))} reading the shards (4 at a time) and hashing each in wasm (item 5: WebCrypto would be ~2.8× faster). Cheap to close: skip the whole-file hash when every shard matched (the signed shard list already pins the bytes), ` +
+        `(what catches a silently broken shader), ` +
+        `and ${fmtMs(phase('fetchMs'))} reading the shards (4 at a time) and hashing each shard and, a second time, the whole file in wasm (item 5: WebCrypto would be ~2.8× faster). Cheap to close: skip the whole-file hash when every shard matched (the signed shard list already pins the bytes), ` +
         'and keep the self-test verdict per model version and adapter (IndexedDB) instead of re-running it on every page load.',
     );
   }

@@ -15,7 +15,7 @@ python3 -c "import random; random.seed(7); open('$WORK/model.bin','wb').write(by
 echo '{"fixture": true}' > "$WORK/config.json"
 "$TESSERA" keygen -q --out "$WORK/keys"
 "$TESSERA" pack -q --key "$WORK/keys/tessera.key" --name fixture --version 1.0.0 --shard-size 64K \
-  --out "$WORK/artifacts" "$WORK/model.bin" "$WORK/config.json" >/dev/null
+  --entry model.bin --out "$WORK/artifacts" "$WORK/model.bin" "$WORK/config.json" >/dev/null
 # The runtime's dedicated-worker suite loads the edge's MLP fixture with its known-answer vectors.
 FIX="$ROOT/edge/tests/fixtures"
 "$TESSERA" pack -q --key "$WORK/keys/tessera.key" --name mlp --version 1.0.0 \

@@ -12,6 +12,7 @@ use tessera_core::dsse::SignatureError;
 use tessera_core::keys::KeyError;
 use tessera_core::layout::LayoutError;
 use tessera_core::manifest::{ManifestError, ShardRef};
+use tessera_core::policy::UpdateError;
 use tessera_core::{ErrorCode, Sha256Digest};
 
 use crate::onnx::OnnxError;
@@ -80,6 +81,14 @@ pub enum ArtifactsError {
         path: PathBuf,
         /// What is wrong.
         source: SignatureError,
+    },
+    /// The manifest is refused by core's update policy for another reason (code from core).
+    #[error("{}: {source}", path.display())]
+    Refused {
+        /// The manifest file.
+        path: PathBuf,
+        /// The policy's verdict.
+        source: Box<UpdateError>,
     },
     /// A model name or logical path is invalid (code from core).
     #[error(transparent)]
@@ -205,6 +214,7 @@ impl ErrorCode for ArtifactsError {
             Self::FileHashMismatch { .. } => "file-hash-mismatch",
             Self::Manifest { source, .. } => source.code(),
             Self::Signature { source, .. } => source.code(),
+            Self::Refused { source, .. } => source.code(),
             Self::Layout(e) => e.code(),
             Self::Key { source, .. } => source.code(),
             Self::PublicKeyFileMalformed { .. } => "public-key-malformed",

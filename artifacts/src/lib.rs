@@ -15,6 +15,7 @@
 
 pub mod atomic;
 pub mod error;
+pub mod hostile;
 pub mod keyfile;
 pub mod manifest_file;
 pub mod onnx;

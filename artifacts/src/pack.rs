@@ -28,7 +28,8 @@ use tessera_core::layout::{
     manifest_path, versioned_manifest_path, LogicalPath, ModelName, SHARDS_DIR,
 };
 use tessera_core::manifest::{
-    FileEntry, RuntimeRequirement, ShardRef, TestVector, ENGINE_WONNX, PAYLOAD_TYPE, SCHEMA_VERSION,
+    FileEntry, ManifestError, RuntimeRequirement, ShardRef, TestVector, ENGINE_WONNX,
+    LEGACY_ENTRY_EXTENSION, PAYLOAD_TYPE, SCHEMA_VERSION,
 };
 use tessera_core::{Manifest, Sha256Digest};
 
@@ -82,6 +83,10 @@ pub struct PackOptions {
     pub test_vectors: Vec<TestVector>,
     /// Publish even if the version is not newer than the current one.
     pub force: bool,
+    /// The file the runtime loads (`runtime.entry`), one of the inputs. `None`: the only
+    /// `.onnx` input, else the only input; with several candidates packing is refused
+    /// (`manifest-entry-ambiguous`) before anything is written.
+    pub entry: Option<LogicalPath>,
 }
 
 impl PackOptions {
@@ -97,6 +102,7 @@ impl PackOptions {
             valid_for: DEFAULT_VALIDITY,
             test_vectors: Vec::new(),
             force: false,
+            entry: None,
         }
     }
 }
@@ -164,6 +170,39 @@ pub fn read_test_vectors(path: &Path) -> Result<Vec<TestVector>, ArtifactsError>
     })
 }
 
+/// The entry point to declare: `declared` if it is one of `inputs`, else the only `.onnx`
+/// input, else the only input.
+fn entry_point(
+    inputs: &[PackInput],
+    declared: Option<&LogicalPath>,
+) -> Result<LogicalPath, ManifestError> {
+    if inputs.is_empty() {
+        return Err(ManifestError::NoFiles);
+    }
+    if let Some(entry) = declared {
+        return inputs
+            .iter()
+            .find(|i| &i.path == entry)
+            .map(|i| i.path.clone())
+            .ok_or_else(|| ManifestError::EntryMissing {
+                entry: Some(entry.to_string()),
+            });
+    }
+    let graphs: Vec<&LogicalPath> = inputs
+        .iter()
+        .map(|i| &i.path)
+        .filter(|p| p.as_str().ends_with(LEGACY_ENTRY_EXTENSION))
+        .collect();
+    match (graphs.as_slice(), inputs) {
+        ([only], _) => Ok((*only).clone()),
+        ([], [only]) => Ok(only.path.clone()),
+        ([], _) => Err(ManifestError::EntryMissing { entry: None }),
+        (several, _) => Err(ManifestError::EntryAmbiguous {
+            candidates: several.iter().map(ToString::to_string).collect(),
+        }),
+    }
+}
+
 /// Packs `inputs` as `options.name` `options.version` into the artifact directory `root`,
 /// signs the manifest with `key`, and makes it the model's current manifest.
 ///
@@ -192,11 +231,12 @@ pub fn pack(
     let mut seen = BTreeSet::new();
     for input in inputs {
         if !seen.insert(&input.path) {
-            return Err(manifest_error(
-                tessera_core::manifest::ManifestError::DuplicatePath(input.path.to_string()),
-            ));
+            return Err(manifest_error(ManifestError::DuplicatePath(
+                input.path.to_string(),
+            )));
         }
     }
+    let entry = entry_point(inputs, options.entry.as_ref()).map_err(manifest_error)?;
     let current = current_manifest(&manifest_file, options.force)?;
     if let Some(current) = current.as_ref().filter(|_| !options.force) {
         // Refused before any shard is written: no content can make a lower version acceptable.
@@ -243,6 +283,7 @@ pub fn pack(
             engine: options.engine.clone(),
             abi: options.abi,
             ops: ops.into_iter().collect(),
+            entry: Some(entry),
         },
         issued_at,
         expires_at: issued_at.saturating_add(options.valid_for.as_secs()),
@@ -799,6 +840,33 @@ mod tests {
     }
 
     #[test]
+    fn the_entry_point_is_declared_in_every_manifest_and_never_guessed() {
+        let src = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let graph = input(src.path(), "model.onnx", crate::onnx::tests::TINY);
+        let other = input(src.path(), "variant.onnx", crate::onnx::tests::TINY);
+        let config = input(src.path(), "config.json", b"{}");
+        let entry_of = |inputs: &[PackInput], entry: Option<&str>, version: &str| {
+            let mut opts = options(version);
+            opts.entry = entry.map(|e| e.parse().unwrap());
+            pack(out.path(), inputs, &opts, &key(), &mut |_| {})
+                .map(|r| r.manifest.runtime.entry.map(|e| e.to_string()))
+        };
+        // The only graph, even beside other files.
+        let only = entry_of(&[config.clone(), graph.clone()], None, "1.0.0").unwrap();
+        assert_eq!(only.as_deref(), Some("model.onnx"));
+        // Several graphs: refused before anything is written, unless one is declared.
+        let refused = entry_of(&[graph.clone(), other.clone()], None, "1.1.0").unwrap_err();
+        assert_eq!(refused.code(), "manifest-entry-ambiguous");
+        assert!(refused.to_string().contains("variant.onnx"), "{refused}");
+        let declared = entry_of(&[graph.clone(), other], Some("variant.onnx"), "1.1.0").unwrap();
+        assert_eq!(declared.as_deref(), Some("variant.onnx"));
+        // A declared entry must be one of the files.
+        let missing = entry_of(&[graph], Some("absent.onnx"), "1.2.0").unwrap_err();
+        assert_eq!(missing.code(), "manifest-entry-missing");
+    }
+
+    #[test]
     fn a_failed_pack_leaves_no_temp_files_and_no_manifest() {
         let src = tempfile::tempdir().unwrap();
         let out = tempfile::tempdir().unwrap();
@@ -819,10 +887,12 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.code(), "onnx-malformed");
+        let mut declared = options("1.0.0");
+        declared.entry = Some("a.bin".parse().unwrap());
         let err = pack(
             out.path(),
             &[good.clone(), missing],
-            &options("1.0.0"),
+            &declared,
             &key(),
             &mut |_| {},
         )

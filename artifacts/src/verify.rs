@@ -1,7 +1,7 @@
 //! Verifying an artifact directory: the manifest's signatures, then every byte of every shard.
 //!
 //! The envelope must verify against the trusted keys (and threshold) before its manifest is even
-//! parsed. Then each file is re-read shard by shard from `_shards/`, streaming through a fixed
+//! parsed: core's acceptance path ([`UpdatePolicy::verify_signed`]), as every client runs it. Then each file is re-read shard by shard from `_shards/`, streaming through a fixed
 //! buffer, checking each shard's size and sha256 and the whole file's sha256. Content problems
 //! are collected (every missing or corrupt shard is named, each once) rather than stopping at
 //! the first; trust problems stop at once. This module does not judge expiry or rollback — a
@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 use tessera_core::keys::TrustedKeys;
 use tessera_core::layout::{LogicalPath, SHARDS_DIR, VERSIONS_DIR};
-use tessera_core::manifest::{ShardRef, PAYLOAD_TYPE};
+use tessera_core::manifest::ShardRef;
+use tessera_core::policy::{UpdateError, UpdatePolicy};
 use tessera_core::{Manifest, Sha256Digest};
 
 use crate::error::ArtifactsError;
-use crate::manifest_file::read_envelope;
 
 const READ_BUFFER: usize = 256 * 1024;
 
@@ -81,17 +81,27 @@ pub fn verify(
     threshold: usize,
     progress: &mut dyn FnMut(VerifyEvent<'_>),
 ) -> Result<VerifyReport, ArtifactsError> {
-    let envelope = read_envelope(manifest_path)?;
-    let payload = envelope
-        .verify(PAYLOAD_TYPE, trusted, threshold)
-        .map_err(|source| ArtifactsError::Signature {
-            path: manifest_path.to_path_buf(),
-            source,
+    let bytes = std::fs::read(manifest_path)
+        .map_err(|e| ArtifactsError::io("cannot read manifest", manifest_path, e))?;
+    // Core's acceptance path, steps 1-2 (an audit of archived versions judges no clock).
+    let path = || manifest_path.to_path_buf();
+    let manifest = UpdatePolicy::new(trusted.clone(), threshold)
+        .verify_signed(&bytes)
+        .map_err(|e| match e {
+            UpdateError::Signature(source) => ArtifactsError::Signature {
+                path: path(),
+                source,
+            },
+            UpdateError::Manifest(source) => ArtifactsError::Manifest {
+                path: path(),
+                source,
+            },
+            // verify_signed checks signatures and the manifest only.
+            other => ArtifactsError::Refused {
+                path: path(),
+                source: Box::new(other),
+            },
         })?;
-    let manifest = Manifest::from_json(&payload).map_err(|source| ArtifactsError::Manifest {
-        path: manifest_path.to_path_buf(),
-        source,
-    })?;
     let root = match root {
         Some(root) => root.to_path_buf(),
         None => locate_root(manifest_path, &manifest)?,
@@ -263,6 +273,7 @@ mod tests {
     use base64::Engine as _;
     use ed25519_dalek::SigningKey;
     use tessera_core::dsse::Envelope;
+    use tessera_core::manifest::PAYLOAD_TYPE;
     use tessera_core::ErrorCode as _;
 
     use super::*;
@@ -301,6 +312,7 @@ mod tests {
         });
         let mut options = PackOptions::new("demo".parse().unwrap(), "1.0.0".parse().unwrap());
         options.shard_size = MIN_SHARD_SIZE;
+        options.entry = Some("a.bin".parse().unwrap());
         let report = pack(out.path(), &inputs, &options, &key(), &mut |_| {}).unwrap();
         Fixture {
             root: out.path().to_path_buf(),

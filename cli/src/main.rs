@@ -18,7 +18,7 @@ use clap::{ArgAction, Parser, Subcommand};
 use tessera_core::ErrorCode as _;
 use tracing_subscriber::EnvFilter;
 
-use crate::commands::{diff, keygen, pack, serve, token, verify};
+use crate::commands::{diff, hostile, keygen, pack, serve, token, verify};
 use crate::error::CliError;
 
 /// Signed, sharded model artifacts for offline-first browser AI.
@@ -49,6 +49,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Mint a bearer token (EdDSA JWT) for the edge's inference API.
     Token(token::TokenArgs),
+    /// Write the manifests every client must refuse (with their codes), for testing clients.
+    HostileManifests(hostile::HostileArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +76,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Diff(args) => diff::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Token(args) => token::run(args),
+        Command::HostileManifests(args) => hostile::run(args),
     }
 }
 

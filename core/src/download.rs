@@ -1,6 +1,6 @@
 //! The resumable, verifying download plan: a state machine that decides which byte ranges of
 //! which content-addressed shards to request, checks every answer, says what to persist, promote
-//! or discard, and when to retry; plus [`FileVerifier`] for a whole file's digest.
+//! or discard, and when to retry. A whole file's check is [`crate::assemble`].
 //!
 //! It does no IO: it never fetches, stores, sleeps or reads a clock. Its caller (the service
 //! worker, a test) does the fetches, keeps the bytes in a staging area that readers cannot see,
@@ -13,7 +13,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::digest::Sha256Digest;
 use crate::error::ErrorCode;
-use crate::manifest::{FileEntry, ShardRef};
+use crate::manifest::ShardRef;
 use crate::range::{check_partial_response, ByteRange, RangeError};
 
 /// Limits of a [`DownloadPlan`]: parallelism, retry bounds and backoff.
@@ -808,62 +808,6 @@ fn len_u64(bytes: &[u8]) -> u64 {
     u64::try_from(bytes.len()).unwrap_or(u64::MAX)
 }
 
-/// Streaming check that an assembled file (its shards concatenated in order) has the size and
-/// SHA-256 its manifest entry states.
-#[derive(Debug, Clone)]
-pub struct FileVerifier {
-    file: String,
-    expected: Sha256Digest,
-    size: u64,
-    hasher: Sha256,
-    seen: u64,
-}
-
-impl FileVerifier {
-    /// A verifier for the file named `file` (used in errors) of `size` bytes hashing to `sha256`.
-    pub fn new(file: impl Into<String>, sha256: Sha256Digest, size: u64) -> Self {
-        Self {
-            file: file.into(),
-            expected: sha256,
-            size,
-            hasher: Sha256::new(),
-            seen: 0,
-        }
-    }
-
-    /// A verifier for a manifest's file entry.
-    pub fn for_file(entry: &FileEntry) -> Self {
-        Self::new(entry.path.as_str(), entry.sha256, entry.size)
-    }
-
-    /// Feeds the next bytes of the file.
-    pub fn update(&mut self, bytes: &[u8]) {
-        self.hasher.update(bytes);
-        self.seen = self.seen.saturating_add(len_u64(bytes));
-    }
-
-    /// `Ok` when the bytes fed have the expected size and digest; else `file-size-mismatch` or
-    /// `file-hash-mismatch`.
-    pub fn finish(self) -> Result<(), DownloadError> {
-        if self.seen != self.size {
-            return Err(DownloadError::FileSizeMismatch {
-                file: self.file,
-                expected: self.size,
-                actual: self.seen,
-            });
-        }
-        let actual = Sha256Digest::from_hasher(self.hasher);
-        if actual != self.expected {
-            return Err(DownloadError::FileHashMismatch {
-                file: self.file,
-                expected: self.expected,
-                actual,
-            });
-        }
-        Ok(())
-    }
-}
-
 /// A failed download, request, or misuse of a [`DownloadPlan`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -994,26 +938,6 @@ pub enum DownloadError {
         /// What came out of order.
         detail: &'static str,
     },
-    /// An assembled file's size differs from its manifest entry.
-    #[error("file {file}: assembled {actual} bytes, manifest says {expected}")]
-    FileSizeMismatch {
-        /// The file's name.
-        file: String,
-        /// Size in the manifest.
-        expected: u64,
-        /// Bytes assembled.
-        actual: u64,
-    },
-    /// An assembled file hashes to another digest than its manifest entry.
-    #[error("file {file}: assembled bytes hash to {actual}, manifest says {expected}")]
-    FileHashMismatch {
-        /// The file's name.
-        file: String,
-        /// Digest in the manifest.
-        expected: Sha256Digest,
-        /// What the bytes hashed to.
-        actual: Sha256Digest,
-    },
 }
 
 impl DownloadError {
@@ -1033,10 +957,7 @@ impl DownloadError {
             | Self::Interrupted { shard, .. }
             | Self::ShardHashMismatch { shard, .. }
             | Self::RetriesExhausted { shard, .. } => Some(*shard),
-            Self::UnknownRequest { .. }
-            | Self::RequestOutOfOrder { .. }
-            | Self::FileSizeMismatch { .. }
-            | Self::FileHashMismatch { .. } => None,
+            Self::UnknownRequest { .. } | Self::RequestOutOfOrder { .. } => None,
         }
     }
 
@@ -1067,8 +988,6 @@ impl ErrorCode for DownloadError {
             Self::RetriesExhausted { .. } => "download-retries-exhausted",
             Self::UnknownRequest { .. } => "unknown-request",
             Self::RequestOutOfOrder { .. } => "request-out-of-order",
-            Self::FileSizeMismatch { .. } => "file-size-mismatch",
-            Self::FileHashMismatch { .. } => "file-hash-mismatch",
         }
     }
 }
@@ -1840,29 +1759,6 @@ mod tests {
             ..config
         };
         assert_eq!(huge.backoff_delay_ms(70), u64::MAX);
-    }
-
-    #[test]
-    fn file_verifier_accepts_the_manifest_file_and_rejects_others() {
-        let file = data(1000, 32);
-        let sha = Sha256Digest::of(&file);
-        let mut v = FileVerifier::new("model.onnx", sha, 1000);
-        for chunk in file.chunks(333) {
-            v.update(chunk);
-        }
-        assert_eq!(v.finish(), Ok(()));
-
-        let mut v = FileVerifier::new("model.onnx", sha, 1000);
-        v.update(&file[..999]);
-        let err = v.finish().unwrap_err();
-        assert_eq!(err.code(), "file-size-mismatch");
-        assert!(err.to_string().contains("model.onnx"));
-
-        let mut v = FileVerifier::new("model.onnx", sha, 1000);
-        let mut bad = file.clone();
-        bad[500] ^= 4;
-        v.update(&bad);
-        assert_eq!(v.finish().unwrap_err().code(), "file-hash-mismatch");
     }
 
     #[test]

@@ -25,6 +25,10 @@ use crate::error::ErrorCode;
 
 /// Directory (and URL segment) holding content-addressed shards.
 pub const SHARDS_DIR: &str = "_shards";
+/// URL segment under which a client answers, from its own store, the manifest it accepted for a
+/// model (`_accepted/<name>`): the service worker serves it to the page's runtime. No server
+/// serves it.
+pub const ACCEPTED_DIR: &str = "_accepted";
 /// File name of a model's current signed manifest.
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// Directory of a model's past signed manifests.
@@ -145,6 +149,11 @@ pub fn shard_path(digest: &Sha256Digest) -> String {
     format!("{SHARDS_DIR}/{digest}")
 }
 
+/// Relative path of the manifest a client accepted for a model: `_accepted/<name>`.
+pub fn accepted_path(name: &ModelName) -> String {
+    format!("{ACCEPTED_DIR}/{name}")
+}
+
 /// Relative path of a model's current manifest: `<name>/manifest.json`.
 pub fn manifest_path(name: &ModelName) -> String {
     format!("{name}/{MANIFEST_FILE}")
@@ -167,6 +176,9 @@ pub enum ArtifactPath {
     VersionedManifest(ModelName, semver::Version),
     /// `<name>/<logical path>`: a model file, assembled from its shards.
     LogicalFile(ModelName, LogicalPath),
+    /// `_accepted/<name>`: the envelope a client accepted for the model, from that client's
+    /// own store (never from a server).
+    Accepted(ModelName),
 }
 
 impl ArtifactPath {
@@ -177,6 +189,9 @@ impl ArtifactPath {
         let (head, rest) = rel.split_once('/').ok_or_else(unknown)?;
         if head == SHARDS_DIR {
             return rest.parse().map(Self::Shard).map_err(|_| unknown());
+        }
+        if head == ACCEPTED_DIR {
+            return rest.parse().map(Self::Accepted).map_err(|_| unknown());
         }
         let name: ModelName = head.parse()?;
         if rest == MANIFEST_FILE {
@@ -202,6 +217,7 @@ impl ArtifactPath {
             Self::Manifest(n) => manifest_path(n),
             Self::VersionedManifest(n, v) => versioned_manifest_path(n, v),
             Self::LogicalFile(n, p) => format!("{n}/{p}"),
+            Self::Accepted(n) => accepted_path(n),
         }
     }
 }

@@ -11,12 +11,14 @@
 //! Every failure area has one `#[non_exhaustive]` error enum whose variants carry a stable
 //! [`ErrorCode::code`] string that pages, logs and tests switch on.
 
+pub mod assemble;
 pub mod diff;
 pub mod digest;
 pub mod download;
 pub mod dsse;
 pub mod error;
 pub mod fallback;
+pub mod hostile;
 pub mod infer;
 pub mod keys;
 pub mod layout;

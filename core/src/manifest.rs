@@ -20,6 +20,8 @@ use crate::layout::{LogicalPath, ModelName};
 pub const SCHEMA_VERSION: u32 = 1;
 /// The DSSE `payloadType` of a signed tessera manifest.
 pub const PAYLOAD_TYPE: &str = "application/vnd.tessera.manifest+json; version=1";
+/// The extension of the file a manifest without `runtime.entry` runs (the legacy rule).
+pub const LEGACY_ENTRY_EXTENSION: &str = ".onnx";
 /// The inference engine tessera's runtime implements.
 pub const ENGINE_WONNX: &str = "wonnx";
 
@@ -72,6 +74,24 @@ pub enum ManifestError {
         /// A different size declared later.
         second: u64,
     },
+    /// The entry point — the file the runtime loads — is not a listed file: `runtime.entry`
+    /// names a file the manifest does not list, or (a manifest without `runtime.entry`) no file
+    /// ends in `.onnx`.
+    #[error("{}", match entry {
+        Some(entry) => format!("manifest declares entry point {entry:?}, which is not one of its files"),
+        None => "manifest declares no entry point (runtime.entry) and lists no .onnx file".to_owned(),
+    })]
+    EntryMissing {
+        /// The declared entry point, if any.
+        entry: Option<String>,
+    },
+    /// A manifest without `runtime.entry` lists several `.onnx` files: which one runs would be a
+    /// guess, so none does.
+    #[error("manifest declares no entry point (runtime.entry) and lists several .onnx files: {candidates:?}")]
+    EntryAmbiguous {
+        /// The `.onnx` files listed.
+        candidates: Vec<String>,
+    },
     /// A test vector tensor whose data doesn't match its shape or element type.
     #[error("test vector {vector:?}, tensor {tensor:?}: {detail}")]
     InvalidTensor {
@@ -95,6 +115,8 @@ impl ErrorCode for ManifestError {
             Self::ShardSizes { .. } => "manifest-shard-sizes",
             Self::ShardSizeConflict { .. } => "manifest-shard-conflict",
             Self::InvalidTensor { .. } => "manifest-invalid-tensor",
+            Self::EntryMissing { .. } => "manifest-entry-missing",
+            Self::EntryAmbiguous { .. } => "manifest-entry-ambiguous",
         }
     }
 }
@@ -132,6 +154,11 @@ pub struct RuntimeRequirement {
     /// knows to work before it builds a session.
     #[serde(default)]
     pub ops: Vec<String>,
+    /// The file the runtime loads (the ONNX graph), one of [`Manifest::files`]. Written by
+    /// `tessera pack` since manifests carry it; a manifest without it (packed before) has the
+    /// legacy rule: its only `.onnx` file ([`Manifest::entry`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<LogicalPath>,
 }
 
 /// One logical file of a model.
@@ -325,7 +352,39 @@ impl Manifest {
                 });
             }
         }
+        self.entry()?;
         Ok(())
+    }
+
+    /// The entry point: the file the runtime loads and the edge runs. One rule for every
+    /// consumer: `runtime.entry` when the manifest declares it (it must be a listed file), else
+    /// — manifests packed before the field existed — the manifest's only `.onnx` file. Anything
+    /// else is `manifest-entry-missing` or `manifest-entry-ambiguous`, and [`Manifest::check`]
+    /// (so every parse) refuses such a manifest.
+    pub fn entry(&self) -> Result<&FileEntry, ManifestError> {
+        if let Some(entry) = &self.runtime.entry {
+            return self
+                .file(entry.as_str())
+                .ok_or_else(|| ManifestError::EntryMissing {
+                    entry: Some(entry.to_string()),
+                });
+        }
+        let mut graphs = self
+            .files
+            .iter()
+            .filter(|f| f.path.as_str().ends_with(LEGACY_ENTRY_EXTENSION));
+        match (graphs.next(), graphs.next()) {
+            (Some(only), None) => Ok(only),
+            (None, _) => Err(ManifestError::EntryMissing { entry: None }),
+            (Some(_), Some(_)) => Err(ManifestError::EntryAmbiguous {
+                candidates: self
+                    .files
+                    .iter()
+                    .filter(|f| f.path.as_str().ends_with(LEGACY_ENTRY_EXTENSION))
+                    .map(|f| f.path.to_string())
+                    .collect(),
+            }),
+        }
     }
 
     /// The file with this logical path.

@@ -7,7 +7,9 @@
 //! 1. the bytes are a DSSE envelope whose payload type is [`PAYLOAD_TYPE`] and which carries
 //!    valid signatures by at least `threshold` distinct trusted keys ([`Envelope::verify`]);
 //! 2. the signed payload bytes — exactly those, never re-serialized — are a consistent manifest
-//!    ([`Manifest::from_json`]);
+//!    ([`Manifest::from_json`]), which includes naming its entry point, the file the runtime
+//!    loads ([`Manifest::entry`]: `runtime.entry`, or the only `.onnx` file of a manifest packed
+//!    before that field existed);
 //! 3. the manifest names the model the client asked for (`manifest-name-mismatch`: a valid
 //!    manifest for model A must never be served as model B);
 //! 4. it is within its validity window: `now < expires_at` (`manifest-expired`) and
@@ -16,6 +18,13 @@
 //!    precedence (`manifest-rollback`); the same version has the same content
 //!    (`manifest-mix-and-match`); and a re-signing of the same version is not older than the
 //!    one accepted (`manifest-stale-reissue`).
+//!
+//! This is the one acceptance path: the service worker, the browser runtime (with or without a
+//! service worker), the edge and `tessera verify` all call it — [`UpdatePolicy::evaluate`] for a
+//! manifest just fetched, [`UpdatePolicy::reopen`] for one accepted earlier and kept (steps 1–3,
+//! no clock: expiry and rollback were judged when it was accepted), [`UpdatePolicy::verify_signed`]
+//! for audits of archived versions (steps 1–2). The bytes of a file are then checked with
+//! [`crate::assemble`].
 //!
 //! What it does **not** do, on purpose or not yet:
 //! - No key rotation, delegation or revocation: the trusted keys and threshold are fixed by the
@@ -178,6 +187,39 @@ impl ErrorCode for UpdateError {
     }
 }
 
+/// Every code a refusal by the acceptance path can carry (envelope, signature, manifest, policy),
+/// as a `&'static str`: for a consumer that receives a refusal's code as text from another
+/// component (the browser runtime from its service worker) and reports it as its own.
+pub fn refusal_code(code: &str) -> Option<&'static str> {
+    REFUSAL_CODES.iter().copied().find(|c| *c == code)
+}
+
+/// The codes [`refusal_code`] knows (a test checks each refusal variant's code is here).
+pub const REFUSAL_CODES: &[&str] = &[
+    "envelope-malformed",
+    "envelope-payload-type",
+    "manifest-signature-invalid",
+    "manifest-unknown-key",
+    "manifest-threshold-not-met",
+    "manifest-malformed",
+    "manifest-schema-unsupported",
+    "manifest-validity-empty",
+    "manifest-no-files",
+    "manifest-duplicate-path",
+    "manifest-shard-sizes",
+    "manifest-shard-conflict",
+    "manifest-invalid-tensor",
+    "manifest-entry-missing",
+    "manifest-entry-ambiguous",
+    "previous-manifest-mismatch",
+    "manifest-name-mismatch",
+    "manifest-expired",
+    "manifest-not-yet-valid",
+    "manifest-rollback",
+    "manifest-mix-and-match",
+    "manifest-stale-reissue",
+];
+
 impl UpdatePolicy {
     /// A policy with [`DEFAULT_MAX_CLOCK_SKEW_SECS`].
     pub fn new(trusted: TrustedKeys, threshold: usize) -> Self {
@@ -204,21 +246,39 @@ impl UpdatePolicy {
                 previous: prev.name.clone(),
             });
         }
-        let envelope = Envelope::from_json(envelope_json)?;
-        let payload = envelope.verify(PAYLOAD_TYPE, &self.trusted, self.threshold)?;
-        let manifest = Manifest::from_json(&payload)?;
-        if &manifest.name != expected_name {
-            return Err(UpdateError::NameMismatch {
-                expected: expected_name.clone(),
-                found: manifest.name,
-            });
-        }
+        let manifest = self.reopen(expected_name, envelope_json)?;
         self.check_validity(&manifest, now)?;
         let kind = match previous {
             None => Acceptance::First,
             Some(prev) => relation_to_previous(prev, &manifest)?,
         };
         Ok(Accepted { manifest, kind })
+    }
+
+    /// Steps 1–3 for a manifest accepted earlier and kept (by this client, or handed over by
+    /// the service worker that accepted it): the signature is checked again with today's
+    /// trusted keys, the payload parsed, the name compared; no clock and no previous state.
+    pub fn reopen(
+        &self,
+        expected_name: &ModelName,
+        envelope_json: &[u8],
+    ) -> Result<Manifest, UpdateError> {
+        let manifest = self.verify_signed(envelope_json)?;
+        if &manifest.name != expected_name {
+            return Err(UpdateError::NameMismatch {
+                expected: expected_name.clone(),
+                found: manifest.name,
+            });
+        }
+        Ok(manifest)
+    }
+
+    /// Steps 1–2 alone: a validly signed, consistent manifest, whatever its name and validity
+    /// window (for audits of archived versions, e.g. `tessera verify`).
+    pub fn verify_signed(&self, envelope_json: &[u8]) -> Result<Manifest, UpdateError> {
+        let envelope = Envelope::from_json(envelope_json)?;
+        let payload = envelope.verify(PAYLOAD_TYPE, &self.trusted, self.threshold)?;
+        Ok(Manifest::from_json(&payload)?)
     }
 
     fn check_validity(&self, manifest: &Manifest, now: u64) -> Result<(), UpdateError> {

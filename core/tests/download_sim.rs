@@ -12,11 +12,12 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use std::collections::{BTreeMap, VecDeque};
 
+use tessera_core::assemble::FileAssembly;
 use tessera_core::download::{
-    ChunkAction, DownloadConfig, DownloadError, DownloadPlan, EndAction, FileVerifier, HeadAction,
-    NextAttempt, Request, RequestFailed, RequestId, ResponseHead, SeedAction,
+    ChunkAction, DownloadConfig, DownloadError, DownloadPlan, EndAction, HeadAction, NextAttempt,
+    Request, RequestFailed, RequestId, ResponseHead, SeedAction,
 };
-use tessera_core::manifest::ShardRef;
+use tessera_core::manifest::{FileEntry, ShardRef};
 use tessera_core::range::ByteRange;
 use tessera_core::{ErrorCode, Sha256Digest};
 
@@ -440,15 +441,17 @@ impl Sim {
             "visible bytes differ from the file"
         );
         assert!(self.store.staged.is_empty(), "no staged leftovers");
-        let mut verifier = FileVerifier::new(
-            "model.onnx",
-            Sha256Digest::of(&fixture.file),
-            fixture.file.len() as u64,
-        );
+        let entry = FileEntry {
+            path: "model.onnx".parse().unwrap(),
+            size: fixture.file.len() as u64,
+            sha256: Sha256Digest::of(&fixture.file),
+            shards: fixture.shards.clone(),
+        };
+        let mut assembly = FileAssembly::new(&entry);
         for piece in assembled.chunks(4096) {
-            verifier.update(piece);
+            assembly.update(piece).unwrap();
         }
-        assert_eq!(verifier.finish(), Ok(()));
+        assert_eq!(assembly.finish(), Ok(()));
         let p = self.plan.progress();
         assert_eq!(p.verified_bytes, fixture.unique_bytes());
         assert_eq!(p.done_bytes(), p.total_bytes);

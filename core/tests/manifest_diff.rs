@@ -33,13 +33,13 @@ fn file(path: &str, shards: &[&[u8]]) -> Value {
     })
 }
 
-/// A valid manifest of `version` made of `files`.
+/// A valid manifest of `version` made of `files` (the first one is its entry point).
 fn manifest(version: &str, files: Vec<Value>) -> Manifest {
     let value = json!({
         "schema": 1,
         "name": "recommender",
         "version": version,
-        "runtime": { "engine": "wonnx", "abi": 1 },
+        "runtime": { "engine": "wonnx", "abi": 1, "entry": files[0]["path"] },
         "issued_at": 1_767_225_600u64,
         "expires_at": 1_769_817_600u64,
         "files": files,

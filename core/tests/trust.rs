@@ -1677,3 +1677,132 @@ mod properties {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The entry point: one rule for which file runs.
+
+#[test]
+fn a_declared_entry_point_is_the_model_file_even_beside_other_graphs() {
+    let mut value = manifest_value("1.0.0");
+    value["files"]
+        .as_array_mut()
+        .unwrap()
+        .push(file_json("variants/model_q8.onnx", &[b"q8 weights"]));
+    value["runtime"]["entry"] = json!("variants/model_q8.onnx");
+    let m = manifest(&value);
+    assert_eq!(m.entry().unwrap().path.as_str(), "variants/model_q8.onnx");
+    assert_eq!(
+        m.runtime.entry.as_ref().map(LogicalPath::as_str),
+        Some("variants/model_q8.onnx")
+    );
+}
+
+#[test]
+fn a_manifest_without_entry_runs_its_only_onnx_file() {
+    let m = manifest(&manifest_value("1.0.0"));
+    assert_eq!(m.runtime.entry, None, "packed before runtime.entry existed");
+    assert_eq!(m.entry().unwrap().path.as_str(), "model.onnx");
+}
+
+#[test]
+fn an_unresolvable_entry_point_refuses_the_whole_manifest() {
+    let two = {
+        let mut value = manifest_value("1.0.0");
+        value["files"]
+            .as_array_mut()
+            .unwrap()
+            .push(file_json("model_fp16.onnx", &[b"fp16"]));
+        value
+    };
+    let none = with(
+        manifest_value("1.0.0"),
+        "/files",
+        json!([file_json("weights.bin", &[b"w"])]),
+    );
+    let mut undeclared = manifest_value("1.0.0");
+    undeclared["runtime"]["entry"] = json!("absent.onnx");
+    let key = signing_key(1);
+    for (value, code) in [
+        (two, "manifest-entry-ambiguous"),
+        (none, "manifest-entry-missing"),
+        (undeclared, "manifest-entry-missing"),
+    ] {
+        let parsed = Manifest::from_json(&bytes_of(&value));
+        assert_eq!(parsed.unwrap_err().code(), code);
+        let verdict =
+            policy(&[&key], 1).evaluate(&recommender(), None, &signed(&value, &[&key]), NOW);
+        assert_eq!(
+            update_code(verdict),
+            code,
+            "through the acceptance path too"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// reopen / verify_signed: a kept manifest is re-verified without the clock.
+
+#[test]
+fn reopen_verifies_signature_and_name_but_not_the_clock() {
+    let key = signing_key(1);
+    let other = signing_key(2);
+    let p = policy(&[&key], 1);
+    let expired = with(manifest_value("1.0.0"), "/expires_at", json!(T0 + 1));
+    let reopened = p
+        .reopen(&recommender(), &signed(&expired, &[&key]))
+        .unwrap();
+    assert_eq!(
+        reopened.version.to_string(),
+        "1.0.0",
+        "accepted earlier, kept after expiry"
+    );
+    assert_eq!(
+        update_code(p.reopen(&recommender(), &signed(&expired, &[&other]))),
+        "manifest-unknown-key"
+    );
+    assert_eq!(
+        update_code(p.reopen(&"other".parse().unwrap(), &signed(&expired, &[&key]))),
+        "manifest-name-mismatch"
+    );
+    let archived = p.verify_signed(&signed(&expired, &[&key])).unwrap();
+    assert_eq!(archived.name, recommender());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hostile-manifest table every consumer is tested against (SW, runtime, edge: same codes).
+
+#[test]
+fn the_hostile_table_is_refused_by_the_policy_with_each_cases_code() {
+    let trusted = signing_key(1);
+    let untrusted = signing_key(9);
+    let base = manifest(&manifest_value("1.0.0"));
+    let table = tessera_core::hostile::cases(&base, &trusted, &untrusted, NOW, |case| {
+        format!("t-{case}").parse().unwrap()
+    })
+    .unwrap();
+    let names: Vec<&str> = table.iter().map(|c| c.case).collect();
+    assert_eq!(
+        names,
+        [
+            "bad-signature",
+            "unknown-key",
+            "expired",
+            "not-yet-valid",
+            "name-mismatch",
+            "two-onnx",
+            "missing-entry",
+            "rollback",
+            "mix-and-match"
+        ]
+    );
+    let p = policy(&[&trusted], 1);
+    for case in &table {
+        let previous = case.previous.as_ref().map(|envelope| {
+            p.evaluate(&case.model, None, envelope, NOW)
+                .unwrap_or_else(|e| panic!("{}: previous refused: {e}", case.case))
+                .manifest
+        });
+        let verdict = p.evaluate(&case.model, previous.as_ref(), &case.offered, NOW);
+        assert_eq!(update_code(verdict), case.code, "case {}", case.case);
+    }
+}

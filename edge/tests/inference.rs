@@ -541,7 +541,9 @@ async fn a_tampered_shard_or_untrusted_signer_gets_the_model_refused() {
 async fn a_refused_new_version_never_replaces_the_verified_one() {
     let artifacts = Artifacts::new();
     let edge = Edge::start(&trusting(&artifacts)).await;
-    assert_eq!(edge.infer(&first_input()).await.body["version"], "1.0.0");
+    let first = edge.infer(&first_input()).await;
+    assert_eq!(first.body["version"], "1.0.0");
+    assert!(first.headers.get("x-tessera-refused-update").is_none());
 
     // 1.1.0 is validly signed, but a shard it names is corrupt on disk (the good version's
     // bytes were verified into memory when it loaded).
@@ -555,6 +557,10 @@ async fn a_refused_new_version_never_replaces_the_verified_one() {
         assert_eq!(
             (reply.status, &reply.body["version"]),
             (200, &json!("1.0.0"))
+        );
+        assert_eq!(
+            reply.headers["x-tessera-refused-update"], "shard-corrupt",
+            "the kept version's answers say why the new one is not used"
         );
         let scores = &reply.body["outputs"]["y"]["data"];
         assert!(

@@ -126,6 +126,8 @@ export class Fixture {
       '--out', this.artifacts,
     ];
     if (force) args.push('--force');
+    // Not a graph, but the file a runtime would load: the manifest's declared entry point.
+    if (this.files.has('weights.bin')) args.push('--entry', 'weights.bin');
     for (const [logical, bytes] of this.files) {
       const file = path.join(dir, logical.replaceAll('/', '__'));
       await writeFile(file, bytes);

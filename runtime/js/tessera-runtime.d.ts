@@ -94,7 +94,10 @@ export interface LoadReport {
   source: 'service-worker' | 'shards';
   vectorsPassed: number;
   adapterIsFallback: boolean;
-  timings: { manifestMs: number; fetchMs: number; verifyMs: number; sessionMs: number; selfTestMs: number };
+  /** Set when a newer published manifest was refused and the last accepted version loaded instead (no service worker). */
+  refusedUpdate?: { code: string; message: string };
+  /** `fetchMs` includes checking every shard and the whole file against the signed manifest. */
+  timings: { manifestMs: number; fetchMs: number; sessionMs: number; selfTestMs: number };
 }
 
 export interface LatencyStats {

@@ -3,6 +3,7 @@
 //! which the edge would refuse too). It does not decide where a request goes next; that is
 //! `tessera_core::fallback`.
 
+use tessera_core::assemble::AssemblyError;
 use tessera_core::fallback::LocalFault;
 use tessera_core::ErrorCode;
 
@@ -81,22 +82,10 @@ pub enum RuntimeError {
         /// Core's message.
         detail: String,
     },
-    /// The manifest lists no `.onnx` file.
-    #[error("manifest of {model:?} lists no .onnx file")]
-    NoModelFile {
-        /// The model.
-        model: String,
-    },
-    /// Bytes whose sha256 or size differ from the manifest's.
-    #[error("{what} does not match the signed manifest: expected {expected}, got {actual}")]
-    HashMismatch {
-        /// The file or shard.
-        what: String,
-        /// The manifest's sha256 (and size).
-        expected: String,
-        /// What was received.
-        actual: String,
-    },
+    /// Bytes that are not the file the signed manifest describes (a shard or the whole file;
+    /// core's code: `shard-hash-mismatch`, `file-size-mismatch`, `file-hash-mismatch`).
+    #[error(transparent)]
+    Assembly(#[from] AssemblyError),
     /// The ONNX graph cannot be read or has no static input shapes.
     #[error("model {model:?} cannot run here: {detail}")]
     ModelUnsupported {
@@ -168,8 +157,7 @@ impl ErrorCode for RuntimeError {
             Self::Fetch { .. } => "fetch-failed",
             Self::HttpStatus { .. } => "http-status",
             Self::ManifestRejected { code, .. } => code,
-            Self::NoModelFile { .. } => "model-file-missing",
-            Self::HashMismatch { .. } => "file-hash-mismatch",
+            Self::Assembly(e) => e.code(),
             Self::ModelUnsupported { .. } => "model-unsupported",
             Self::Session { .. } => "session-failed",
             Self::SelfTest { .. } => "local-self-test-failed",
@@ -197,8 +185,7 @@ impl RuntimeError {
             Self::Fetch { .. }
             | Self::HttpStatus { .. }
             | Self::ManifestRejected { .. }
-            | Self::NoModelFile { .. }
-            | Self::HashMismatch { .. }
+            | Self::Assembly(_)
             | Self::Session { .. }
             | Self::NotLoaded(_)
             | Self::Js(_) => LocalFault::LoadFailed,

@@ -1,8 +1,10 @@
 //! The worker-side runtime (wasm32 only): [`LocalRuntime`] checks capabilities, loads a model
-//! by name — signed manifest verified with core, file bytes fetched through the service worker
-//! (or shard by shard when no service worker controls the page) and checked against the
-//! manifest's sha256 before wonnx ever sees them — builds a wonnx session, proves it with the
-//! manifest's known-answer vectors, and runs inferences with typed arrays in and out.
+//! by name — its signed manifest through core's one acceptance path (the one the service worker
+//! accepted, or, with no service worker, judged here against the last one this runtime
+//! accepted), its entry point fetched through the service worker (or shard by shard when none
+//! controls the page) and checked with core's file assembly before wonnx ever sees it — builds
+//! a wonnx session, proves it with the manifest's known-answer vectors, and runs inferences
+//! with typed arrays in and out.
 //!
 //! WebGPU errors (a shader the browser rejects, a validation error, a lost device) do not
 //! surface through wonnx: with a [`GpuMonitor`] attached ([`LocalRuntime::watch_gpu`]), the
@@ -22,13 +24,14 @@ use js_sys::{
     Array, BigInt64Array, Float32Array, Int32Array, Object, Promise, Reflect, Uint8Array,
 };
 use serde::{Deserialize, Serialize};
-use tessera_core::dsse::Envelope;
+use tessera_core::assemble::{verify_file, FileAssembly};
 use tessera_core::infer::{InferRequest, RequestTensor, TensorData, TensorSpec};
 use tessera_core::keys::{PublicKeyFile, TrustedKeys};
-use tessera_core::layout::{manifest_path, shard_path, versioned_manifest_path, ModelName};
-use tessera_core::manifest::{DType, FileEntry, Manifest, Tensor, PAYLOAD_TYPE};
+use tessera_core::layout::{accepted_path, manifest_path, shard_path, ModelName};
+use tessera_core::manifest::{DType, FileEntry, Manifest, Tensor};
+use tessera_core::policy::{refusal_code, UpdateError, UpdatePolicy};
 use tessera_core::selftest;
-use tessera_core::{ErrorCode, Sha256Digest};
+use tessera_core::ErrorCode;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
@@ -97,7 +100,17 @@ struct LoadReport {
     source: &'static str,
     vectors_passed: usize,
     adapter_is_fallback: bool,
+    /// Set when a newer published manifest was refused and the last accepted version loaded
+    /// instead (without a service worker; with one, the worker reports its refusals).
+    refused_update: Option<RefusedView>,
     timings: LoadTimings,
+}
+
+/// A refused publication: core's code and message.
+#[derive(Debug, Serialize)]
+struct RefusedView {
+    code: &'static str,
+    message: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -111,8 +124,8 @@ struct SpecView {
 #[serde(rename_all = "camelCase")]
 struct LoadTimings {
     manifest_ms: f64,
+    /// Fetching the entry point and checking it (every shard, then the whole file).
     fetch_ms: f64,
-    verify_ms: f64,
     session_ms: f64,
     self_test_ms: f64,
 }
@@ -127,8 +140,8 @@ struct Loaded {
 }
 
 struct Inner {
-    trusted: TrustedKeys,
-    threshold: usize,
+    /// Core's one acceptance path, with the page's trusted keys.
+    policy: UpdatePolicy,
     base: String,
     controlled: bool,
     allow_unlisted_ops: bool,
@@ -175,8 +188,7 @@ impl LocalRuntime {
         }
         Ok(Self {
             inner: Rc::new(Inner {
-                trusted,
-                threshold: options.threshold.unwrap_or(1),
+                policy: UpdatePolicy::new(trusted, options.threshold.unwrap_or(1)),
                 base,
                 controlled: options.controlled,
                 allow_unlisted_ops: options.allow_unlisted_ops,
@@ -292,33 +304,33 @@ impl Inner {
             )?;
 
         let started = now_ms();
-        let mut manifest = self.manifest(&model, &manifest_path(&model)).await?;
+        let (mut manifest, refused_update) = self.accepted(&model).await?;
         timings.manifest_ms = now_ms() - started;
         self.check_capability(name, &manifest)?;
-        let mut file = model_file(name, &manifest)?;
 
         let started = now_ms();
-        let (bytes, source) = if self.controlled {
-            let url = format!("{}{}/{}", self.base, model, file.path.as_str());
-            let response = fetch_ok(&url).await?;
-            let served = response.headers().get(VERSION_HEADER).ok().flatten();
-            let bytes = read_body(&url, &response).await?;
-            // The service worker serves the version it accepted, which is not the newest
-            // published one while an update downloads or after it refused one (tampered,
-            // rolled back, expired): check the bytes against that version's signed manifest.
-            if let Some(served) = served.filter(|v| *v != manifest.version.to_string()) {
-                manifest = self.served_manifest(&model, &served).await?;
-                self.check_capability(name, &manifest)?;
-                file = model_file(name, &manifest)?;
-            }
-            (bytes, "service-worker")
+        let (file, bytes, source) = if self.controlled {
+            // The worker may switch versions between the manifest and the file (an update
+            // finishing): the bytes then match the next manifest it answers, not this one.
+            let (file, bytes) = match self.served_file(&model, &manifest).await? {
+                Ok(served) => served,
+                Err(mismatch) => {
+                    let (next, _) = self.accepted(&model).await?;
+                    if next.version == manifest.version {
+                        return Err(mismatch);
+                    }
+                    manifest = next;
+                    self.check_capability(name, &manifest)?;
+                    self.served_file(&model, &manifest).await??
+                }
+            };
+            (file, bytes, "service-worker")
         } else {
-            (self.fetch_shards(&file).await?, "shards")
+            let file = entry(&model, &manifest)?;
+            let bytes = self.fetch_shards(&file).await?;
+            (file, bytes, "shards")
         };
         timings.fetch_ms = now_ms() - started;
-        let started = now_ms();
-        verify(&file.path.to_string(), &file, &bytes)?;
-        timings.verify_ms = now_ms() - started;
 
         let signature =
             tessera_onnx::inspect(&bytes).map_err(|e| RuntimeError::ModelUnsupported {
@@ -390,6 +402,7 @@ impl Inner {
             outputs: loaded.outputs.iter().map(|o| o.name.clone()).collect(),
             file_bytes: file.size,
             source,
+            refused_update,
             vectors_passed: manifest.test_vectors.len(),
             adapter_is_fallback: adapter.is_fallback,
             timings,
@@ -415,93 +428,104 @@ impl Inner {
         }
     }
 
-    /// The signed manifest of the version the service worker served (`NAME/versions/V.json`),
-    /// verified like the current one and required to be exactly that version.
-    async fn served_manifest(
+    /// The manifest to load `model` by, through core's one acceptance path, and the refusal of
+    /// a newer publication when an accepted version is kept instead.
+    ///
+    /// With a service worker: the envelope the worker accepted and serves
+    /// (`{base}_accepted/NAME`, answered from its store online and offline), reopened here
+    /// (signature and name checked again). Without one: the published `manifest.json` judged by
+    /// [`UpdatePolicy::evaluate`] against the envelope this runtime accepted last, which it keeps
+    /// in Cache Storage ([`ACCEPTED_CACHE`]) — so expiry, rollback and mix-and-match protection
+    /// hold without a service worker too. A refused publication (or no network) keeps the last
+    /// accepted version in use.
+    async fn accepted(
         &self,
         model: &ModelName,
-        served: &str,
-    ) -> Result<Manifest, RuntimeError> {
-        let mismatch = |detail: String| RuntimeError::ManifestRejected {
+    ) -> Result<(Manifest, Option<RefusedView>), RuntimeError> {
+        let rejected = |e: UpdateError| RuntimeError::ManifestRejected {
             model: model.to_string(),
-            code: "manifest-version-mismatch",
-            detail,
+            code: e.code(),
+            detail: e.to_string(),
         };
-        let version: semver::Version = served.parse().map_err(|e| {
-            mismatch(format!(
-                "the service worker served version {served:?}, which is not a version: {e}"
-            ))
-        })?;
-        let manifest = self
-            .manifest(model, &versioned_manifest_path(model, &version))
-            .await?;
-        if manifest.version != version {
-            return Err(mismatch(format!(
-                "the service worker served version {version}, but its signed manifest says {}",
-                manifest.version
-            )));
-        }
-        Ok(manifest)
-    }
-
-    /// Fetches the envelope at `path` (`NAME/manifest.json` or `NAME/versions/V.json`) and
-    /// verifies it with the trusted keys. The service worker passes manifests through to the
-    /// network, so the last envelope fetched from each URL is kept in Cache Storage
-    /// ([`MANIFEST_CACHE`]) and used when the network fails: offline, a model the service
-    /// worker holds can still be loaded. Cached or not, the envelope is verified again here.
-    async fn manifest(&self, model: &ModelName, path: &str) -> Result<Manifest, RuntimeError> {
-        let url = format!("{}{}", self.base, path);
-        let bytes = match fetch_bytes(&url).await {
-            Ok(bytes) => {
-                remember(&url, &bytes).await;
-                bytes
-            }
-            Err(error @ RuntimeError::Fetch { .. }) => recall(&url).await.ok_or(error)?,
-            Err(error) => return Err(error),
-        };
-        let rejected = |code: &'static str, detail: String| RuntimeError::ManifestRejected {
-            model: model.to_string(),
-            code,
-            detail,
-        };
-        let envelope =
-            Envelope::from_json(&bytes).map_err(|e| rejected(e.code(), e.to_string()))?;
-        let payload = envelope
-            .verify(PAYLOAD_TYPE, &self.trusted, self.threshold)
-            .map_err(|e| rejected(e.code(), e.to_string()))?;
-        let manifest =
-            Manifest::from_json(&payload).map_err(|e| rejected(e.code(), e.to_string()))?;
-        if &manifest.name != model {
-            return Err(rejected(
-                "manifest-name-mismatch",
-                format!("it is signed for model {:?}", manifest.name.to_string()),
+        let kept_url = format!("{}{}", self.base, accepted_path(model));
+        if self.controlled {
+            let envelope = fetch_from_worker(model, &kept_url).await?;
+            return Ok((
+                self.policy.reopen(model, &envelope).map_err(rejected)?,
+                None,
             ));
         }
-        Ok(manifest)
+        let kept = stored_envelope(&kept_url).await;
+        // A kept envelope today's keys no longer verify is not a version to keep.
+        let previous = kept
+            .as_deref()
+            .and_then(|bytes| self.policy.reopen(model, bytes).ok());
+        let url = format!("{}{}", self.base, manifest_path(model));
+        let published = match fetch_bytes(&url).await {
+            Ok(bytes) => bytes,
+            Err(error @ RuntimeError::Fetch { .. }) => {
+                return previous.map(|m| (m, None)).ok_or(error);
+            }
+            Err(error) => return Err(error),
+        };
+        let now = (js_sys::Date::now() / 1000.0).max(0.0);
+        // Whole seconds since 1970: far below 2^53.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let now = now as u64;
+        match self
+            .policy
+            .evaluate(model, previous.as_ref(), &published, now)
+        {
+            Ok(accepted) => {
+                if kept.as_deref() != Some(published.as_slice()) {
+                    keep_envelope(&kept_url, &published).await;
+                }
+                Ok((accepted.manifest, None))
+            }
+            Err(error) => match previous {
+                Some(previous) => Ok((
+                    previous,
+                    Some(RefusedView {
+                        code: error.code(),
+                        message: error.to_string(),
+                    }),
+                )),
+                None => Err(rejected(error)),
+            },
+        }
     }
 
-    /// The file's bytes from its content-addressed shards, [`SHARD_FETCHES`] at a time, each
-    /// checked before it is kept (in order; the first bad or failed shard stops the load).
+    /// The manifest's entry point as the service worker serves it, checked against the
+    /// manifest: `Ok(Err(_))` when the bytes are not that file (the caller may retry with the
+    /// worker's next manifest).
+    async fn served_file(
+        &self,
+        model: &ModelName,
+        manifest: &Manifest,
+    ) -> Result<Result<(FileEntry, Vec<u8>), RuntimeError>, RuntimeError> {
+        let file = entry(model, manifest)?;
+        let url = format!("{}{}/{}", self.base, model, file.path.as_str());
+        let bytes = fetch_bytes(&url).await?;
+        Ok(match verify_file(&file, &bytes) {
+            Ok(()) => Ok((file, bytes)),
+            Err(e) => Err(RuntimeError::from(e)),
+        })
+    }
+
+    /// The file's bytes from its content-addressed shards, [`SHARD_FETCHES`] at a time, checked
+    /// in order by core's [`FileAssembly`] (the first bad or failed shard stops the load).
     async fn fetch_shards(&self, file: &FileEntry) -> Result<Vec<u8>, RuntimeError> {
         let mut shards = stream::iter(&file.shards)
-            .map(|shard| async move {
-                let path = shard_path(&shard.sha256);
-                let data = fetch_bytes(&format!("{}{}", self.base, path)).await?;
-                let actual = Sha256Digest::of(&data);
-                if actual != shard.sha256 || data.len() as u64 != shard.size {
-                    return Err(RuntimeError::HashMismatch {
-                        what: format!("shard {path}"),
-                        expected: format!("{} ({} bytes)", shard.sha256, shard.size),
-                        actual: format!("{actual} ({} bytes)", data.len()),
-                    });
-                }
-                Ok(data)
-            })
+            .map(|shard| fetch_bytes_owned(format!("{}{}", self.base, shard_path(&shard.sha256))))
             .buffered(SHARD_FETCHES);
+        let mut assembly = FileAssembly::new(file);
         let mut bytes = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
         while let Some(data) = shards.next().await {
-            bytes.extend_from_slice(&data?);
+            let data = data?;
+            assembly.update(&data)?;
+            bytes.extend_from_slice(&data);
         }
+        assembly.finish()?;
         Ok(bytes)
     }
 
@@ -606,14 +630,13 @@ impl Inner {
 /// Shards fetched at once when no service worker serves the model.
 const SHARD_FETCHES: usize = 4;
 
-/// The Cache Storage cache holding the last manifest envelope fetched per URL.
-pub const MANIFEST_CACHE: &str = "tessera-runtime-manifests";
+/// The Cache Storage cache holding, when no service worker controls the page, the envelope
+/// this runtime accepted last per model (keyed by `{base}_accepted/NAME`, the URL a service
+/// worker answers the same thing at).
+pub const ACCEPTED_CACHE: &str = "tessera-runtime-accepted";
 
-/// Header on the service worker's model-file responses naming the version it served.
-pub const VERSION_HEADER: &str = "X-Tessera-Version";
-
-/// The manifest cache, where Cache Storage exists.
-async fn manifest_cache() -> Option<JsValue> {
+/// The accepted-manifest cache, where Cache Storage exists.
+async fn accepted_cache() -> Option<JsValue> {
     let caches = Reflect::get(&js_sys::global(), &JsValue::from_str("caches")).ok()?;
     if caches.is_undefined() {
         return None;
@@ -623,14 +646,15 @@ async fn manifest_cache() -> Option<JsValue> {
         .dyn_into()
         .ok()?;
     let promise = open
-        .call1(&caches, &JsValue::from_str(MANIFEST_CACHE))
+        .call1(&caches, &JsValue::from_str(ACCEPTED_CACHE))
         .ok()?;
     await_promise(promise.dyn_into().ok()?).await.ok()
 }
 
-/// Keeps `bytes` as the envelope of `url`. Best effort: a failure only costs offline loads.
-async fn remember(url: &str, bytes: &[u8]) {
-    let Some(cache) = manifest_cache().await else {
+/// Keeps `bytes` as the envelope accepted at `key`. Best effort: a failure only means the next
+/// load judges the published manifest without this one as its previous.
+async fn keep_envelope(key: &str, bytes: &[u8]) {
+    let Some(cache) = accepted_cache().await else {
         return;
     };
     let mut body = bytes.to_vec();
@@ -641,7 +665,7 @@ async fn remember(url: &str, bytes: &[u8]) {
         .ok()
         .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
     if let Some(put) = put {
-        if let Ok(promise) = put.call2(&cache, &JsValue::from_str(url), &response) {
+        if let Ok(promise) = put.call2(&cache, &JsValue::from_str(key), &response) {
             if let Ok(promise) = promise.dyn_into::<Promise>() {
                 let _ = await_promise(promise).await;
             }
@@ -649,14 +673,14 @@ async fn remember(url: &str, bytes: &[u8]) {
     }
 }
 
-/// The envelope last kept for `url`, if any.
-async fn recall(url: &str) -> Option<Vec<u8>> {
-    let cache = manifest_cache().await?;
+/// The envelope kept at `key`, if any.
+async fn stored_envelope(key: &str) -> Option<Vec<u8>> {
+    let cache = accepted_cache().await?;
     let matcher: js_sys::Function = Reflect::get(&cache, &JsValue::from_str("match"))
         .ok()?
         .dyn_into()
         .ok()?;
-    let found = matcher.call1(&cache, &JsValue::from_str(url)).ok()?;
+    let found = matcher.call1(&cache, &JsValue::from_str(key)).ok()?;
     let response: Response = await_promise(found.dyn_into().ok()?)
         .await
         .ok()?
@@ -666,17 +690,39 @@ async fn recall(url: &str) -> Option<Vec<u8>> {
     Some(Uint8Array::new(&body).to_vec())
 }
 
-/// Checks the whole file against the manifest (size and sha256).
-fn verify(what: &str, file: &FileEntry, bytes: &[u8]) -> Result<(), RuntimeError> {
-    let actual = Sha256Digest::of(bytes);
-    if actual != file.sha256 || bytes.len() as u64 != file.size {
-        return Err(RuntimeError::HashMismatch {
-            what: format!("file {what}"),
-            expected: format!("{} ({} bytes)", file.sha256, file.size),
-            actual: format!("{actual} ({} bytes)", bytes.len()),
-        });
+/// The envelope the service worker accepted for `model`, from `url`. A refusal the worker
+/// answers (`{"error": {"code"}}`) keeps its trust code, so the page sees the code the worker
+/// gave; other failures are HTTP statuses.
+async fn fetch_from_worker(model: &ModelName, url: &str) -> Result<Vec<u8>, RuntimeError> {
+    #[derive(Deserialize)]
+    struct Body {
+        error: Detail,
     }
-    Ok(())
+    #[derive(Deserialize)]
+    struct Detail {
+        code: String,
+        message: String,
+    }
+    let response = fetch_response(url).await?;
+    if response.ok() {
+        return read_body(url, &response).await;
+    }
+    let status = response.status();
+    let body = read_body(url, &response).await.unwrap_or_default();
+    let refusal = serde_json::from_slice::<Body>(&body)
+        .ok()
+        .and_then(|b| Some((refusal_code(&b.error.code)?, b.error.message)));
+    Err(match refusal {
+        Some((code, detail)) => RuntimeError::ManifestRejected {
+            model: model.to_string(),
+            code,
+            detail,
+        },
+        None => RuntimeError::HttpStatus {
+            url: url.to_owned(),
+            status,
+        },
+    })
 }
 
 /// `fetch(url)` → the body bytes of a 2xx response.
@@ -685,8 +731,13 @@ async fn fetch_bytes(url: &str) -> Result<Vec<u8>, RuntimeError> {
     read_body(url, &response).await
 }
 
-/// `GET url`, refused unless the status is 2xx.
-async fn fetch_ok(url: &str) -> Result<Response, RuntimeError> {
+/// [`fetch_bytes`] for a URL it owns (for streams of fetches).
+async fn fetch_bytes_owned(url: String) -> Result<Vec<u8>, RuntimeError> {
+    fetch_bytes(&url).await
+}
+
+/// `GET url`, whatever the status.
+async fn fetch_response(url: &str) -> Result<Response, RuntimeError> {
     let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
     let failed = |source: JsError| RuntimeError::Fetch {
         url: url.to_owned(),
@@ -695,7 +746,12 @@ async fn fetch_ok(url: &str) -> Result<Response, RuntimeError> {
     let response = await_promise(scope.fetch_with_str(url))
         .await
         .map_err(failed)?;
-    let response: Response = cast(response, "fetch's answer").map_err(failed)?;
+    cast(response, "fetch's answer").map_err(failed)
+}
+
+/// `GET url`, refused unless the status is 2xx.
+async fn fetch_ok(url: &str) -> Result<Response, RuntimeError> {
+    let response = fetch_response(url).await?;
     if !response.ok() {
         return Err(RuntimeError::HttpStatus {
             url: url.to_owned(),
@@ -718,15 +774,15 @@ async fn read_body(url: &str, response: &Response) -> Result<Vec<u8>, RuntimeErr
     Ok(Uint8Array::new(&body).to_vec())
 }
 
-/// The manifest's model file: its first `.onnx` file.
-fn model_file(name: &str, manifest: &Manifest) -> Result<FileEntry, RuntimeError> {
+/// The manifest's entry point (core's one rule; a parsed manifest always has one).
+fn entry(model: &ModelName, manifest: &Manifest) -> Result<FileEntry, RuntimeError> {
     manifest
-        .files
-        .iter()
-        .find(|f| f.path.as_str().ends_with(".onnx"))
+        .entry()
         .cloned()
-        .ok_or_else(|| RuntimeError::NoModelFile {
-            model: name.to_owned(),
+        .map_err(|e| RuntimeError::ManifestRejected {
+            model: model.to_string(),
+            code: e.code(),
+            detail: e.to_string(),
         })
 }
 

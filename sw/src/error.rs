@@ -3,6 +3,7 @@
 //! `model-not-found`, `file-not-found`, `store-failed`, `config-invalid`, `auth-failed`. It does
 //! not decide HTTP statuses beyond [`SwError::http_status`] nor how errors reach the page.
 
+use tessera_core::assemble::AssemblyError;
 use tessera_core::download::DownloadError;
 use tessera_core::layout::LayoutError;
 use tessera_core::policy::UpdateError;
@@ -21,9 +22,12 @@ pub enum SwError {
     /// A fetched manifest was refused by the update policy.
     #[error(transparent)]
     Policy(#[from] UpdateError),
-    /// A shard download or a file verification failed.
+    /// A shard download failed.
     #[error(transparent)]
     Download(#[from] DownloadError),
+    /// Stored shards do not make the file the manifest describes.
+    #[error(transparent)]
+    Assembly(#[from] AssemblyError),
     /// A model name or file path is not valid.
     #[error(transparent)]
     Layout(#[from] LayoutError),
@@ -106,6 +110,7 @@ impl ErrorCode for SwError {
             Self::Config(e) => e.code(),
             Self::Policy(e) => e.code(),
             Self::Download(e) => e.code(),
+            Self::Assembly(e) => e.code(),
             Self::Layout(e) => e.code(),
             Self::Quota { .. } | Self::QuotaExceeded(_) => "quota",
             Self::Network { .. } => "network",

@@ -143,7 +143,10 @@ mod worker {
         /// Whether `url` is a model file this worker answers (same origin, under the prefix,
         /// not a manifest or shard).
         pub fn handles(&self, url: &str) -> bool {
-            matches!(serve::route(&self.engine, url), Route::File(_))
+            matches!(
+                serve::route(&self.engine, url),
+                Route::File(_) | Route::Accepted(_)
+            )
         }
 
         /// Answers a request for a model file; the Promise always resolves to a Response

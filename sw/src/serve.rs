@@ -1,6 +1,9 @@
 //! Answers `GET`/`HEAD {prefix}NAME/FILE` from verified IndexedDB data only: ensures the model,
 //! evaluates `Range` with `tessera_core::range::evaluate` (200/206/416), sets the contract's
 //! headers, and streams the body chunk by chunk from the store (never the whole file in memory).
+//! `GET {prefix}_accepted/NAME` answers the signed envelope this worker accepted for the model
+//! (ensuring it first), online and offline: the page's runtime reads the manifest from here, so
+//! it verifies the bytes it gets against the very version served.
 //! Errors become JSON `{ "error": { code, message } }` responses. Manifests and shards under the
 //! prefix pass through to the network untouched.
 
@@ -8,7 +11,7 @@ use std::rc::Rc;
 
 use futures_util::stream;
 use js_sys::Uint8Array;
-use tessera_core::layout::ArtifactPath;
+use tessera_core::layout::{ArtifactPath, ModelName};
 use tessera_core::manifest::FileEntry;
 use tessera_core::range::{evaluate, unsatisfied_content_range, RangeOutcome};
 use tessera_core::ErrorCode as _;
@@ -24,6 +27,8 @@ use crate::js_error::{await_promise, catch, JsError};
 pub enum Route {
     /// A model's logical file: served from the store.
     File(ArtifactPath),
+    /// The envelope accepted for a model: served from the store.
+    Accepted(ModelName),
     /// Under the prefix but a manifest or shard: the network's.
     PassThrough,
     /// Not ours.
@@ -45,6 +50,7 @@ pub fn route(engine: &Engine, url: &str) -> Route {
     };
     match ArtifactPath::parse(rel) {
         Ok(p @ ArtifactPath::LogicalFile(..)) => Route::File(p),
+        Ok(ArtifactPath::Accepted(name)) => Route::Accepted(name),
         _ => Route::PassThrough,
     }
 }
@@ -58,13 +64,15 @@ pub async fn respond(engine: Rc<Engine>, request: Request) -> Response {
 }
 
 async fn serve(engine: Rc<Engine>, request: &Request) -> Result<Response, SwError> {
-    let Route::File(ArtifactPath::LogicalFile(model, path)) = route(&engine, &request.url()) else {
-        return pass_through(request).await;
-    };
     let method = request.method();
     if method != "GET" && method != "HEAD" {
         return pass_through(request).await;
     }
+    let (model, path) = match route(&engine, &request.url()) {
+        Route::File(ArtifactPath::LogicalFile(model, path)) => (model, path),
+        Route::Accepted(model) => return accepted(&engine, &model, &method).await,
+        _ => return pass_through(request).await,
+    };
     let manifest = engine.ensure(&model).await?;
     let file = manifest
         .file(path.as_str())
@@ -98,6 +106,36 @@ async fn serve(engine: Rc<Engine>, request: &Request) -> Result<Response, SwErro
     }
     let body = body_stream(engine, model.to_string(), file, from, to);
     build(status, &headers, Some(&body))
+}
+
+/// The envelope this worker accepted for `model` (the one it serves), after ensuring it.
+async fn accepted(
+    engine: &Rc<Engine>,
+    model: &ModelName,
+    method: &str,
+) -> Result<Response, SwError> {
+    engine.ensure(model).await?;
+    let envelope = engine
+        .store
+        .model(model.as_str())
+        .await?
+        .and_then(|rec| rec.active)
+        .ok_or_else(|| SwError::StoreCorrupt {
+            what: format!("the accepted manifest of {model}"),
+        })?;
+    let headers = catch(Headers::new())?;
+    catch(headers.set("Content-Type", "application/json"))?;
+    catch(headers.set("Cache-Control", "no-store"))?;
+    catch(headers.set("Content-Length", &envelope.len().to_string()))?;
+    if method == "HEAD" {
+        return build(200, &headers, None);
+    }
+    let mut init = ResponseInit::new();
+    init.status(200).headers(&headers);
+    Ok(catch(Response::new_with_opt_str_and_init(
+        Some(&envelope),
+        &init,
+    ))?)
 }
 
 fn build(

@@ -7,9 +7,8 @@
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
+use tessera_core::assemble::FileAssembly;
 use tessera_core::diff::missing_shards;
-use tessera_core::download::FileVerifier;
-use tessera_core::dsse::Envelope;
 use tessera_core::layout::ModelName;
 use tessera_core::policy::Acceptance;
 use tessera_core::{Manifest, Sha256Digest};
@@ -29,14 +28,11 @@ pub enum Mode {
     CheckUpdate,
 }
 
-/// Decodes a stored (already accepted) envelope's manifest without re-judging it.
-pub fn decode(model: &str, envelope: &str) -> Result<Manifest, SwError> {
-    let corrupt = || SwError::StoreCorrupt {
-        what: format!("the manifest of {model}"),
-    };
-    let env = Envelope::from_json(envelope.as_bytes()).map_err(|_| corrupt())?;
-    let payload = env.payload_bytes().map_err(|_| corrupt())?;
-    Manifest::from_json(&payload).map_err(|_| corrupt())
+/// A stored (already accepted) envelope's manifest, reopened by core's acceptance path:
+/// signature and name checked again, no clock (expiry and rollback were judged at acceptance).
+pub fn decode(engine: &Engine, model: &str, envelope: &str) -> Result<Manifest, SwError> {
+    let name: ModelName = model.parse()?;
+    Ok(engine.config.policy().reopen(&name, envelope.as_bytes())?)
 }
 
 /// Runs an install or update of `model`; returns the manifest now active.
@@ -47,7 +43,11 @@ pub async fn run(
 ) -> Result<Rc<Manifest>, SwError> {
     let name = model.as_str();
     let rec = engine.store.model(name).await?.unwrap_or_default();
-    let active = rec.active.as_deref().map(|e| decode(name, e)).transpose()?;
+    let active = rec
+        .active
+        .as_deref()
+        .map(|e| decode(engine, name, e))
+        .transpose()?;
     if mode == Mode::Ensure {
         if let Some(active) = active {
             // Re-download whatever of the active version went missing (eviction), offline-first.
@@ -55,7 +55,7 @@ pub async fn run(
             return install(engine, model, &rec, envelope, active, None).await;
         }
         if let Some(pending) = rec.pending.as_deref() {
-            let manifest = decode(name, pending)?;
+            let manifest = decode(engine, name, pending)?;
             return install(engine, model, &rec, pending.to_owned(), manifest, None).await;
         }
     }
@@ -199,10 +199,11 @@ fn ready_status(m: &Manifest) -> ModelStatus {
     s
 }
 
-/// Hashes every file of `manifest` whole, reading its shards chunk by chunk from the store.
+/// Checks every file of `manifest` with core's [`FileAssembly`], reading its shards chunk by
+/// chunk from the store.
 async fn verify_files(engine: &Engine, manifest: &Manifest) -> Result<(), SwError> {
     for file in &manifest.files {
-        let mut verifier = FileVerifier::for_file(file);
+        let mut assembly = FileAssembly::new(file);
         for shard in &file.shards {
             let mut pos = 0;
             while pos < shard.size {
@@ -214,10 +215,10 @@ async fn verify_files(engine: &Engine, manifest: &Manifest) -> Result<(), SwErro
                     .ok_or_else(|| missing_shard(&shard.sha256))?;
                 let bytes = chunk.bytes.to_vec();
                 pos += bytes.len() as u64;
-                verifier.update(&bytes);
+                assembly.update(&bytes)?;
             }
         }
-        verifier.finish()?;
+        assembly.finish()?;
     }
     Ok(())
 }
@@ -236,7 +237,7 @@ pub async fn collect_garbage(engine: &Engine) -> Result<usize, SwError> {
             continue;
         };
         for envelope in [rec.active, rec.pending].into_iter().flatten() {
-            let m = decode(&name, &envelope)?;
+            let m = decode(engine, &name, &envelope)?;
             keep.extend(m.unique_shards().iter().map(|s| s.sha256.to_hex()));
         }
     }
@@ -258,18 +259,18 @@ pub async fn stored_status(engine: &Engine, model: &ModelName) -> Result<ModelSt
     };
     let have = engine.store.verified_shards().await?;
     if let Some(active) = rec.active.as_deref() {
-        let m = decode(name, active)?;
+        let m = decode(engine, name, active)?;
         if missing_shards(&m, |sha| have.contains(&sha.to_hex())).is_empty() {
             let mut s = ready_status(&m);
             if let Some(p) = rec.pending.as_deref() {
-                s.pending_version = Some(decode(name, p)?.version.to_string());
+                s.pending_version = Some(decode(engine, name, p)?.version.to_string());
             }
             return Ok(s);
         }
     }
     let mut s = ModelStatus::new(name, State::Absent);
     if let Some(p) = rec.pending.as_deref() {
-        s.pending_version = Some(decode(name, p)?.version.to_string());
+        s.pending_version = Some(decode(engine, name, p)?.version.to_string());
     }
     Ok(s)
 }

@@ -48,6 +48,10 @@ pub struct PackArgs {
     /// Publish even if the version is not newer than the current manifest's.
     #[arg(long)]
     force: bool,
+    /// The file the runtime loads (a logical path among FILE). Default: the only .onnx file,
+    /// else the only file; with several candidates it must be given.
+    #[arg(long, value_name = "LOGICAL")]
+    entry: Option<String>,
     /// Artifacts directory (created if missing).
     #[arg(long, value_name = "ARTIFACTS")]
     out: PathBuf,
@@ -85,6 +89,7 @@ pub fn run(args: &PackArgs, quiet: bool) -> Result<(), CliError> {
     options.engine.clone_from(&args.engine);
     options.abi = args.abi;
     options.force = args.force;
+    options.entry = args.entry.as_deref().map(str::parse).transpose()?;
     if let Some(path) = &args.test_vectors {
         options.test_vectors = read_test_vectors(path)?;
     }

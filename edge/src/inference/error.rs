@@ -66,9 +66,6 @@ pub enum InferenceError {
         /// The policy's verdict.
         source: Box<UpdateError>,
     },
-    /// `500`: the manifest lists no `.onnx` file.
-    #[error("model {0:?} has no .onnx file in its manifest")]
-    ModelFileMissing(String),
     /// `500`: a shard of the model file is missing from the artifacts directory.
     #[error("model {model:?}: shard {shard} is missing on the server")]
     ShardMissing {
@@ -153,7 +150,6 @@ impl ErrorCode for InferenceError {
             Self::ModelName(e) => e.code(),
             Self::ModelNotFound(_) => "model-not-found",
             Self::ModelRefused { source, .. } => source.code(),
-            Self::ModelFileMissing(_) => "model-file-missing",
             Self::ShardMissing { .. } => "shard-missing",
             Self::ShardCorrupt { .. } => "shard-corrupt",
             Self::FileCorrupt { .. } => "model-file-corrupt",
@@ -180,7 +176,6 @@ impl InferenceError {
             Self::Request(_) | Self::ModelName(_) => StatusCode::BAD_REQUEST,
             Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
             Self::ModelRefused { .. }
-            | Self::ModelFileMissing(_)
             | Self::ShardMissing { .. }
             | Self::ShardCorrupt { .. }
             | Self::FileCorrupt { .. }

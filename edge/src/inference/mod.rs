@@ -49,6 +49,9 @@ use engine::Engine;
 use metrics::{Metrics, OTHER_MODEL};
 use model::{LoadedModel, ModelStore};
 
+/// Header on an answer from a kept version: the code the newly published manifest was refused
+/// with (`manifest-rollback`, `manifest-signature-invalid`, …).
+pub const REFUSED_UPDATE_HEADER: &str = "x-tessera-refused-update";
 /// URL prefix of the inference API.
 pub const INFER_PREFIX: &str = "/v1/models/";
 /// Default largest request body: 4 MiB.
@@ -158,9 +161,17 @@ async fn infer(State(state): State<Arc<InferState>>, request: Request) -> Respon
     match result {
         Ok(response) => {
             let mut response = Json(response).into_response();
-            response
-                .headers_mut()
-                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            let headers = response.headers_mut();
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            // The answer came from the verified version kept after a newer publication was
+            // refused: say why, so operators see it from any client.
+            let refused = name
+                .parse::<ModelName>()
+                .ok()
+                .and_then(|model| state.store.refused_update(&model));
+            if let Some(code) = refused {
+                headers.insert(REFUSED_UPDATE_HEADER, HeaderValue::from_static(code));
+            }
             response
         }
         Err(error) => error.into_response(),

@@ -1,7 +1,7 @@
 //! Loading a model for inference: the signed `manifest.json` is verified against the server's
-//! trusted keys with core's update policy, the `.onnx` file is assembled from its shards with
-//! every shard and the whole file checked against the manifest's sha256, and only then is the
-//! graph inspected. Verified models are cached per model by the digest of the envelope bytes.
+//! trusted keys with core's update policy (the one acceptance path the browser uses too), its
+//! entry point ([`Manifest::entry`]) is assembled from its shards and checked with core's
+//! [`FileAssembly`] (every shard, then the whole file), and only then is the graph inspected. Verified models are cached per model by the digest of the envelope bytes.
 //!
 //! Every request re-reads the (small) `manifest.json`: if its bytes are unchanged, the cached
 //! model is used (after re-checking expiry); if they changed, the new manifest goes through the
@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use tessera_core::assemble::{AssemblyError, FileAssembly};
 use tessera_core::layout::{shard_path, ModelName};
 use tessera_core::manifest::FileEntry;
 use tessera_core::policy::{UpdateError, UpdatePolicy};
@@ -26,9 +27,6 @@ use crate::inference::engine::{inspect, ModelSignature};
 use crate::inference::error::InferenceError;
 use crate::manifest::read_small;
 use crate::models::{is_not_found, Artifacts};
-
-/// The model file used when a manifest lists several `.onnx` files.
-const PREFERRED_FILE: &str = "model.onnx";
 
 /// A verified model, ready for the engine.
 #[derive(Debug)]
@@ -51,8 +49,9 @@ pub(crate) struct ModelStore {
     root: PathBuf,
     policy: UpdatePolicy,
     cache: Mutex<HashMap<ModelName, Arc<LoadedModel>>>,
-    /// Digest of the last manifest refused per model while a good version was kept.
-    refused: Mutex<HashMap<ModelName, Sha256Digest>>,
+    /// The last manifest refused per model while a good version was kept: its digest and the
+    /// refusal's code.
+    refused: Mutex<HashMap<ModelName, (Sha256Digest, &'static str)>>,
     /// Serializes cache misses, so concurrent first requests verify a model once.
     load_lock: tokio::sync::Mutex<()>,
 }
@@ -109,7 +108,8 @@ impl ModelStore {
                         error = %error,
                         "newly published manifest refused; the verified version keeps answering"
                     );
-                    self.lock_refused().insert(name.clone(), digest);
+                    self.lock_refused()
+                        .insert(name.clone(), (digest, error.code()));
                     Ok(good)
                 }
                 _ => Err(error),
@@ -126,7 +126,8 @@ impl ModelStore {
         digest: &Sha256Digest,
         now: u64,
     ) -> Result<Option<Arc<LoadedModel>>, InferenceError> {
-        let (Some(good), true) = (previous, self.lock_refused().get(name) == Some(digest)) else {
+        let refused = self.lock_refused().get(name).map(|(d, _)| *d);
+        let (Some(good), true) = (previous, refused.as_ref() == Some(digest)) else {
             return Ok(None);
         };
         self.fresh(name, &good.envelope_digest, now)
@@ -147,8 +148,9 @@ impl ModelStore {
             .evaluate(name, previous.map(|p| &p.manifest), envelope, now)
             .map_err(|source| refused(name, source))?;
         let manifest = accepted.manifest;
-        let file = model_file(&manifest)
-            .ok_or_else(|| InferenceError::ModelFileMissing(name.to_string()))?
+        let file = manifest
+            .entry()
+            .map_err(|e| refused(name, UpdateError::Manifest(e)))?
             .clone();
         let root = self.root.clone();
         let model_name = name.to_string();
@@ -178,7 +180,15 @@ impl ModelStore {
         Ok(loaded)
     }
 
-    fn lock_refused(&self) -> std::sync::MutexGuard<'_, HashMap<ModelName, Sha256Digest>> {
+    /// The code of the newly published manifest refused for `name` while the verified version
+    /// keeps answering (`None` when the published one is the one in use).
+    pub(crate) fn refused_update(&self, name: &ModelName) -> Option<&'static str> {
+        self.lock_refused().get(name).map(|(_, code)| *code)
+    }
+
+    fn lock_refused(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ModelName, (Sha256Digest, &'static str)>> {
         self.refused.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -230,21 +240,12 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The model's ONNX file: `model.onnx` if listed, else the first `.onnx` file.
-fn model_file(manifest: &Manifest) -> Option<&FileEntry> {
-    manifest.file(PREFERRED_FILE).or_else(|| {
-        manifest
-            .files
-            .iter()
-            .find(|f| f.path.as_str().ends_with(".onnx"))
-    })
-}
-
 /// Reads the file's shards in order, checking each shard's size and digest, then the whole
 /// file's digest. Never returns bytes that do not match the manifest.
 fn assemble(root: &Path, model: &str, file: &FileEntry) -> Result<Vec<u8>, InferenceError> {
     let capacity = usize::try_from(file.size).unwrap_or(0);
     let mut bytes = Vec::with_capacity(capacity);
+    let mut assembly = FileAssembly::new(file);
     for shard in &file.shards {
         let hex = shard.sha256.to_hex();
         let path = shard_path(&shard.sha256)
@@ -261,19 +262,105 @@ fn assemble(root: &Path, model: &str, file: &FileEntry) -> Result<Vec<u8>, Infer
                 InferenceError::Internal
             }
         })?;
-        if data.len() as u64 != shard.size || Sha256Digest::of(&data) != shard.sha256 {
+        // A shard file of the wrong length would shift every later shard: refuse it here.
+        if data.len() as u64 != shard.size {
             return Err(InferenceError::ShardCorrupt {
                 model: model.to_owned(),
                 shard: hex,
             });
         }
+        assembly
+            .update(&data)
+            .map_err(|e| corrupt(model, file, &e))?;
         bytes.extend_from_slice(&data);
     }
-    if bytes.len() as u64 != file.size || Sha256Digest::of(&bytes) != file.sha256 {
-        return Err(InferenceError::FileCorrupt {
+    assembly.finish().map_err(|e| corrupt(model, file, &e))?;
+    Ok(bytes)
+}
+
+/// The error for bytes that are not the file the manifest describes.
+fn corrupt(model: &str, file: &FileEntry, error: &AssemblyError) -> InferenceError {
+    match error.shard() {
+        Some(shard) => InferenceError::ShardCorrupt {
+            model: model.to_owned(),
+            shard: shard.to_hex(),
+        },
+        None => InferenceError::FileCorrupt {
             model: model.to_owned(),
             path: file.path.to_string(),
-        });
+        },
     }
-    Ok(bytes)
+}
+
+#[cfg(all(test, feature = "inference"))]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+    use tessera_artifacts::{pack, PackInput, PackOptions};
+    use tessera_core::hostile;
+    use tessera_core::keys::TrustedKeys;
+
+    use super::*;
+
+    /// The hostile-manifest table every consumer is tested against: the edge refuses each case
+    /// with its code, and where it had accepted a version first, keeps answering with that one.
+    #[tokio::test]
+    async fn the_hostile_table_is_refused_with_each_cases_code_and_kept_versions_keep_answering() {
+        let trusted = SigningKey::from_bytes(&[11; 32]);
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let mut options = PackOptions::new("mlp".parse().unwrap(), "1.0.0".parse().unwrap());
+        options.shard_size = 1024;
+        let input = PackInput {
+            path: "model.onnx".parse().unwrap(),
+            source: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mlp.onnx"),
+        };
+        let packed = pack(&root, &[input], &options, &trusted, &mut |_| {}).unwrap();
+        let table = hostile::cases(
+            &packed.manifest,
+            &trusted,
+            &SigningKey::from_bytes(&[99; 32]),
+            unix_now(),
+            |case| format!("t-{case}").parse().unwrap(),
+        )
+        .unwrap();
+        let mut keys = TrustedKeys::new();
+        keys.insert(trusted.verifying_key());
+        let store = ModelStore::new(root.clone(), UpdatePolicy::new(keys, 1));
+        let publish = |model: &ModelName, envelope: &[u8]| {
+            let path = root.join(tessera_core::layout::manifest_path(model));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, envelope).unwrap();
+        };
+        for case in &table {
+            let kept = match &case.previous {
+                Some(previous) => {
+                    publish(&case.model, previous);
+                    let loaded = store.get(&case.model).await.unwrap_or_else(|e| {
+                        panic!("{}: the valid previous manifest is refused: {e}", case.case)
+                    });
+                    Some(loaded.manifest.version.clone())
+                }
+                None => None,
+            };
+            publish(&case.model, &case.offered);
+            match (store.get(&case.model).await, kept) {
+                (Err(error), None) => assert_eq!(error.code(), case.code, "{}", case.case),
+                (Ok(model), Some(kept)) => {
+                    assert_eq!(model.manifest.version, kept, "{}: kept version", case.case);
+                    assert_eq!(
+                        store.refused_update(&case.model),
+                        Some(case.code),
+                        "{}",
+                        case.case
+                    );
+                }
+                (other, kept) => panic!(
+                    "{}: {:?} after accepting {kept:?}",
+                    case.case,
+                    other.map(|m| m.manifest.version.clone())
+                ),
+            }
+        }
+    }
 }

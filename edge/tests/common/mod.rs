@@ -145,6 +145,7 @@ fn placeholder_manifest() -> Manifest {
             engine: ENGINE_WONNX.to_owned(),
             abi: 1,
             ops: vec!["Gemm".to_owned(), "Relu".to_owned()],
+            entry: Some("model.onnx".parse().unwrap()),
         },
         issued_at: 1_700_000_000,
         expires_at: 1_800_000_000,
