@@ -254,50 +254,66 @@ pub fn pack(
         .map_err(|e| ArtifactsError::io("cannot create directory", &shards_dir, e))?;
     // Checked against MAX_SHARD_SIZE above, so it fits in usize on every supported target.
     let shard_size = usize::try_from(options.shard_size).unwrap_or(usize::MAX);
-    let mut buffer = vec![0u8; shard_size];
     let mut stats = Stats::default();
-    let mut ops = BTreeSet::new();
-    let mut files = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        let sharder = Sharder {
-            shards_dir: &shards_dir,
-            buffer: &mut buffer,
-            filled: 0,
-            file_hasher: Sha256::new(),
-            file_size: 0,
-            shards: Vec::new(),
-            stats: &mut stats,
-            progress: &mut *progress,
+    // A pack that fails (an unreadable or malformed input, a refused manifest) removes the shards
+    // it created, so `_shards/` holds no blobs that no manifest references.
+    let published = (|| -> Result<Manifest, ArtifactsError> {
+        let mut buffer = vec![0u8; shard_size];
+        let mut ops = BTreeSet::new();
+        let mut files = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let sharder = Sharder {
+                shards_dir: &shards_dir,
+                buffer: &mut buffer,
+                filled: 0,
+                file_hasher: Sha256::new(),
+                file_size: 0,
+                shards: Vec::new(),
+                stats: &mut stats,
+                progress: &mut *progress,
+            };
+            let entry = pack_file(input, sharder, &mut ops)?;
+            progress(PackEvent::FileDone { entry: &entry });
+            files.push(entry);
+        }
+
+        let issued_at = options.issued_at;
+        let manifest = Manifest {
+            schema: SCHEMA_VERSION,
+            name: options.name.clone(),
+            version: options.version.clone(),
+            runtime: RuntimeRequirement {
+                engine: options.engine.clone(),
+                abi: options.abi,
+                ops: ops.into_iter().collect(),
+                entry: Some(entry),
+            },
+            issued_at,
+            expires_at: issued_at.saturating_add(options.valid_for.as_secs()),
+            files,
+            test_vectors: options.test_vectors.clone(),
         };
-        let entry = pack_file(input, sharder, &mut ops)?;
-        progress(PackEvent::FileDone { entry: &entry });
-        files.push(entry);
-    }
+        manifest.check().map_err(manifest_error)?;
+        if let Some(current) = current.as_ref().filter(|_| !options.force) {
+            check_successor(current, &manifest)?;
+        }
 
-    let issued_at = options.issued_at;
-    let manifest = Manifest {
-        schema: SCHEMA_VERSION,
-        name: options.name.clone(),
-        version: options.version.clone(),
-        runtime: RuntimeRequirement {
-            engine: options.engine.clone(),
-            abi: options.abi,
-            ops: ops.into_iter().collect(),
-            entry: Some(entry),
-        },
-        issued_at,
-        expires_at: issued_at.saturating_add(options.valid_for.as_secs()),
-        files,
-        test_vectors: options.test_vectors.clone(),
+        let envelope = Envelope::sign(PAYLOAD_TYPE, &manifest.to_json(), key).to_json();
+        atomic::write_file(&version_file, &envelope)?;
+        atomic::write_file(&manifest_file, &envelope)?;
+        Ok(manifest)
+    })();
+    let manifest = match published {
+        Ok(manifest) => manifest,
+        Err(error) => {
+            for created in &stats.created {
+                if let Err(e) = fs::remove_file(created) {
+                    tracing::warn!(shard = %created.display(), error = %e, "cannot remove a shard of the failed pack");
+                }
+            }
+            return Err(error);
+        }
     };
-    manifest.check().map_err(manifest_error)?;
-    if let Some(current) = current.as_ref().filter(|_| !options.force) {
-        check_successor(current, &manifest)?;
-    }
-
-    let envelope = Envelope::sign(PAYLOAD_TYPE, &manifest.to_json(), key).to_json();
-    atomic::write_file(&version_file, &envelope)?;
-    atomic::write_file(&manifest_file, &envelope)?;
     tracing::info!(
         name = %manifest.name,
         version = %manifest.version,
@@ -398,6 +414,8 @@ fn pack_file(
 
 #[derive(Debug, Default)]
 struct Stats {
+    /// Shard files this pack created (removed again if it fails).
+    created: Vec<PathBuf>,
     shards_written: usize,
     bytes_written: u64,
     shards_reused: usize,
@@ -470,6 +488,7 @@ impl Sharder<'_> {
             let mut temp = TempFile::new_in(self.shards_dir, false)?;
             temp.write_all(bytes)?;
             temp.persist(&dest)?;
+            self.stats.created.push(dest);
             self.stats.shards_written += 1;
             self.stats.bytes_written += shard.size;
         }
@@ -905,6 +924,10 @@ mod tests {
             "{names:?}"
         );
         assert!(!names.iter().any(|n| n.starts_with("demo")), "{names:?}");
+        assert!(
+            !names.iter().any(|n| n.starts_with("_shards/")),
+            "the failed packs left shards no manifest references: {names:?}"
+        );
 
         let ok = pack(out.path(), &[good], &options("1.0.0"), &key(), &mut |_| {}).unwrap();
         let names = all_names(out.path());
@@ -916,10 +939,7 @@ mod tests {
             names.contains(&"demo/manifest.json".to_owned()),
             "{names:?}"
         );
-        assert_eq!(
-            ok.shards_reused, 5,
-            "the good file's shards survived the failed pack"
-        );
+        assert_eq!((ok.shards_written, ok.shards_reused), (5, 0));
     }
 
     #[test]

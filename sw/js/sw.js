@@ -5,7 +5,7 @@
 
 import { createTessera } from './tessera-sw-lib.js';
 
-const tessera = createTessera();
+const tessera = createTessera({ dropIn: true });
 
 self.addEventListener('install', (event) => {
   event.waitUntil(tessera.install().then(() => self.skipWaiting()));

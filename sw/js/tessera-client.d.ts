@@ -27,12 +27,22 @@ export class TesseraError extends Error {
 }
 
 export const Tessera: {
-  /** Registers the module service worker; resolves once the page is controlled. */
-  register(swUrl?: string, options?: { scope?: string }): Promise<ServiceWorkerRegistration>;
-  /** Downloads and verifies a model; rejects with TesseraError(code). */
+  /**
+   * Registers the module service worker; resolves once the page is controlled, rejects with
+   * TesseraError('not-controlled') after `timeoutMs` (default 15000) if it never is.
+   */
+  register(
+    swUrl?: string,
+    options?: { scope?: string; timeoutMs?: number; prefix?: string },
+  ): Promise<ServiceWorkerRegistration>;
+  /** Resolves once `register` made the worker control the page: await it before fetching models. */
+  ready: Promise<ServiceWorkerRegistration>;
+  /**
+   * Downloads and verifies a model (or only `files` of it); rejects with TesseraError(code).
+   */
   ensureModel(
     name: string,
-    opts?: { onProgress?: (s: ModelStatus) => void; signal?: AbortSignal },
+    opts?: { onProgress?: (s: ModelStatus) => void; signal?: AbortSignal; files?: string[] },
   ): Promise<ModelStatus>;
   status(name: string): Promise<ModelStatus>;
   remove(name: string): Promise<void>;

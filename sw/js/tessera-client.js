@@ -30,54 +30,193 @@ async function activeWorker() {
   throw new TesseraError('no-service-worker', 'the tessera service worker is not active');
 }
 
+/** How often a page pings the worker while a long call (a download) is pending. */
+const HEARTBEAT_MS = 1000;
+
+/** Asks the active worker which instance it is (a ping also restarts a stopped worker). */
+async function ping() {
+  const worker = await activeWorker();
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = (event) => {
+      channel.port1.close();
+      resolve(event.data?.instance ?? null);
+    };
+    worker.postMessage({ tessera: 1, op: 'ping' }, [channel.port2]);
+  });
+}
+
+/**
+ * Sends `message` to the worker and settles with its result. Calls that download (`ensure`,
+ * `check-update`) ping the worker every second: when the browser stopped and restarted it, the
+ * call died with it, so it is sent again — the download resumes from what is stored and progress
+ * keeps flowing; the page never waits on a worker that is gone.
+ */
 function call(message, { onProgress, signal } = {}) {
+  const long = message.op === 'ensure' || message.op === 'check-update';
   return new Promise((resolve, reject) => {
     if (signal && signal.aborted) {
       reject(new TesseraError('aborted', 'the request was aborted'));
       return;
     }
-    const channel = new MessageChannel();
-    const done = () => {
+    let settled = false;
+    let channel = null;
+    let instance = null;
+    let heartbeat = null;
+    const close = () => {
+      if (!channel) return;
       channel.port1.onmessage = null;
       channel.port1.close();
+      channel = null;
     };
-    channel.port1.onmessage = (event) => {
-      const m = event.data || {};
-      if (m.type === 'progress') {
-        if (onProgress) onProgress(m.status);
-      } else if (m.type === 'result') {
-        done();
-        if (m.ok) resolve(m.status);
-        else reject(new TesseraError(m.error?.code ?? 'unknown', m.error?.message ?? 'unknown error'));
-      }
+    const finish = (settle, value) => {
+      if (settled) return;
+      settled = true;
+      clearInterval(heartbeat);
+      close();
+      settle(value);
+    };
+    const send = () => {
+      close();
+      instance = null;
+      channel = new MessageChannel();
+      const port = channel.port2;
+      channel.port1.onmessage = (event) => {
+        const m = event.data || {};
+        if (m.type === 'accepted') {
+          instance = m.instance ?? null;
+        } else if (m.type === 'progress') {
+          if (onProgress) onProgress(m.status);
+        } else if (m.type === 'result') {
+          if (m.ok) finish(resolve, m.status);
+          else finish(reject, new TesseraError(m.error?.code ?? 'unknown', m.error?.message ?? 'unknown error'));
+        }
+      };
+      activeWorker().then(
+        (worker) => worker.postMessage({ tessera: 1, ...message }, [port]),
+        (e) => finish(reject, e instanceof TesseraError ? e : new TesseraError('no-service-worker', String(e))),
+      );
     };
     if (signal) {
-      signal.addEventListener('abort', () => {
-        done();
-        reject(new TesseraError('aborted', 'the request was aborted'));
-      }, { once: true });
+      signal.addEventListener('abort', () => finish(reject, new TesseraError('aborted', 'the request was aborted')), { once: true });
     }
-    activeWorker().then(
-      (worker) => worker.postMessage({ tessera: 1, ...message }, [channel.port2]),
-      (e) => { done(); reject(e instanceof TesseraError ? e : new TesseraError('no-service-worker', String(e))); },
-    );
+    send();
+    if (long) {
+      let checking = false;
+      let unanswered = 0;
+      heartbeat = setInterval(async () => {
+        if (settled || checking) return;
+        if (instance === null) {
+          // Not even accepted yet: a worker stopped before it read the message; ask again.
+          if (++unanswered >= 5) {
+            unanswered = 0;
+            send();
+          }
+          return;
+        }
+        checking = true;
+        try {
+          const now = await ping();
+          if (!settled && instance !== null && now !== null && now !== instance) send();
+        } catch {
+          // No active worker right now: the next beat tries again.
+        } finally {
+          checking = false;
+        }
+      }, HEARTBEAT_MS);
+    }
   });
 }
 
+/** How long `register` waits for the worker to take control of the page, by default. */
+const CONTROL_TIMEOUT_MS = 15_000;
+
+let settleReady;
+let rejectReady;
+/** Resolves once a `register` call's worker controls the page (see `Tessera.ready`). */
+const readyPromise = new Promise((resolve, reject) => {
+  settleReady = resolve;
+  rejectReady = reject;
+});
+// A page that never calls register, or whose register fails, must not see an unhandled rejection.
+readyPromise.catch(() => {});
+
+/**
+ * Warns in the console about model files the page fetched before the worker controlled it: the
+ * browser took them from the network unverified, and the worker will download them again.
+ */
+function watchEarlyModelFetches(prefix) {
+  if (typeof PerformanceObserver === 'undefined' || typeof navigator === 'undefined') return;
+  const sw = navigator.serviceWorker;
+  if (!sw || sw.controller) return;
+  const observer = new PerformanceObserver((list) => {
+    if (sw.controller) {
+      observer.disconnect();
+      return;
+    }
+    for (const entry of list.getEntries()) {
+      let path;
+      try { path = new URL(entry.name).pathname; } catch { continue; }
+      if (path.startsWith(prefix) && !path.startsWith(`${prefix}_shards/`)) {
+        console.warn(`tessera: ${entry.name} was fetched before the service worker controlled this page: `
+          + 'it came from the network unverified and will be downloaded again. Await Tessera.ready before loading models.');
+      }
+    }
+  });
+  try {
+    observer.observe({ type: 'resource', buffered: true });
+  } catch {
+    // No Resource Timing here: nothing to watch.
+  }
+}
+
 export const Tessera = {
-  /** Registers the module service worker and resolves once this page is controlled by it. */
+  /**
+   * Registers the module service worker and resolves once this page is controlled by it.
+   * Rejects with `not-controlled` when the worker does not take control within `timeoutMs`
+   * (a worker without `skipWaiting()`/`clients.claim()` never does on a first visit).
+   * Options: `scope`, `timeoutMs` (default 15 s), `prefix` (the models' URL prefix, default
+   * `/models/`: model fetches made before control are reported in the console).
+   */
   async register(swUrl = '/sw.js', options = {}) {
     const sw = container();
-    const registration = await sw.register(swUrl, { type: 'module', scope: options.scope });
-    if (!sw.controller) {
-      await new Promise((resolve) => sw.addEventListener('controllerchange', resolve, { once: true }));
+    watchEarlyModelFetches(options.prefix ?? '/models/');
+    try {
+      const registration = await sw.register(swUrl, { type: 'module', scope: options.scope });
+      if (!sw.controller) {
+        const timeoutMs = options.timeoutMs ?? CONTROL_TIMEOUT_MS;
+        await new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new TesseraError('not-controlled',
+            `${swUrl} did not take control of this page within ${timeoutMs} ms: a service worker `
+            + 'must call self.skipWaiting() on install and self.clients.claim() on activate '
+            + '(the drop-in sw.js does; see the README for the composable form)')), timeoutMs);
+          sw.addEventListener('controllerchange', () => { clearTimeout(timer); resolve(); }, { once: true });
+        });
+      }
+      settleReady(registration);
+      return registration;
+    } catch (e) {
+      rejectReady(e);
+      throw e;
     }
-    return registration;
   },
 
-  /** Makes a model available offline (download, verify); resolves with its `ready` status. */
+  /**
+   * Resolves with the registration once `register` made the worker control the page: await it
+   * before the first model fetch (a library creating its session at once otherwise races the
+   * worker, and gets the model unverified from the network, then downloads it twice).
+   */
+  ready: readyPromise,
+
+  /**
+   * Makes a model available offline (download, verify); resolves with its status. Without
+   * `files`, the whole model (then `ready`); with `files` (logical paths), only those files'
+   * shards are downloaded and verified — each is then served, the rest of the model is not.
+   */
   ensureModel(name, opts = {}) {
-    return call({ op: 'ensure', model: name }, opts);
+    const message = { op: 'ensure', model: name };
+    if (opts.files) message.files = [...opts.files];
+    return call(message, opts);
   },
 
   /** The model's status. */

@@ -3,8 +3,8 @@
 //
 //   import { createTessera } from './tessera-sw-lib.js';
 //   const tessera = createTessera();
-//   self.addEventListener('install', (e) => e.waitUntil(tessera.install()));
-//   self.addEventListener('activate', (e) => e.waitUntil(tessera.activate()));
+//   self.addEventListener('install', (e) => e.waitUntil(tessera.install().then(() => self.skipWaiting())));
+//   self.addEventListener('activate', (e) => e.waitUntil(self.clients.claim().then(() => tessera.activate())));
 //   self.addEventListener('fetch', (e) => { if (!tessera.handleFetch(e)) { /* your routing */ } });
 //   self.addEventListener('message', (e) => { if (!tessera.handleMessage(e)) { /* yours */ } });
 //
@@ -14,22 +14,35 @@
 import init, { TesseraServiceWorker } from './tessera_sw.js';
 
 /**
- * @param {{ base?: string, configUrl?: string, wasmUrl?: string, cacheName?: string, prefix?: string }} [options]
+ * @param {{ base?: string, configUrl?: string, wasmUrl?: string, cacheName?: string, prefix?: string, dropIn?: boolean }} [options]
  *   base: where tessera's files live (default: the worker script's directory);
- *   prefix: the configured URL prefix, used only before the engine has started (default '/models/').
+ *   prefix: the configured URL prefix, used only before the engine has started (default '/models/');
+ *   dropIn: tessera is the app's only service worker (sw.js): before the engine has started it
+ *   also answers navigations and same-origin static files (from the app shell, else the
+ *   network). In the composable form (default) it claims only the model prefix until it has
+ *   started — the app's own routes answer everything else, also when the browser restarted the
+ *   worker offline — and then the prefix and its configured `appShell`.
  */
 export function createTessera(options = {}) {
   const base = new URL(options.base ?? './', self.location.href);
   const configUrl = new URL(options.configUrl ?? 'tessera.config.json', base).href;
   const wasmUrl = new URL(options.wasmUrl ?? 'tessera_sw_bg.wasm', base).href;
   const glueUrl = new URL('tessera_sw.js', base).href;
+  // The page client: part of the shell whatever the config lists, so `Tessera.*` survives an
+  // offline reload of an app that forgot it in `appShell`.
+  const clientUrl = new URL('tessera-client.js', base).href;
   const cacheName = options.cacheName ?? 'tessera-v1';
   const bootPrefix = options.prefix ?? '/models/';
+  const dropIn = options.dropIn ?? false;
 
   /** @type {Promise<TesseraServiceWorker> | null} */
   let starting = null;
   /** @type {TesseraServiceWorker | null} */
   let engine = null;
+  /** This start of the worker: pages compare it to notice that the browser restarted it. */
+  const instance = self.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`;
+  /** The installs an earlier instance left unfinished, resumed once the engine starts. */
+  let resuming = null;
   /** @type {Set<string>} */
   let shell = new Set();
 
@@ -47,9 +60,19 @@ export function createTessera(options = {}) {
     await init({ module_or_path: await cached(wasmUrl) });
     const text = await (await cached(configUrl)).text();
     const config = JSON.parse(text);
-    shell = new Set((config.appShell ?? []).map((u) => new URL(u, base).href));
+    shell = new Set([clientUrl, ...(config.appShell ?? []).map((u) => new URL(u, base).href)]);
     engine = await TesseraServiceWorker.create(text);
+    resuming = engine.resumeInstalls().catch((e) => console.warn('tessera: resuming downloads', e));
     return engine;
+  }
+
+  /** Keeps the worker alive while resumed downloads run (best effort: not every event allows it). */
+  function keepAlive(event) {
+    try {
+      event.waitUntil(ready().then(() => resuming));
+    } catch {
+      // The event no longer accepts lifetime extensions.
+    }
   }
 
   /** The started engine (started once; a failed start is retried on the next call). */
@@ -81,9 +104,25 @@ export function createTessera(options = {}) {
     if (request.method !== 'GET' && request.method !== 'HEAD') return false;
     if (engine) return engine.handles(request.url) || isShell(request.url);
     const url = new URL(request.url);
+    if (url.origin !== self.location.origin) return false;
     // Before the engine starts only the prefix is known; the shell list comes with the config.
-    return url.origin === self.location.origin
-      && (url.pathname.startsWith(bootPrefix) || request.mode === 'navigate' || maybeShell(url));
+    // Only the drop-in, which has no other routes, answers possible shell files meanwhile.
+    if (url.pathname.startsWith(bootPrefix)) return true;
+    return dropIn && (request.mode === 'navigate' || maybeShell(url));
+  }
+
+  /** See the returned object's `respond`. */
+  function respond(request) {
+    if (!handles(request)) return null;
+    if (engine) return engine.handles(request.url) ? engine.fetch(request) : fromShell(request);
+    // Not started yet (a restarted worker): start, then route as above.
+    return (async () => {
+      let t = null;
+      try { t = await ready(); } catch (e) { console.warn('tessera: start failed', e); }
+      if (t && t.handles(request.url)) return t.fetch(request);
+      if (isShell(request.url)) return fromShell(request);
+      return fetch(request);
+    })();
   }
 
   return {
@@ -98,6 +137,9 @@ export function createTessera(options = {}) {
       await cache.put(configUrl, configResponse);
       const urls = [wasmUrl, glueUrl, ...(config.appShell ?? []).map((u) => new URL(u, base).href)];
       await cache.addAll(urls.map((u) => new Request(u, { cache: 'reload' })));
+      // The page client, when it is served beside the worker (an app may bundle it instead).
+      const client = await fetch(new Request(clientUrl, { cache: 'reload' })).catch(() => null);
+      if (client && client.ok) await cache.put(clientUrl, client);
       await ready();
     },
 
@@ -115,29 +157,33 @@ export function createTessera(options = {}) {
 
     /** Calls `event.respondWith` when tessera answers the request; returns whether it did. */
     handleFetch(event) {
-      const request = event.request;
-      if (!handles(request)) return false;
-      if (engine) {
-        event.respondWith(engine.handles(request.url) ? engine.fetch(request) : fromShell(request));
-        return true;
-      }
-      // Not started yet (a restarted worker): start, then route as above.
-      event.respondWith((async () => {
-        let t = null;
-        try { t = await ready(); } catch (e) { console.warn('tessera: start failed', e); }
-        if (t && t.handles(request.url)) return t.fetch(request);
-        if (isShell(request.url)) return fromShell(request);
-        return fetch(request);
-      })());
+      const answer = respond(event.request);
+      if (!answer) return false;
+      event.respondWith(answer);
+      if (!engine) keepAlive(event);
       return true;
     },
+
+    /**
+     * tessera's answer to `request` (a promise of a Response), or `null` when tessera does not
+     * answer it: for routers that call `respondWith` themselves (Workbox, tessera-workbox.js).
+     */
+    respond,
 
     /** Handles `{ tessera: 1, op, ... }` messages (answering on the transferred port). */
     handleMessage(event) {
       const data = event.data;
       if (!data || data.tessera !== 1 || !data.op) return false;
       const port = event.ports && event.ports[0] ? event.ports[0] : null;
+      keepAlive(event);
       event.waitUntil((async () => {
+        // Pages ping while a long call is pending: a new `instance` means the browser restarted
+        // the worker and the call was lost, so the page issues it again.
+        if (data.op === 'ping') {
+          if (port) port.postMessage({ type: 'pong', instance });
+          return;
+        }
+        if (port) port.postMessage({ type: 'accepted', instance });
         let t;
         try {
           t = await ready();

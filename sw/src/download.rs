@@ -46,9 +46,51 @@ struct Driver<'a> {
     resumed: bool,
 }
 
+/// Times a download waits for another one in this worker to finish shards it needs, before it
+/// checks again (polling, every [`WAIT_MS`]).
+const WAIT_MS: i32 = 50;
+/// Rounds of "wait for others, then fetch what is still missing" before giving up: each round
+/// either finishes or takes over the shards another download left.
+const MAX_ROUNDS: usize = 8;
+
+/// Makes `shards` verified in the store for `model`: downloads those no other download in this
+/// worker is fetching (one [`DownloadPlan`] for them) and waits for the others — a file's
+/// request and a whole-model install never fetch the same shard twice at once. `base_done`
+/// bytes and `shards_total − shards.len()` shards of the model are already verified (progress).
+pub async fn fetch_shards(
+    engine: &Rc<Engine>,
+    model: &str,
+    shards: Vec<ShardRef>,
+    base_done: u64,
+    shards_total: usize,
+) -> Result<(), SwError> {
+    for _ in 0..MAX_ROUNDS {
+        let have = engine.store.verified_shards().await?;
+        let missing: Vec<ShardRef> = shards
+            .iter()
+            .filter(|s| !have.contains(&s.sha256.to_hex()))
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let (mine, theirs) = engine.reserve(&missing);
+        if !mine.shards.is_empty() {
+            run(engine, model, mine.shards.clone(), base_done, shards_total).await?;
+        }
+        drop(mine);
+        while engine.any_downloading(&theirs) {
+            sleep(WAIT_MS).await;
+        }
+    }
+    Err(SwError::StoreCorrupt {
+        what: format!("shards of {model} that other downloads kept failing"),
+    })
+}
+
 /// Downloads `shards` (those the store lacks) for `model`. `base_done` bytes and
 /// `shards_total − shards.len()` shards of the model are already verified (for progress).
-pub async fn run(
+async fn run(
     engine: &Rc<Engine>,
     model: &str,
     shards: Vec<ShardRef>,

@@ -5,11 +5,12 @@
 //! `update`, `download` and `serve`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use futures_util::future::{FutureExt as _, LocalBoxFuture, Shared};
 use tessera_core::layout::{shard_path, ModelName};
+use tessera_core::manifest::ShardRef;
 use tessera_core::{Manifest, Sha256Digest};
 use web_sys::MessagePort;
 
@@ -43,6 +44,10 @@ pub struct Engine {
     next_listener: Cell<u64>,
     leases: RefCell<HashMap<String, usize>>,
     gc_deferred: Cell<bool>,
+    /// Shards a download in this worker is fetching: no second download fetches them at once.
+    downloading: RefCell<HashSet<Sha256Digest>>,
+    /// Files checked whole since they were downloaded on their own, as `model@version/path`.
+    verified_files: RefCell<HashSet<String>>,
 }
 
 /// Delivers statuses to listening ports and every client. Non-forced (progress) updates of a
@@ -117,6 +122,8 @@ impl Engine {
             next_listener: Cell::new(0),
             leases: RefCell::default(),
             gc_deferred: Cell::new(false),
+            downloading: RefCell::default(),
+            verified_files: RefCell::default(),
         }
     }
 
@@ -147,6 +154,32 @@ impl Engine {
         self.flight(model, Mode::CheckUpdate).await
     }
 
+    /// Finishes every whole-model install an earlier instance of this worker left unfinished
+    /// (killed by the browser mid-download); resolves with how many it resumed once they end.
+    pub async fn resume_installs(self: &Rc<Self>) -> usize {
+        let names = self.store.model_names().await.unwrap_or_default();
+        let mut installs = Vec::new();
+        for name in names {
+            let Ok(model) = name.parse::<ModelName>() else {
+                continue;
+            };
+            let unfinished = self
+                .store
+                .model(&name)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|rec| rec.installing && rec.pending.is_some());
+            if unfinished {
+                installs.push(self.flight(&model, Mode::Resume));
+            }
+        }
+        let resumed = installs.len();
+        // Failures are published as each model's status; there is no caller to tell.
+        let _ = futures_util::future::join_all(installs).await;
+        resumed
+    }
+
     fn flight(self: &Rc<Self>, model: &ModelName, mode: Mode) -> Flight {
         if let Some(f) = self.flights.borrow().get(model.as_str()) {
             return f.clone();
@@ -173,6 +206,45 @@ impl Engine {
             .borrow_mut()
             .insert(model.to_string(), fut.clone());
         fut
+    }
+
+    /// The manifest `model` serves when it is known ready (every file stored and verified).
+    pub fn ready_manifest(&self, model: &str) -> Option<Rc<Manifest>> {
+        self.ready.borrow().get(model).cloned()
+    }
+
+    /// Whether the file `key` (`model@version/path`) was checked whole since it was downloaded.
+    pub fn file_verified(&self, key: &str) -> bool {
+        self.verified_files.borrow().contains(key)
+    }
+
+    /// Records that the file `key` was checked whole.
+    pub fn mark_file_verified(&self, key: String) {
+        self.verified_files.borrow_mut().insert(key);
+    }
+
+    /// Reserves for the caller's download those of `shards` no other download in this worker
+    /// is fetching; returns the reservation (released when dropped) and the shards others hold.
+    pub fn reserve(self: &Rc<Self>, shards: &[ShardRef]) -> (Reservation, Vec<ShardRef>) {
+        let mut downloading = self.downloading.borrow_mut();
+        let (theirs, mine): (Vec<ShardRef>, Vec<ShardRef>) =
+            shards.iter().partition(|s| downloading.contains(&s.sha256));
+        for shard in &mine {
+            downloading.insert(shard.sha256);
+        }
+        (
+            Reservation {
+                engine: self.clone(),
+                shards: mine,
+            },
+            theirs,
+        )
+    }
+
+    /// Whether another download holds any of `shards`.
+    pub fn any_downloading(&self, shards: &[ShardRef]) -> bool {
+        let downloading = self.downloading.borrow();
+        shards.iter().any(|s| downloading.contains(&s.sha256))
     }
 
     /// Forgets that `model` is ready (its stored data went missing).
@@ -286,6 +358,23 @@ impl Engine {
     /// Asks for garbage collection to run again when the last lease ends.
     pub fn defer_gc(&self) {
         self.gc_deferred.set(true);
+    }
+}
+
+/// Shards one download fetches (see [`Engine::reserve`]); released when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    engine: Rc<Engine>,
+    /// The shards reserved.
+    pub shards: Vec<ShardRef>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut downloading = self.engine.downloading.borrow_mut();
+        for shard in &self.shards {
+            downloading.remove(&shard.sha256);
+        }
     }
 }
 

@@ -39,7 +39,7 @@ mod worker {
     use std::rc::Rc;
 
     use js_sys::{Promise, Reflect};
-    use tessera_core::layout::ModelName;
+    use tessera_core::layout::{LogicalPath, ModelName};
     use wasm_bindgen::prelude::*;
     use wasm_bindgen_futures::future_to_promise;
     use web_sys::{MessagePort, Request, Url, WorkerGlobalScope};
@@ -51,6 +51,7 @@ mod worker {
     use crate::progress::{self, status_to_js};
     use crate::serve::{self, Route};
     use crate::store::Store;
+    use crate::update;
 
     /// The engine as `sw.js` sees it.
     #[wasm_bindgen]
@@ -89,6 +90,45 @@ mod worker {
             .as_string()
     }
 
+    /// The optional `files` of an `ensure` message: logical paths, a subset of the model.
+    fn files_field(data: &JsValue) -> Result<Option<Vec<LogicalPath>>, SwError> {
+        let files = Reflect::get(data, &JsValue::from_str("files")).unwrap_or(JsValue::UNDEFINED);
+        if files.is_undefined() || files.is_null() {
+            return Ok(None);
+        }
+        if !js_sys::Array::is_array(&files) {
+            return Err(SwError::BadRequest(
+                "files must be an array of file paths".into(),
+            ));
+        }
+        js_sys::Array::from(&files)
+            .iter()
+            .map(|f| {
+                f.as_string()
+                    .ok_or_else(|| SwError::BadRequest("files must be strings".into()))?
+                    .parse::<LogicalPath>()
+                    .map_err(SwError::from)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    /// Makes each of `files` of `model` servable (only their shards are downloaded).
+    async fn ensure_files(
+        engine: &Rc<Engine>,
+        model: &ModelName,
+        files: &[LogicalPath],
+    ) -> Result<Rc<tessera_core::Manifest>, SwError> {
+        let mut last = None;
+        for file in files {
+            last = Some(update::ensure_file(engine, model, file).await?);
+        }
+        match last {
+            Some(manifest) => Ok(manifest),
+            None => engine.ensure(model).await,
+        }
+    }
+
     async fn message(
         engine: Rc<Engine>,
         data: JsValue,
@@ -106,7 +146,10 @@ mod worker {
         let status = match op.as_str() {
             "ensure" | "check-update" => {
                 let listener = port.map(|p| engine.listen(model.as_str(), p));
-                let result = if op == "ensure" {
+                let files = files_field(&data)?;
+                let result = if let Some(files) = files.filter(|_| op == "ensure") {
+                    ensure_files(&engine, &model, &files).await
+                } else if op == "ensure" {
                     engine.ensure(&model).await
                 } else {
                     engine.check_update(&model).await
@@ -169,6 +212,20 @@ mod worker {
                     Ok(v) => v,
                     Err(e) => to_js(&e),
                 })
+            })
+        }
+
+        /// Finishes the whole-model installs an earlier instance of this worker left
+        /// unfinished (the browser stopped it mid-download): called once the engine starts, so
+        /// a download goes on by itself after a restart. Resolves with how many it resumed.
+        #[wasm_bindgen(js_name = resumeInstalls)]
+        pub fn resume_installs(&self) -> Promise {
+            let engine = self.engine.clone();
+            future_to_promise(async move {
+                let resumed = engine.resume_installs().await;
+                // Precision: a count of models.
+                #[allow(clippy::cast_precision_loss)]
+                Ok(JsValue::from_f64(resumed as f64))
             })
         }
 

@@ -21,6 +21,7 @@ use web_sys::{Headers, Request, Response, ResponseInit, Url, WorkerGlobalScope};
 use crate::engine::Engine;
 use crate::error::SwError;
 use crate::js_error::{await_promise, catch, JsError};
+use crate::update;
 
 /// What a request URL is to the worker.
 #[derive(Debug, PartialEq, Eq)]
@@ -73,7 +74,11 @@ async fn serve(engine: Rc<Engine>, request: &Request) -> Result<Response, SwErro
         Route::Accepted(model) => return accepted(&engine, &model, &method).await,
         _ => return pass_through(request).await,
     };
-    let manifest = engine.ensure(&model).await?;
+    // A model ready as a whole serves from memory; otherwise only this file is fetched.
+    let manifest = match engine.ready_manifest(model.as_str()) {
+        Some(manifest) => manifest,
+        None => update::ensure_file(&engine, &model, &path).await?,
+    };
     let file = manifest
         .file(path.as_str())
         .ok_or_else(|| SwError::FileNotFound {
@@ -88,6 +93,8 @@ async fn serve(engine: Rc<Engine>, request: &Request) -> Result<Response, SwErro
     set("ETag", &format!("\"{}\"", file.sha256))?;
     set("Accept-Ranges", "bytes")?;
     set("X-Tessera-Version", &manifest.version.to_string())?;
+    // The bytes live in the worker's verified store: no HTTP cache should keep a second copy.
+    set("Cache-Control", "no-store")?;
     let (status, from, to) = match evaluate(range.as_deref(), file.size) {
         RangeOutcome::Full => (200, 0, file.size),
         RangeOutcome::Partial(r) => {

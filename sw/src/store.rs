@@ -36,6 +36,10 @@ pub struct ModelRecord {
     pub active: Option<String>,
     /// The envelope of a version accepted but not yet fully downloaded and verified.
     pub pending: Option<String>,
+    /// Whether a whole-model install of `pending` was asked for (`ensureModel`, an update) and
+    /// has not finished: a worker that starts resumes it. A pending version stored only for
+    /// files fetched one by one is not downloaded whole.
+    pub installing: bool,
 }
 
 /// One stored chunk: where it starts in its shard, and its bytes.
@@ -130,6 +134,7 @@ impl Store {
         Ok(Some(ModelRecord {
             active: field(&value, "active").as_string(),
             pending: field(&value, "pending").as_string(),
+            installing: field(&value, "installing").as_bool().unwrap_or(false),
         }))
     }
 
@@ -148,6 +153,7 @@ impl Store {
         let value = record(&[
             ("active", to_js(&rec.active)),
             ("pending", to_js(&rec.pending)),
+            ("installing", JsValue::from_bool(rec.installing)),
         ]);
         let context = "write model";
         let tx = self.db.tx(&[MODELS], WRITE).map_err(err(context))?;

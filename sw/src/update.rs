@@ -9,7 +9,8 @@ use std::rc::Rc;
 
 use tessera_core::assemble::FileAssembly;
 use tessera_core::diff::missing_shards;
-use tessera_core::layout::ModelName;
+use tessera_core::layout::{LogicalPath, ModelName};
+use tessera_core::manifest::{FileEntry, ShardRef};
 use tessera_core::policy::Acceptance;
 use tessera_core::{Manifest, Sha256Digest};
 
@@ -26,6 +27,9 @@ pub enum Mode {
     Ensure,
     /// Ask the server for a newer manifest and install it.
     CheckUpdate,
+    /// Finish the whole-model install an earlier instance of this worker left unfinished
+    /// (the stored pending version), without asking the server for a newer manifest.
+    Resume,
 }
 
 /// A stored (already accepted) envelope's manifest, reopened by core's acceptance path:
@@ -48,7 +52,18 @@ pub async fn run(
         .as_deref()
         .map(|e| decode(engine, name, e))
         .transpose()?;
-    if mode == Mode::Ensure {
+    if mode == Mode::Resume {
+        if let Some(pending) = rec.pending.as_deref() {
+            let manifest = decode(engine, name, pending)?;
+            let old = active.as_ref().map(|m| m.version.to_string());
+            let rec = ModelRecord {
+                installing: true,
+                ..rec.clone()
+            };
+            return install(engine, model, &rec, pending.to_owned(), manifest, old).await;
+        }
+    }
+    if mode != Mode::CheckUpdate {
         if let Some(active) = active {
             // Re-download whatever of the active version went missing (eviction), offline-first.
             let envelope = rec.active.clone().unwrap_or_default();
@@ -56,6 +71,12 @@ pub async fn run(
         }
         if let Some(pending) = rec.pending.as_deref() {
             let manifest = decode(engine, name, pending)?;
+            // From now on a restarted worker finishes this install by itself.
+            let rec = ModelRecord {
+                installing: true,
+                ..rec.clone()
+            };
+            engine.store.put_model(name, &rec).await?;
             return install(engine, model, &rec, pending.to_owned(), manifest, None).await;
         }
     }
@@ -71,6 +92,7 @@ pub async fn run(
             let rec = ModelRecord {
                 active: Some(envelope.clone()),
                 pending: rec.pending.clone(),
+                installing: rec.installing,
             };
             engine.store.put_model(name, &rec).await?;
             install(engine, model, &rec, envelope, manifest, None).await
@@ -79,6 +101,7 @@ pub async fn run(
             let rec = ModelRecord {
                 active: rec.active.clone(),
                 pending: Some(envelope.clone()),
+                installing: true,
             };
             engine.store.put_model(name, &rec).await?;
             let old = active.map(|m| m.version.to_string());
@@ -161,7 +184,7 @@ async fn install(
             s.shards_done = shards_total - missing_count;
             s.resumed = staged > 0;
         });
-        download::run(engine, name, missing, total - missing_bytes, shards_total).await?;
+        download::fetch_shards(engine, name, missing, total - missing_bytes, shards_total).await?;
     }
     if is_switch || missing_count > 0 {
         engine.update_status(name, true, |s| {
@@ -176,6 +199,7 @@ async fn install(
         let next = ModelRecord {
             active: Some(envelope),
             pending: None,
+            installing: false,
         };
         engine.store.put_model(name, &next).await?;
         collect_garbage(engine).await?;
@@ -199,28 +223,105 @@ fn ready_status(m: &Manifest) -> ModelStatus {
     s
 }
 
-/// Checks every file of `manifest` with core's [`FileAssembly`], reading its shards chunk by
-/// chunk from the store.
+/// Checks every file of `manifest` with core's [`FileAssembly`].
 async fn verify_files(engine: &Engine, manifest: &Manifest) -> Result<(), SwError> {
     for file in &manifest.files {
-        let mut assembly = FileAssembly::new(file);
-        for shard in &file.shards {
-            let mut pos = 0;
-            while pos < shard.size {
-                let chunk = engine
-                    .store
-                    .chunk_at(&shard.sha256, pos)
-                    .await?
-                    .filter(|c| c.offset == pos)
-                    .ok_or_else(|| missing_shard(&shard.sha256))?;
-                let bytes = chunk.bytes.to_vec();
-                pos += bytes.len() as u64;
-                assembly.update(&bytes)?;
-            }
-        }
-        assembly.finish()?;
+        verify_stored_file(engine, file).await?;
     }
     Ok(())
+}
+
+/// Checks one file with core's [`FileAssembly`], reading its shards chunk by chunk from the
+/// store.
+async fn verify_stored_file(engine: &Engine, file: &FileEntry) -> Result<(), SwError> {
+    let mut assembly = FileAssembly::new(file);
+    for shard in &file.shards {
+        let mut pos = 0;
+        while pos < shard.size {
+            let chunk = engine
+                .store
+                .chunk_at(&shard.sha256, pos)
+                .await?
+                .filter(|c| c.offset == pos)
+                .ok_or_else(|| missing_shard(&shard.sha256))?;
+            let bytes = chunk.bytes.to_vec();
+            pos += bytes.len() as u64;
+            assembly.update(&bytes)?;
+        }
+    }
+    Ok(assembly.finish()?)
+}
+
+/// Makes one file of `model` servable without downloading the rest of the model (a library
+/// reading `config.json` first must not wait for the weights): the manifest to serve it from —
+/// the active version when every shard of it is stored (the model is then ready), else the
+/// active or pending version's, else a newly fetched one, judged by core's policy and kept as
+/// pending — with that file's missing shards downloaded and the file checked whole.
+/// `ensureModel` still installs the whole model and makes it active.
+pub async fn ensure_file(
+    engine: &Rc<Engine>,
+    model: &ModelName,
+    path: &LogicalPath,
+) -> Result<Rc<Manifest>, SwError> {
+    let name = model.as_str();
+    let rec = engine.store.model(name).await?.unwrap_or_default();
+    let have = engine.store.verified_shards().await?;
+    let stored = |sha: &Sha256Digest| have.contains(&sha.to_hex());
+    let manifest = match (rec.active.as_deref(), rec.pending.as_deref()) {
+        (Some(active), _) => {
+            let active = decode(engine, name, active)?;
+            if missing_shards(&active, stored).is_empty() {
+                let active = Rc::new(active);
+                engine.set_ready(name, active.clone());
+                return Ok(active);
+            }
+            active
+        }
+        (None, Some(pending)) => decode(engine, name, pending)?,
+        (None, None) => {
+            let (envelope, accepted) = fetch_and_judge(engine, model, None).await?;
+            let rec = ModelRecord {
+                active: None,
+                pending: Some(envelope),
+                installing: false,
+            };
+            engine.store.put_model(name, &rec).await?;
+            accepted.manifest
+        }
+    };
+    let file = manifest
+        .file(path.as_str())
+        .ok_or_else(|| SwError::FileNotFound {
+            model: name.to_owned(),
+            path: path.to_string(),
+        })?
+        .clone();
+    let mut missing: Vec<ShardRef> = file
+        .shards
+        .iter()
+        .filter(|s| !stored(&s.sha256))
+        .copied()
+        .collect();
+    missing.sort();
+    missing.dedup();
+    let key = format!("{name}@{}/{path}", manifest.version);
+    if !missing.is_empty() {
+        storage::check_fits(&engine.store, name, &missing).await?;
+        let total = manifest.unique_shard_bytes();
+        let done: u64 = manifest
+            .unique_shards()
+            .iter()
+            .filter(|s| stored(&s.sha256))
+            .map(|s| s.size)
+            .sum();
+        let shards_total = manifest.unique_shards().len();
+        download::fetch_shards(engine, name, missing, done.min(total), shards_total).await?;
+    }
+    if !engine.file_verified(&key) {
+        verify_stored_file(engine, &file).await?;
+        engine.mark_file_verified(key);
+    }
+    Ok(Rc::new(manifest))
 }
 
 fn missing_shard(sha: &Sha256Digest) -> SwError {
