@@ -118,10 +118,24 @@ function watchNetwork() {
     $('net').classList.toggle('badge-online', online);
     $('net').classList.toggle('badge-offline', !online);
     $('net-text').textContent = online ? 'Online' : 'Offline';
+    if (online) backOnline();
   };
   window.addEventListener('online', update);
   window.addEventListener('offline', update);
   update();
+}
+
+/** Back online: alerts that only said "you're offline" no longer hold, so they go. */
+function backOnline() {
+  for (const id of ['rec-error', 'sum-error', 'dl-update']) {
+    const box = $(id);
+    if (!box.hidden && box.dataset.offline) box.hidden = true;
+  }
+}
+
+/** Whether a failure happened because this device is offline (not because a server refused). */
+function offlineFailure(e) {
+  return !navigator.onLine || e?.reason === 'offline' || e?.code === 'offline' || e?.code === 'network';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -197,7 +211,8 @@ async function checkForUpdate() {
   } catch (e) {
     renderStatus(await Tessera.status(RECOMMENDER).catch(() => null));
     const kept = servingVersion ? ` \u2014 version ${servingVersion} keeps working` : '';
-    showUpdateNote(`Update not installed${kept}. ${describeError(e.code, e.message)}`, e.code ?? 'unknown');
+    const text = describeError(e.code, e.message, { situation: 'update' });
+    showUpdateNote(`Update not installed${kept}. ${text}`, e.code ?? 'unknown', offlineFailure(e));
   } finally {
     unsubscribe();
     checking = false;
@@ -206,13 +221,17 @@ async function checkForUpdate() {
   }
 }
 
-/** The result of an update check under the card; `code` (a refusal) turns it into an alert. */
-function showUpdateNote(text, code) {
+/**
+ * The result of an update check under the card; `code` (a refusal) turns it into an alert;
+ * `offline` (it failed for want of a network) makes it go once the device is back online.
+ */
+function showUpdateNote(text, code, offline = false) {
   const note = $('dl-update');
   note.replaceChildren(text);
   if (code && isKnownError(code)) note.append(' ', codeTag(code));
   note.classList.toggle('alert', Boolean(code));
   setCode(note, code);
+  setOffline(note, offline);
   note.hidden = false;
 }
 
@@ -265,8 +284,7 @@ function renderStatus(s) {
   else bar.value = fraction;
   $('dl-bytes').textContent = total > 0 ? `${bytes(done)} of ${bytes(total)}` : '\u2014';
   $('dl-pct').textContent = total > 0 ? `${Math.floor(fraction * 100)} %` : '';
-  $('dl-shards').textContent = s.shardsTotal > 0
-    ? `shards ${s.state === 'ready' ? s.shardsTotal : s.shardsDone}/${s.shardsTotal}` : '';
+  $('dl-shards').textContent = shardsText(s);
   $('dl-resumed').hidden = !s.resumed;
   if (s.version) $('dl-version').textContent = `version ${s.version}`;
   $('dl-remove').hidden = s.state !== 'ready';
@@ -275,6 +293,19 @@ function renderStatus(s) {
     $('dl-error').hidden = true;
     $('dl-retry').hidden = true;
   }
+}
+
+/**
+ * "3 of 7 shards verified · 4 downloading": each shard counts as verified only once whole, so
+ * early in a download the bytes move while no shard is verified yet; the shards in flight (the
+ * worker's `shardsInFlight`) say that it is moving.
+ */
+function shardsText(s) {
+  if (!(s.shardsTotal > 0)) return '';
+  const verified = s.state === 'ready' ? s.shardsTotal : Math.min(s.shardsDone || 0, s.shardsTotal);
+  const text = `${verified} of ${s.shardsTotal} shards verified`;
+  const moving = s.state === 'downloading' ? s.shardsInFlight || 0 : 0;
+  return moving > 0 ? `${text} \u00b7 ${moving} downloading` : text;
 }
 
 function showDownloadError(code, message, retry) {
@@ -430,7 +461,7 @@ async function recommend() {
   } catch (e) {
     const edgeDown = e.code === 'edge-unreachable' || e.reason === 'edge-unreachable' || e.reason === 'offline'
       ? edgeDownText(RECOMMENDER, e) : null;
-    showRunError('rec', e.code, e.message, e.reason, edgeDown, policy);
+    showRunError('rec', e.code, e.message, e.reason, edgeDown, policy, Boolean(edgeDown) && offlineFailure(e));
   } finally {
     recommending = false;
     if (reloadPending) reloadModel();
@@ -516,7 +547,8 @@ async function summarize() {
     showMeta('sum', result, `${k} of ${sentences.length} sentences`);
     $('sum-announce').textContent = `Brief ready: ${k} key sentences, computed ${result.source === 'local' ? 'on this device' : 'on the edge'}.`;
   } catch (e) {
-    showRunError('sum', e.code, e.message, e.reason, edgeDownText(SUMMARIZER, e), policy);
+    const edgeDown = edgeDownText(SUMMARIZER, e);
+    showRunError('sum', e.code, e.message, e.reason, edgeDown, policy, Boolean(edgeDown) && offlineFailure(e));
   } finally {
     summarizing = false;
     if (reloadPending) reloadModel();
@@ -566,7 +598,11 @@ function edgeDownText(model, e) {
   return null;
 }
 
-function showRunError(prefix, code, message, reason, override, policy) {
+/**
+ * Shows why an answer failed under its card. `override` replaces the worded code; `offline`
+ * (the failure only says the device is offline) makes the alert go once it is back online.
+ */
+function showRunError(prefix, code, message, reason, override, policy, offline = false) {
   const box = $(`${prefix}-error`);
   const text = override ?? describeError(code, message, { edgeFallback: policy !== 'local-only' });
   const children = [text];
@@ -575,6 +611,7 @@ function showRunError(prefix, code, message, reason, override, policy) {
   if (isKnownError(code) && !override) children.push(' ', codeTag(code));
   box.replaceChildren(...children);
   setCode(box, code);
+  setOffline(box, offline);
   box.hidden = false;
   $(`${prefix}-meta`).hidden = true;
 }
@@ -591,6 +628,12 @@ function el(tag, attrs = {}, ...children) {
 
 function alertBox(text) {
   return el('p', { class: 'alert' }, text);
+}
+
+/** Marks an alert as caused by being offline (`data-offline`), so that going online clears it. */
+function setOffline(box, offline) {
+  if (offline) box.dataset.offline = 'true';
+  else delete box.dataset.offline;
 }
 
 /** Exposes the error code an alert words as its `data-code` (removed when there is none). */

@@ -28,7 +28,7 @@ struct Cli {
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, action = ArgAction::Count, global = true, display_order = 900)]
     verbose: u8,
-    /// No progress bars.
+    /// No progress bars; `keygen` prints nothing on success.
     #[arg(short, long, global = true, display_order = 901)]
     quiet: bool,
     #[command(subcommand)]
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<(), CliError> {
     match &cli.command {
-        Command::Keygen(args) => keygen::run(args),
+        Command::Keygen(args) => keygen::run(args, cli.quiet),
         Command::Pack(args) => pack::run(args, cli.quiet),
         Command::Verify(args) => verify::run(args, cli.quiet),
         Command::Diff(args) => diff::run(args),

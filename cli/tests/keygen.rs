@@ -57,3 +57,20 @@ fn refuses_to_overwrite_a_key_unless_forced() {
     stdout_of(ws.tessera().args(["keygen", "--out", "keys", "--force"]));
     assert_ne!(fs::read(ws.path("keys/tessera.key")).unwrap(), before);
 }
+
+#[test]
+fn quiet_keygen_prints_nothing_and_still_writes_the_keys() {
+    let ws = Workspace::new();
+    let output = ws
+        .tessera()
+        .args(["keygen", "-q", "--out", "keys"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        output.stdout.is_empty() && output.stderr.is_empty(),
+        "keygen -q printed something: {output:?}"
+    );
+    assert!(ws.path("keys/tessera.key").exists());
+    assert!(ws.path("keys/tessera.pub.json").exists());
+}

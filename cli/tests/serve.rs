@@ -52,3 +52,54 @@ fn refuses_a_missing_artifacts_directory() {
     cmd.args(["serve", "--artifacts", "absent", "--addr", "127.0.0.1:0"]);
     assert_fails(&mut cmd, 1, "artifacts-missing");
 }
+
+#[test]
+fn warns_about_an_app_script_the_csp_blocks() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.path("art")).unwrap();
+    ws.write(
+        "app/index.html",
+        b"<!doctype html>\n<script type=\"module\">\nimport { Tessera } from './tessera-client.js';\n</script>\n",
+    );
+    ws.write(
+        "app/ok.html",
+        b"<script type=\"module\" src=\"app.js\"></script>\n",
+    );
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("tessera"))
+        .current_dir(ws.path(""))
+        .env_remove("RUST_LOG")
+        .args([
+            "serve",
+            "--artifacts",
+            "art",
+            "--app",
+            "app",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The check runs before the server binds: once the URL is printed, the warning is out.
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("http://"), "{line}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        stderr.contains("index.html: inline <script> at line 2 will not run"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ok.html"), "{stderr}");
+}

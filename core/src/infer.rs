@@ -196,6 +196,11 @@ pub struct InferResponse {
     pub version: semver::Version,
     /// Where it ran.
     pub source: Source,
+    /// The engine that computed it: `"tract-native"` or `"wonnx-wgpu"` on the edge (see
+    /// `tessera-onnx`'s `engine` module). Added after the first schema: absent in older answers
+    /// (and then `None`), omitted when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
     /// Output tensors by the model's output names (values as JSON numbers).
     pub outputs: BTreeMap<String, Tensor>,
     /// Where the time went.
@@ -692,6 +697,7 @@ mod tests {
             model: "mlp".parse().unwrap(),
             version: semver::Version::new(1, 0, 0),
             source: Source::Edge,
+            engine: Some("tract-native".to_owned()),
             outputs: BTreeMap::from([(
                 "y".to_owned(),
                 TensorData::Float32(vec![0.25]).into_tensor(vec![1, 1]),
@@ -706,11 +712,18 @@ mod tests {
         assert_eq!(
             value,
             serde_json::json!({
-                "model": "mlp", "version": "1.0.0", "source": "edge",
+                "model": "mlp", "version": "1.0.0", "source": "edge", "engine": "tract-native",
                 "outputs": {"y": {"dtype": "float32", "shape": [1, 1], "data": [0.25]}},
                 "timings": {"queue_ms": 0.5, "compute_ms": 1.0, "total_ms": 2.0}
             })
         );
+        // Backwards compatible: an answer without `engine` (older servers) still parses, and
+        // one without an engine serializes without the field.
+        let mut old = value.clone();
+        old.as_object_mut().unwrap().remove("engine");
+        let parsed: InferResponse = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(parsed.engine, None);
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), old);
         let body = ErrorBody::new(&InferError::DataConflict { input: "x".into() });
         assert_eq!(
             serde_json::to_value(&body).unwrap()["error"]["code"],

@@ -101,6 +101,16 @@ const ERRORS = {
   aborted: 'Cancelled.',
 };
 
+/**
+ * Codes worded differently when an update of a stored model failed (`situation: 'update'`):
+ * there a verified version is stored and keeps working, so "nothing is stored" would be wrong.
+ */
+const UPDATE_ERRORS = {
+  network: 'The update server can\u2019t be reached (this device may be offline), so no update could be checked or downloaded. Nothing changed on this device; check again once you\u2019re back online.',
+  quota: 'There isn\u2019t enough free storage on this device for the update. Free some space and check again.',
+  'download-retries-exhausted': 'The update kept failing after several retries. What was downloaded is kept: the next check resumes where it stopped.',
+};
+
 /** Fallback reason → why an answer came from where it did, as a short phrase. */
 const REASONS = {
   'no-webgpu': 'this browser has no WebGPU',
@@ -133,9 +143,11 @@ const EDGE_ANSWERS = new Set([
 /**
  * A human message for `code`; unknown codes get a generic sentence that still shows the code.
  * `edgeFallback` (default true) says whether the edge can answer instead, for device faults;
- * false words it for the “this device only” policy.
+ * false words it for the “this device only” policy. `situation: 'update'` words it for a
+ * failed update of a model that is stored (default: a first download, or anything else).
  */
-export function describeError(code, fallbackMessage, { edgeFallback = true } = {}) {
+export function describeError(code, fallbackMessage, { edgeFallback = true, situation = 'download' } = {}) {
+  if (situation === 'update' && code && UPDATE_ERRORS[code]) return UPDATE_ERRORS[code];
   if (code && ERRORS[code]) {
     if (!EDGE_ANSWERS.has(code)) return ERRORS[code];
     return edgeFallback

@@ -17,6 +17,7 @@
 //! `{"error": {"code", "message"}}` with a stable code ([`RequestError`]); paths that could leave
 //! the artifacts directory are refused before any file is touched.
 
+mod app_check;
 mod conditional;
 mod config;
 mod error;
@@ -32,6 +33,8 @@ mod shard;
 
 pub use config::{EdgeConfig, DEFAULT_ADDR};
 pub use error::{EdgeError, RequestError};
-pub use inference::{AuthConfig, InferenceConfig, InferenceError};
+pub use inference::{
+    headless_gpu_env, prepare_headless_gpu, AuthConfig, InferenceConfig, InferenceError,
+};
 pub use router::{content_security_policy, router};
 pub use server::{bind, serve, Server};

@@ -7,7 +7,8 @@
 //! PWA (see [`content_security_policy`]), and `Strict-Transport-Security` when
 //! [`EdgeConfig::hsts`] is set. The app is served by tower-http's `ServeDir` (index.html,
 //! `.br` siblings precompressed, `Cache-Control: no-cache`); dot-files other than
-//! `.well-known/` are not served.
+//! `.well-known/` are not served. Building the router warns about inline scripts in the app's
+//! HTML, which that CSP blocks (module `app_check`).
 
 use std::time::Duration;
 
@@ -72,6 +73,7 @@ pub fn router(config: &EdgeConfig) -> Result<Router, EdgeError> {
         ));
     router = match &config.app {
         Some(app) => {
+            crate::app_check::warn_inline_scripts(app);
             let serve_dir = ServeDir::new(app)
                 .precompressed_br()
                 .append_index_html_on_directories(true);

@@ -1,7 +1,12 @@
 //! The inference API over real HTTP: a packed, signed MLP (`fixtures/mlp.onnx`, made by
-//! `fixtures/make_mlp.py`) served by an edge on 127.0.0.1:0 and run natively by wonnx (Mesa
-//! lavapipe on CPU-only machines). Outputs are compared with the numpy reference; auth, limits,
-//! client mistakes, tampering and metrics are checked by their status and stable code.
+//! `fixtures/make_mlp.py`) served by an edge on 127.0.0.1:0 and run natively. Outputs are
+//! compared with the numpy reference; auth, limits, client mistakes, tampering and metrics are
+//! checked by their status and stable code.
+//!
+//! Engines: most tests run the default, `auto` (tract on a machine without a GPU; wonnx when
+//! wgpu finds a non-CPU adapter). The engine-sensitive ones (numpy reference, tamper refusal,
+//! self-test refusal, busy shedding, concurrency) run once per engine, in the `tract` and
+//! `wonnx` modules (wonnx on Mesa lavapipe on CPU-only machines).
 
 #![cfg(feature = "inference")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,7 +22,7 @@ use tessera_core::infer::{RequestTensor, TensorData};
 use tessera_core::keys::TrustedKeys;
 use tessera_core::manifest::TestVector;
 use tessera_core::ratelimit::Rate;
-use tessera_edge::inference::issue_token;
+use tessera_edge::inference::{issue_token, EngineChoice};
 use tessera_edge::{AuthConfig, EdgeConfig};
 use tokio::sync::oneshot;
 
@@ -106,6 +111,53 @@ fn trusting(artifacts: &Artifacts) -> EdgeConfig {
     config.inference.trusted_keys = trusted;
     config
 }
+
+/// [`trusting`] with `engine` chosen.
+fn trusting_with(artifacts: &Artifacts, engine: EngineChoice) -> EdgeConfig {
+    let mut config = trusting(artifacts);
+    config.inference.engine = engine;
+    config
+}
+
+/// The name answers report for an explicitly chosen engine.
+fn engine_name(engine: EngineChoice) -> &'static str {
+    match engine {
+        EngineChoice::Tract => "tract-native",
+        EngineChoice::Wonnx => "wonnx-wgpu",
+        other => panic!("{other} has no fixed name"),
+    }
+}
+
+/// Runs each named `async fn(EngineChoice)` as a test once per engine: `tract::<name>` and
+/// `wonnx::<name>`.
+macro_rules! for_each_engine {
+    ($($test:ident),* $(,)?) => {
+        mod tract {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::EngineChoice::Tract).await;
+                }
+            )*
+        }
+        mod wonnx {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::EngineChoice::Wonnx).await;
+                }
+            )*
+        }
+    };
+}
+
+for_each_engine!(
+    outputs_match_the_numpy_reference_within_1e_4_as_json_and_base64,
+    a_tampered_shard_or_untrusted_signer_gets_the_model_refused,
+    a_session_that_fails_a_known_answer_test_is_never_used,
+    concurrent_requests_all_succeed,
+    a_full_queue_sheds_load_with_503_busy,
+);
 
 /// A running edge; stops when dropped.
 struct Edge {
@@ -224,8 +276,8 @@ fn max_abs_diff(got: &Value, want: &[f64]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outputs_match_the_numpy_reference_within_1e_4_as_json_and_base64() {
+async fn outputs_match_the_numpy_reference_within_1e_4_as_json_and_base64(engine: EngineChoice) {
+    let trusting = |artifacts: &Artifacts| trusting_with(artifacts, engine);
     let artifacts = Artifacts::new();
     let edge = Edge::start(&trusting(&artifacts)).await;
     for vector in vectors() {
@@ -241,6 +293,7 @@ async fn outputs_match_the_numpy_reference_within_1e_4_as_json_and_base64() {
             assert_eq!(reply.body["model"], MODEL);
             assert_eq!(reply.body["version"], "1.0.0");
             assert_eq!(reply.body["source"], "edge");
+            assert_eq!(reply.body["engine"], engine_name(engine));
             assert_eq!(reply.headers["cache-control"], "no-store");
             let y = &reply.body["outputs"]["y"];
             let want = &vector.outputs["y"];
@@ -488,8 +541,8 @@ async fn unknown_model_is_404() {
         .assert_error(404, "model-not-found");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tampered_shard_or_untrusted_signer_gets_the_model_refused() {
+async fn a_tampered_shard_or_untrusted_signer_gets_the_model_refused(engine: EngineChoice) {
+    let trusting = |artifacts: &Artifacts| trusting_with(artifacts, engine);
     let artifacts = Artifacts::new();
     let shard = artifacts.shards()[1].clone();
     let original = std::fs::read(&shard).unwrap();
@@ -587,8 +640,8 @@ async fn a_refused_new_version_never_replaces_the_verified_one() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_that_fails_a_known_answer_test_is_never_used() {
+async fn a_session_that_fails_a_known_answer_test_is_never_used(engine: EngineChoice) {
+    let trusting = |artifacts: &Artifacts| trusting_with(artifacts, engine);
     let mut wrong = vectors();
     wrong[2].outputs.get_mut("y").unwrap().data[3] += 0.01;
     let artifacts = Artifacts::with_vectors(wrong);
@@ -697,8 +750,8 @@ async fn metrics_count_requests_by_model_and_outcome() {
 /// 16 requests at once all succeed with the right answer; then 50 sequential requests and a
 /// bounded load (200 requests, 8 in flight) report latency percentiles (`--nocapture` shows
 /// them).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_requests_all_succeed() {
+async fn concurrent_requests_all_succeed(engine: EngineChoice) {
+    let trusting = |artifacts: &Artifacts| trusting_with(artifacts, engine);
     let artifacts = Artifacts::new();
     let edge = std::sync::Arc::new(Edge::start(&trusting(&artifacts)).await);
     let vectors = vectors();
@@ -718,7 +771,7 @@ async fn concurrent_requests_all_succeed() {
     }
     sequential.sort();
     println!(
-        "MLP over loopback, 50 sequential requests: p50 {:?}, p99 {:?}",
+        "{engine}: MLP over loopback, 50 sequential requests: p50 {:?}, p99 {:?}",
         sequential[25], sequential[49]
     );
 
@@ -740,7 +793,7 @@ async fn concurrent_requests_all_succeed() {
     latencies.sort();
     let pct = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
     println!(
-        "MLP over loopback, 200 requests, 8 in flight: p50 {:?}, p99 {:?}, max {:?}, {:.0} req/s",
+        "{engine}: MLP over loopback, 200 requests, 8 in flight: p50 {:?}, p99 {:?}, max {:?}, {:.0} req/s",
         pct(50),
         pct(99),
         latencies[latencies.len() - 1],
@@ -750,8 +803,8 @@ async fn concurrent_requests_all_succeed() {
 
 /// With one worker and room for one waiting job, a burst that arrives while the session is
 /// being built is shed with `503 inference-busy` and `Retry-After`, not queued without bound.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_queue_sheds_load_with_503_busy() {
+async fn a_full_queue_sheds_load_with_503_busy(engine: EngineChoice) {
+    let trusting = |artifacts: &Artifacts| trusting_with(artifacts, engine);
     let artifacts = Artifacts::new();
     let mut config = trusting(&artifacts);
     config.inference.workers = 1;
@@ -770,6 +823,101 @@ async fn a_full_queue_sheds_load_with_503_busy() {
     }
     assert!(busy > 0 && busy < 16, "{busy} of 16 were shed");
     assert_eq!(edge.infer(&body).await.status, 200);
+}
+
+/// A Softmax classifier (Gemm → Softmax; `fixtures/clf.onnx` and its reference vectors, copied
+/// from `playwright/lib/runtime/fixtures/`, made by `make_softmax.py` there) runs on tract: it is
+/// self-tested with its vectors at load, and answers match them within their tolerance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_softmax_classifier_runs_on_tract() {
+    let vectors: Vec<TestVector> =
+        serde_json::from_slice(&std::fs::read(fixture("clf.vectors.json")).unwrap()).unwrap();
+    assert!(!vectors.is_empty());
+    let artifacts = Artifacts {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let mut options = PackOptions::new("clf".parse().unwrap(), "1.0.0".parse().unwrap());
+    options.test_vectors = vectors.clone();
+    let input = PackInput {
+        path: "model.onnx".parse().unwrap(),
+        source: fixture("clf.onnx"),
+    };
+    pack(
+        &artifacts.root(),
+        &[input],
+        &options,
+        &signer(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let edge = Edge::start(&trusting_with(&artifacts, EngineChoice::Tract)).await;
+    for vector in &vectors {
+        let body = serde_json::to_vec(&json!({ "inputs": vector.inputs })).unwrap();
+        let reply = edge.post("clf", body, None).await;
+        assert_eq!(reply.status, 200, "{}: {}", vector.name, reply.body);
+        assert_eq!(reply.body["engine"], "tract-native");
+        let y = &reply.body["outputs"]["y"];
+        let want = &vector.outputs["y"];
+        assert_eq!(y["shape"], json!(want.shape));
+        let diff = max_abs_diff(&y["data"], &want.data);
+        assert!(
+            diff <= vector.tolerance,
+            "{}: max abs diff {diff}",
+            vector.name
+        );
+        let sum: f64 = serde_json::from_value::<Vec<f64>>(y["data"].clone())
+            .unwrap()
+            .iter()
+            .sum();
+        assert!((sum - 1.0).abs() < 1e-5, "softmax sums to {sum}");
+    }
+}
+
+/// What `auto` should pick here, found independently of the edge: wonnx only for a wgpu
+/// adapter that is not a CPU one (Mesa lavapipe reports `Cpu`).
+fn expected_auto_engine() -> &'static str {
+    let backends = wgpu::util::backend_bits_from_env().unwrap_or(wgpu::Backends::PRIMARY);
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends,
+        dx12_shader_compiler: wgpu::Dx12Compiler::Fxc,
+    });
+    let adapter = futures_executor::block_on(wgpu::util::initialize_adapter_from_env_or_default(
+        &instance, backends, None,
+    ));
+    match adapter.map(|a| a.get_info().device_type) {
+        Some(kind) if kind != wgpu::DeviceType::Cpu => "wonnx-wgpu",
+        _ => "tract-native",
+    }
+}
+
+/// `auto` (the default) picks tract unless there is a real GPU, reports it in every answer and
+/// in `/metrics`, and sizes the CPU pool to the cores. On machines without a GPU (lavapipe at
+/// most, as on this project's CI) `expected_auto_engine` is tract.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_picks_tract_without_a_gpu_and_reports_it() {
+    let expected = tokio::task::spawn_blocking(expected_auto_engine)
+        .await
+        .unwrap();
+    let artifacts = Artifacts::new();
+    let config = trusting(&artifacts);
+    assert_eq!(config.inference.engine, EngineChoice::Auto);
+    assert_eq!(config.inference.workers, 0, "0: sized by the engine");
+    let edge = Edge::start(&config).await;
+    let reply = edge.infer(&first_input()).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["engine"], expected);
+    let workers = if expected == "tract-native" {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    } else {
+        1
+    };
+    let line = format!(r#"tessera_infer_engine_workers{{engine="{expected}"}} {workers}"#);
+    let text = edge.metrics().await;
+    assert!(
+        text.lines().any(|l| l == line),
+        "missing {line:?} in:\n{text}"
+    );
+    println!("auto picked {expected} with {workers} workers");
 }
 
 /// The reference vectors are the test vectors `tessera pack --test-vectors` embeds: check the

@@ -2,7 +2,10 @@
 //! must feed (dtype and static shape, as `tessera_core::infer::TensorSpec`), the outputs with
 //! their declared shapes, and the byte size of the largest initializer (what a WebGPU storage
 //! buffer must hold). Shared by the edge (native) and the browser runtime (wasm) so both accept
-//! exactly the same models. It builds no session and runs nothing.
+//! exactly the same models. It builds no session and runs nothing; [`engine`] is the seam
+//! engines that do implement.
+
+pub mod engine;
 
 use std::collections::HashSet;
 

@@ -45,6 +45,9 @@ const APP_SHELL = [
   '/ui/sample.js', '/icons/icon-192.png', '/icons/icon-512.png',
 ];
 
+/** Files of the demo's sources that are not part of the app (same list as `xtask/src/demo.rs`). */
+const NOT_SERVED = ['README.md', path.join('icons', 'make_icons.py')];
+
 /** The demo's sources: `$TESSERA_DEMO_SRC` (to check the scenarios against a changed copy) or `demo-pwa/`. */
 const DEMO_SRC = process.env.TESSERA_DEMO_SRC || path.join(REPO_ROOT, 'demo-pwa');
 const RESULTS = path.join(REPO_ROOT, 'playwright', 'test-results');
@@ -336,10 +339,10 @@ export class DemoEnv extends World {
   }
 }
 
-/** The app directory: demo-pwa + web build + travel.json + tessera.config.json + trusted-keys.json. */
+/** The app directory: demo-pwa (less its README and icon script) + web build + travel.json + tessera.config.json + trusted-keys.json. */
 async function assembleApp(dir, models, publicKey) {
   const app = path.join(dir, 'app');
-  await cp(DEMO_SRC, app, { recursive: true });
+  await cp(DEMO_SRC, app, { recursive: true, filter: (src) => !NOT_SERVED.includes(path.relative(DEMO_SRC, src)) });
   const missing = [...WEB_FILES, 'tessera-runtime.js', 'tessera_runtime_bg.wasm'].filter(
     (f) => !existsSync(path.join(WEB_DIR, f)),
   );

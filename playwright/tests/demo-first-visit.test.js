@@ -13,7 +13,7 @@ demoScenario('demo first visit: model ready, destinations on-device, summary fro
 
   assert.match(await env.text('dl-state'), /^Ready\b/, 'download card state');
   assert.equal(await env.text('dl-pct'), '100 %', 'download card percentage');
-  assert.equal(await env.text('dl-shards'), `shards ${shards}/${shards}`, 'download card shard count');
+  assert.equal(await env.text('dl-shards'), `${shards} of ${shards} shards verified`, 'download card shard count');
   assert.equal(await env.page.locator('#dl-bar').evaluate((b) => b.value), 1, 'progress bar full');
 
   await env.recommend();

@@ -1,7 +1,8 @@
 // The Wayfarer demo's first download is cut in the middle of a recommender shard: the download
-// card shows the progress so far, then the download resumes by itself (no reload, no click) from
-// what was stored, and reaches Ready; destinations are ranked on this device. The server's own
-// request log proves that at most one chunk (the demo's 1 MiB chunkSize) was sent twice.
+// card shows the progress so far (bytes, and shards verified and in flight), then the download
+// resumes by itself (no reload, no click) from what was stored, and reaches Ready; destinations
+// are ranked on this device. The server's own request log proves that at most one chunk (the
+// demo's 1 MiB chunkSize) was sent twice.
 
 import assert from 'node:assert/strict';
 
@@ -46,6 +47,12 @@ demoScenario('demo interrupted download: the card shows progress, resumes by its
   const pct = Number((await env.text('dl-pct')).replace(/\s*%$/, ''));
   assert.ok(pct > 0 && pct < 100, `the card shows partial progress mid-download: ${await env.text('dl-pct')}`);
   assert.match(await env.text('dl-bytes'), /^[\d.]+ MB of [\d.]+ MB$/, 'the card shows the bytes so far');
+  // Shards download in parallel and count as verified only once whole: the card also says how
+  // many are in flight, so it never reads "0 of 7" alone while bytes arrive (the cut one is).
+  const shards = await env.text('dl-shards');
+  const counted = /^(\d+) of (\d+) shards verified \u00b7 (\d+) downloading$/.exec(shards);
+  assert.ok(counted, `mid-download the card counts shards verified and in flight: ${shards}`);
+  assert.ok(Number(counted[3]) >= 1 && Number(counted[1]) < Number(counted[2]), `shards in flight mid-download: ${shards}`);
   await env.screenshot('demo-download-progress-desktop', 1280);
   await env.screenshot('demo-download-progress-phone', 390);
 

@@ -15,6 +15,8 @@ export interface ModelStatus {
   bytesTotal: number;
   shardsDone: number;
   shardsTotal: number;
+  /** Shards being downloaded right now. */
+  shardsInFlight: number;
   /** Whether the download continued from bytes stored earlier. */
   resumed: boolean;
   error: { code: string; message: string } | null;

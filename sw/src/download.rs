@@ -202,6 +202,7 @@ impl Driver<'_> {
                 .max(base + p.done_bytes())
                 .min(s.bytes_total.max(base));
             s.shards_done = s.shards_done.max(shards_base + p.shards_verified);
+            s.shards_in_flight = p.in_flight;
             s.resumed = s.resumed || resumed;
         });
     }

@@ -62,6 +62,8 @@ pub struct ModelStatus {
     pub shards_done: usize,
     /// Shards of the download.
     pub shards_total: usize,
+    /// Shards being downloaded right now (requests in flight).
+    pub shards_in_flight: usize,
     /// Whether this download continued from bytes stored earlier.
     pub resumed: bool,
     /// The failure when `state` is `error`.
@@ -80,6 +82,7 @@ impl ModelStatus {
             bytes_total: 0,
             shards_done: 0,
             shards_total: 0,
+            shards_in_flight: 0,
             resumed: false,
             error: None,
         }
@@ -182,7 +185,7 @@ mod tests {
             serde_json::json!({
                 "model": "mlp", "state": "downloading", "version": null,
                 "pendingVersion": "1.0.0", "bytesDone": 0, "bytesTotal": 0,
-                "shardsDone": 0, "shardsTotal": 0, "resumed": false, "error": null
+                "shardsDone": 0, "shardsTotal": 0, "shardsInFlight": 0, "resumed": false, "error": null
             })
         );
     }

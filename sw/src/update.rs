@@ -191,6 +191,7 @@ async fn install(
             s.state = State::Verifying;
             s.bytes_done = total;
             s.shards_done = shards_total;
+            s.shards_in_flight = 0;
         });
         verify_files(engine, &manifest).await?;
     }

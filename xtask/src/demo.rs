@@ -1,7 +1,7 @@
 //! `cargo xtask demo`: the travel-planner PWA served with its two models, from a fresh clone.
 //!
-//! Steps, each skipped when its output exists: the release `tessera` CLI and web build
-//! (service worker + runtime), the demo models (`models/make_models.py`, Python + numpy + onnx
+//! Steps, each skipped when its output exists (or, for the builds, is up to date): the release
+//! `tessera` CLI and web build (service worker + runtime), the demo models (`models/make_models.py`, Python + numpy + onnx
 //! from `models/requirements.txt`), a dev signing key, the signed packs of both models, and the
 //! app directory (`demo-pwa/` + the web build + a generated `tessera.config.json`). Then it runs
 //! `tessera serve` with the app, the artifacts and the edge inference API until Ctrl-C. All state
@@ -35,6 +35,10 @@ const APP_SHELL: [&str; 17] = [
     "/icons/icon-192.png",
     "/icons/icon-512.png",
 ];
+
+/// Files of `demo-pwa/` that document or make the app and are not part of it: left out of the
+/// served directory (`tessera serve --app` serves every file it is given).
+const NOT_SERVED: [&str; 2] = ["README.md", "icons/make_icons.py"];
 
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> StepError {
     StepError(format!("cannot {what} {}: {e}", path.display()))
@@ -110,7 +114,7 @@ pub(crate) fn make_models(root: &Path, out: &Path) -> Result {
         .arg(out))
 }
 
-/// `.tessera/app/` = `demo-pwa/` + the web build + `travel.json` + `tessera.config.json` +
+/// `.tessera/app/` = `demo-pwa/` (less [`NOT_SERVED`]) + the web build + `travel.json` + `tessera.config.json` +
 /// `trusted-keys.json`, rebuilt on every start so edits to the app show up.
 fn assemble_app(
     root: &Path,
@@ -124,6 +128,10 @@ fn assemble_app(
         std::fs::remove_dir_all(&app).map_err(|e| io_err("clear", &app, e))?;
     }
     copy_dir(&root.join("demo-pwa"), &app)?;
+    for source_only in NOT_SERVED {
+        let path = app.join(source_only);
+        std::fs::remove_file(&path).map_err(|e| io_err("remove", &path, e))?;
+    }
     copy_dir(web, &app)?;
     std::fs::copy(models.join("travel.json"), app.join("travel.json"))
         .map_err(|e| io_err("copy", &models.join("travel.json"), e))?;
@@ -145,11 +153,15 @@ fn write(path: &Path, text: &str) -> Result {
     std::fs::write(path, text).map_err(|e| io_err("write", path, e))
 }
 
-/// Copies the files of `from` (recursively) into `to`, creating folders.
+/// Copies the files of `from` (recursively) into `to`, creating folders; dot-files (build
+/// stamps, editor files) stay behind.
 fn copy_dir(from: &Path, to: &Path) -> Result {
     std::fs::create_dir_all(to).map_err(|e| io_err("create", to, e))?;
     for entry in std::fs::read_dir(from).map_err(|e| io_err("read", from, e))? {
         let entry = entry.map_err(|e| io_err("read", from, e))?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         let path = entry.path();
         let target = to.join(entry.file_name());
         if path.is_dir() {

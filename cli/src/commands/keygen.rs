@@ -21,9 +21,12 @@ pub struct KeygenArgs {
     force: bool,
 }
 
-/// Runs `tessera keygen`.
-pub fn run(args: &KeygenArgs) -> Result<(), CliError> {
+/// Runs `tessera keygen`; `quiet` (`-q`) prints nothing on success (the files say it all).
+pub fn run(args: &KeygenArgs, quiet: bool) -> Result<(), CliError> {
     let key = generate_key_pair(&args.out, args.force)?;
+    if quiet {
+        return Ok(());
+    }
     println!("keyid:       {}", key.keyid);
     println!(
         "private key: {} (keep it secret)",

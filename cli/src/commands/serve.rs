@@ -59,9 +59,13 @@ pub struct ServeArgs {
     /// Largest inference request body, e.g. 4MiB.
     #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse_body_size)]
     infer_max_body: usize,
-    /// Inference worker threads.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    /// Inference worker threads; 0: one per core for tract, one for wonnx.
+    #[arg(long, value_name = "N", default_value_t = 0)]
     infer_workers: usize,
+    /// Inference engine: tract (CPU), wonnx (wgpu), or auto (wonnx on a GPU that is not a CPU
+    /// adapter, else tract).
+    #[arg(long, value_name = "ENGINE", default_value = "auto")]
+    engine: tessera_edge::inference::EngineChoice,
 }
 
 fn parse_body_size(input: &str) -> Result<usize, String> {
@@ -101,6 +105,12 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
         (args.infer_rate > 0).then(|| Rate::per_second(args.infer_rate, args.infer_burst));
     config.inference.max_body_bytes = args.infer_max_body;
     config.inference.workers = args.infer_workers;
+    config.inference.engine = args.engine;
+    if !config.inference.trusted_keys.is_empty() {
+        // Before the runtime's threads exist: it sets an environment variable (Mesa's Vulkan
+        // layer would otherwise print `error: XDG_RUNTIME_DIR is invalid…` on a headless server).
+        tessera_edge::prepare_headless_gpu();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

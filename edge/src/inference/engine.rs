@@ -1,15 +1,15 @@
-//! The inference engine: a small pool of dedicated OS threads, each with its own wonnx
-//! sessions and a blocking executor, fed by a bounded channel. Async handlers submit a job and
-//! await a oneshot reply, so the tokio runtime never blocks on the GPU (or on lavapipe, the
-//! CPU Vulkan driver). The pool starts on the first job.
+//! The inference worker pool: dedicated OS threads, each with its own engine and sessions (see
+//! [`crate::inference::engines`]: tract on the CPU, or wonnx on wgpu), fed by a bounded channel.
+//! Async handlers submit a job and await a oneshot reply, so the tokio runtime never blocks on
+//! an inference. The pool starts on the first job: a starter thread resolves the configured
+//! [`EngineChoice`] (probing wgpu for `auto`), sizes the pool (one worker per core for tract,
+//! one for wonnx, unless configured) and spawns the workers; jobs queue meanwhile.
 //!
-//! wonnx panics in places (no adapter, unsupported graph parts) and wgpu panics on validation
-//! errors, so each worker first probes for an adapter the way wonnx picks one
-//! (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME`), answering `inference-unavailable` without one, and
-//! runs every wonnx call under `catch_unwind`: a panic fails that request (and drops the
-//! session), never the server. A new session first runs the manifest's known-answer test
-//! vectors and is refused (`model-self-test-failed`) if any answer is off by more than its
-//! tolerance. Built without the `inference` feature, every worker is
+//! Everything here applies to every engine: engines panic in places (wonnx on unsupported graph
+//! parts, wgpu on validation errors), so every build and run is under `catch_unwind`: a panic
+//! fails that request (and drops the session), never the server. A new session first runs the
+//! manifest's known-answer test vectors and is refused (`model-self-test-failed`) if any answer
+//! is off by more than its tolerance. Built without the `inference` feature, every worker is
 //! unavailable. This module does not verify models: it only ever sees bytes that
 //! [`crate::inference::model`] checked against a signed manifest.
 
@@ -23,7 +23,9 @@ use tessera_core::infer::InputTensor;
 use tessera_core::manifest::Tensor;
 use tokio::sync::oneshot;
 
+use crate::inference::engines::{EngineChoice, EngineKind};
 use crate::inference::error::InferenceError;
+use crate::inference::metrics::Metrics;
 use crate::inference::model::LoadedModel;
 
 pub(crate) use backend::inspect;
@@ -44,6 +46,8 @@ pub(crate) struct ModelSignature {
 pub(crate) struct RunOutput {
     /// Outputs by name.
     pub(crate) outputs: BTreeMap<String, Tensor>,
+    /// The engine that computed them (`"tract-native"`, `"wonnx-wgpu"`).
+    pub(crate) engine: &'static str,
     /// Time spent waiting for a worker.
     pub(crate) queue: Duration,
     /// Time spent running (excluding building a session).
@@ -57,42 +61,58 @@ struct Job {
     reply: oneshot::Sender<Result<RunOutput, InferenceError>>,
 }
 
+type Threads = Arc<Mutex<Vec<JoinHandle<()>>>>;
+
 /// The worker pool (started on first use). Dropping it stops the workers and waits for them,
 /// so no GPU device outlives the server (tearing down Mesa's Vulkan driver at process exit
 /// while a worker still holds a device crashes the process).
 #[derive(Debug)]
 pub(crate) struct Engine {
+    /// Configured workers; 0: the engine's default ([`EngineKind::default_workers`]).
     workers: usize,
     queue: usize,
+    choice: EngineChoice,
+    metrics: Metrics,
     sender: OnceLock<SyncSender<Job>>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    threads: Threads,
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
         // Without a sender the workers' `recv` fails once the queue is empty, and they return.
         drop(self.sender.take());
-        let threads = std::mem::take(
-            self.threads
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        for thread in threads {
-            if thread.join().is_err() {
-                tracing::error!("an inference worker thread panicked");
+        // The starter thread adds the workers' handles before it ends: join until none is left.
+        loop {
+            let threads =
+                std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+            if threads.is_empty() {
+                break;
+            }
+            for thread in threads {
+                if thread.join().is_err() {
+                    tracing::error!("an inference thread panicked");
+                }
             }
         }
     }
 }
 
 impl Engine {
-    /// A pool of `workers` threads (at least 1) with room for `queue` waiting jobs.
-    pub(crate) fn new(workers: usize, queue: usize) -> Self {
+    /// A pool running `choice` with `workers` threads (0: the engine's default) and room for
+    /// `queue` waiting jobs.
+    pub(crate) fn new(
+        workers: usize,
+        queue: usize,
+        choice: EngineChoice,
+        metrics: Metrics,
+    ) -> Self {
         Self {
-            workers: workers.max(1),
+            workers,
             queue: queue.max(1),
+            choice,
+            metrics,
             sender: OnceLock::new(),
-            threads: Mutex::new(Vec::new()),
+            threads: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -129,33 +149,63 @@ impl Engine {
         self.sender.get_or_init(|| {
             let (sender, receiver) = mpsc::sync_channel(self.queue);
             let receiver = Arc::new(Mutex::new(receiver));
-            for index in 0..self.workers {
-                let receiver = Arc::clone(&receiver);
-                let spawned = std::thread::Builder::new()
-                    .name(format!("tessera-infer-{index}"))
-                    .spawn(move || work(&receiver));
-                match spawned {
-                    Ok(thread) => self
-                        .threads
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(thread),
-                    // With no worker at all, jobs are refused as Disconnected above.
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot start an inference worker thread")
-                    }
-                }
+            let (choice, workers) = (self.choice, self.workers);
+            let (threads, metrics) = (Arc::clone(&self.threads), self.metrics.clone());
+            let spawned = std::thread::Builder::new()
+                .name("tessera-infer-start".into())
+                .spawn(move || start(choice, workers, &receiver, &threads, &metrics));
+            match spawned {
+                Ok(thread) => self
+                    .threads
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(thread),
+                // The receiver is gone with the closure: jobs are refused as Disconnected above.
+                Err(e) => tracing::error!(error = %e, "cannot start the inference pool"),
             }
             sender
         })
     }
 }
 
+/// The starter thread: resolves the engine, sizes the pool and spawns the workers.
+fn start(
+    choice: EngineChoice,
+    workers: usize,
+    receiver: &Arc<Mutex<Receiver<Job>>>,
+    threads: &Mutex<Vec<JoinHandle<()>>>,
+    metrics: &Metrics,
+) {
+    let kind = EngineKind::resolve(choice);
+    let workers = if workers == 0 {
+        kind.default_workers()
+    } else {
+        workers
+    };
+    tracing::info!(engine = kind.name(), %choice, workers, "starting the inference workers");
+    metrics.engine_started(kind.name(), workers);
+    for index in 0..workers {
+        let receiver = Arc::clone(receiver);
+        let spawned = std::thread::Builder::new()
+            .name(format!("tessera-infer-{index}"))
+            .spawn(move || work(kind, &receiver));
+        match spawned {
+            Ok(thread) => threads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(thread),
+            // With no worker at all the receiver is dropped when this thread ends, and jobs are
+            // refused as Disconnected.
+            Err(e) => tracing::error!(error = %e, "cannot start an inference worker thread"),
+        }
+    }
+}
+
 /// A worker's loop: until every sender is gone (the router was dropped).
-fn work(receiver: &Mutex<Receiver<Job>>) {
-    let mut worker = backend::Worker::start();
+fn work(kind: EngineKind, receiver: &Mutex<Receiver<Job>>) {
+    let mut worker = backend::Worker::start(kind);
     if let Err(reason) = &worker {
-        tracing::warn!(%reason, "inference is unavailable on this worker");
+        tracing::warn!(%reason, engine = kind.name(), "inference is unavailable on this worker");
     }
     loop {
         // The lock is held only while waiting for the next job; a poisoned lock still holds a
@@ -171,6 +221,7 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
                 .run(&job.model, &job.inputs)
                 .map(|(outputs, compute)| RunOutput {
                     outputs,
+                    engine: kind.name(),
                     queue,
                     compute,
                 }),
@@ -183,7 +234,7 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
 
 /// A panic payload as text.
 #[cfg_attr(not(feature = "inference"), allow(dead_code))]
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -193,22 +244,21 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 #[cfg(feature = "inference")]
 mod backend {
-    //! wonnx on wgpu.
+    //! One worker's engine and sessions, for any engine behind `tessera_onnx::engine`.
 
-    use std::borrow::Cow;
     use std::collections::{BTreeMap, HashMap};
     use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::time::{Duration, Instant};
 
     use futures_executor::block_on;
-    use tessera_core::infer::{InputTensor, TensorData};
+    use tessera_core::infer::InputTensor;
     use tessera_core::layout::ModelName;
     use tessera_core::manifest::{Tensor, TestVector};
     use tessera_core::Sha256Digest;
-    use wonnx::utils::OutputTensor;
-    use wonnx::Session;
+    use tessera_onnx::engine::{EngineError, EngineSession, InferenceEngine};
 
     use super::{panic_message, ModelSignature};
+    use crate::inference::engines::{tract::Tract, wonnx::Wonnx, EngineKind};
     use crate::inference::error::InferenceError;
     use crate::inference::model::LoadedModel;
 
@@ -220,11 +270,12 @@ mod backend {
         })
     }
 
-    /// One worker's sessions, keyed by model, each for one verified manifest (by the digest of
-    /// its envelope bytes: a new manifest, even for the same file, gets a new, self-tested
-    /// session).
+    /// One worker's engine and sessions, keyed by model, each for one verified manifest (by the
+    /// digest of its envelope bytes: a new manifest, even for the same file, gets a new,
+    /// self-tested session).
     pub(crate) struct Worker {
-        sessions: HashMap<ModelName, (Sha256Digest, Session)>,
+        engine: Box<dyn InferenceEngine>,
+        sessions: HashMap<ModelName, (Sha256Digest, Box<dyn EngineSession>)>,
         /// Manifests whose session could not be built or failed its self-test: not retried on
         /// every request (a build costs far more than a run), only when the manifest changes.
         broken: HashMap<ModelName, (Sha256Digest, BuildFailure)>,
@@ -233,7 +284,8 @@ mod backend {
     /// Why a session was refused, kept to answer later requests for the same file.
     #[derive(Clone)]
     enum BuildFailure {
-        Session(String),
+        Engine(EngineError),
+        Panic(String),
         SelfTest { vector: String, detail: String },
     }
 
@@ -241,7 +293,17 @@ mod backend {
         fn to_error(&self, model: &LoadedModel) -> InferenceError {
             let model = model.manifest.name.to_string();
             match self.clone() {
-                Self::Session(detail) => InferenceError::SessionFailed { model, detail },
+                Self::Engine(EngineError::Unavailable(detail)) => {
+                    InferenceError::Unavailable(detail)
+                }
+                Self::Engine(EngineError::Unsupported(detail)) => {
+                    InferenceError::ModelUnsupported { model, detail }
+                }
+                Self::Engine(e) => InferenceError::SessionFailed {
+                    model,
+                    detail: e.to_string(),
+                },
+                Self::Panic(detail) => InferenceError::SessionFailed { model, detail },
                 Self::SelfTest { vector, detail } => InferenceError::SelfTestFailed {
                     model,
                     vector,
@@ -252,31 +314,20 @@ mod backend {
     }
 
     impl Worker {
-        /// Probes for a GPU adapter the way wonnx will pick one.
-        pub(crate) fn start() -> Result<Self, String> {
-            let probe = catch_unwind(|| {
-                let backends =
-                    wgpu::util::backend_bits_from_env().unwrap_or(wgpu::Backends::PRIMARY);
-                let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
-                    backends,
-                    dx12_shader_compiler: wgpu::Dx12Compiler::Fxc,
-                });
-                block_on(wgpu::util::initialize_adapter_from_env_or_default(
-                    &instance, backends, None,
-                ))
-                .map(|adapter| adapter.get_info())
-            });
-            match probe {
-                Ok(Some(info)) => {
-                    tracing::info!(adapter = %info.name, backend = ?info.backend, device_type = ?info.device_type, "inference worker found a GPU adapter");
-                    Ok(Self {
-                        sessions: HashMap::new(),
-                        broken: HashMap::new(),
-                    })
-                }
-                Ok(None) => Err("no GPU adapter found (on a CPU-only machine install Mesa lavapipe: mesa-vulkan-drivers libvulkan1; check WGPU_BACKEND)".into()),
-                Err(panic) => Err(format!("probing for a GPU adapter failed: {}", panic_message(&*panic))),
-            }
+        /// Starts `kind`'s engine (wonnx probes for a GPU adapter the way it will pick one).
+        pub(crate) fn start(kind: EngineKind) -> Result<Self, String> {
+            let engine: Box<dyn InferenceEngine> = match kind {
+                EngineKind::Tract => Box::new(Tract::new()),
+                EngineKind::Wonnx => Box::new(Wonnx::start().map_err(|e| match e {
+                    EngineError::Unavailable(reason) => reason,
+                    other => other.to_string(),
+                })?),
+            };
+            Ok(Self {
+                engine,
+                sessions: HashMap::new(),
+                broken: HashMap::new(),
+            })
         }
 
         /// Runs the model, building its session first if needed. Returns outputs and compute time.
@@ -300,7 +351,7 @@ mod backend {
                 }
                 // Drop the old session (and its device) before building the new one.
                 self.sessions.remove(name);
-                match build(model) {
+                match build(&*self.engine, model) {
                     Ok(session) => {
                         self.broken.remove(name);
                         self.sessions
@@ -314,14 +365,15 @@ mod backend {
                     }
                 }
             }
-            let Some((_, session)) = self.sessions.get(name) else {
+            let Some((_, session)) = self.sessions.get_mut(name) else {
                 return Err(run_failed(model, "no session".into()));
             };
-            match execute(session, model, inputs) {
+            match execute(&mut **session, inputs) {
                 Ok(done) => Ok(done),
                 Err(Failure::Error(detail)) => Err(run_failed(model, detail)),
                 Err(Failure::Panic(detail)) => {
-                    // The device may be left in any state: never reuse it.
+                    // The session (a device, a plan's state) may be left in any state: never
+                    // reuse it.
                     self.sessions.remove(name);
                     Err(run_failed(model, detail))
                 }
@@ -345,109 +397,66 @@ mod backend {
     /// Builds a session and runs the manifest's known-answer vectors on it: a session that
     /// computes wrong answers is never used (engines have failed silently before, e.g. shaders
     /// that compile to zeros).
-    fn build(model: &LoadedModel) -> Result<Session, BuildFailure> {
+    fn build(
+        engine: &dyn InferenceEngine,
+        model: &LoadedModel,
+    ) -> Result<Box<dyn EngineSession>, BuildFailure> {
         let name = &model.manifest.name;
         let started = Instant::now();
         let built = catch_unwind(AssertUnwindSafe(|| {
-            block_on(Session::from_bytes(&model.bytes))
+            block_on(engine.build(&model.bytes, &model.signature))
         }));
-        let session = match built {
+        let mut session = match built {
             Ok(Ok(session)) => session,
-            Ok(Err(e)) => return Err(BuildFailure::Session(e.to_string())),
+            Ok(Err(e)) => return Err(BuildFailure::Engine(e)),
             Err(panic) => {
-                return Err(BuildFailure::Session(format!(
+                return Err(BuildFailure::Panic(format!(
                     "the engine panicked: {}",
                     panic_message(&*panic)
                 )))
             }
         };
         for vector in &model.manifest.test_vectors {
-            self_test(&session, model, vector).map_err(|detail| BuildFailure::SelfTest {
+            self_test(&mut *session, model, vector).map_err(|detail| BuildFailure::SelfTest {
                 vector: vector.name.clone(),
                 detail,
             })?;
         }
-        tracing::info!(model = %name, version = %model.manifest.version, vectors = model.manifest.test_vectors.len(), elapsed = ?started.elapsed(), "inference session built and self-tested");
+        tracing::info!(model = %name, version = %model.manifest.version, engine = engine.name(), vectors = model.manifest.test_vectors.len(), elapsed = ?started.elapsed(), "inference session built and self-tested");
         Ok(session)
     }
 
     /// Runs one known-answer vector; `Err` says how the answer was wrong.
     fn self_test(
-        session: &Session,
+        session: &mut dyn EngineSession,
         model: &LoadedModel,
         vector: &TestVector,
     ) -> Result<(), String> {
         let inputs = tessera_core::selftest::request(vector)
             .validate(&model.signature.inputs)
             .map_err(|e| format!("its inputs do not fit the model: {e}"))?;
-        let (outputs, _) = execute(session, model, &inputs).map_err(|f| match f {
+        let (outputs, _) = execute(session, &inputs).map_err(|f| match f {
             Failure::Error(detail) | Failure::Panic(detail) => detail,
         })?;
         tessera_core::selftest::compare(vector, &outputs).map_err(|e| e.to_string())?;
         Ok(())
     }
 
-    /// One run of a session: feeds the inputs, collects the declared outputs with their shapes.
+    /// One run of a session, under the panic guard, timed.
     fn execute(
-        session: &Session,
-        model: &LoadedModel,
+        session: &mut dyn EngineSession,
         inputs: &BTreeMap<String, InputTensor>,
     ) -> Result<(BTreeMap<String, Tensor>, Duration), Failure> {
-        let feed = inputs
-            .iter()
-            .map(|(key, tensor)| Ok((key.clone(), to_wonnx(&tensor.data)?)))
-            .collect::<Result<HashMap<_, _>, String>>()
-            .map_err(Failure::Error)?;
         let started = Instant::now();
-        let ran = catch_unwind(AssertUnwindSafe(|| block_on(session.run(&feed))));
+        let ran = catch_unwind(AssertUnwindSafe(|| block_on(session.run(inputs))));
         let compute = started.elapsed();
-        let mut outputs = match ran {
-            Ok(Ok(outputs)) => outputs,
-            Ok(Err(e)) => return Err(Failure::Error(e.to_string())),
-            Err(panic) => {
-                return Err(Failure::Panic(format!(
-                    "the engine panicked: {}",
-                    panic_message(&*panic)
-                )))
-            }
-        };
-        let mut result = BTreeMap::new();
-        for spec in &model.signature.outputs {
-            let value = outputs.remove(&spec.name).ok_or_else(|| {
-                Failure::Error(format!("output {:?} was not produced", spec.name))
-            })?;
-            let data = from_wonnx(value);
-            let len = data.len() as u64;
-            let shape = match &spec.shape {
-                Some(shape) if shape.iter().product::<u64>() == len => shape.clone(),
-                Some(shape) => {
-                    return Err(Failure::Error(format!(
-                        "output {:?} has {len} values, its declared shape {shape:?} calls for another count",
-                        spec.name
-                    )))
-                }
-                None => vec![len],
-            };
-            result.insert(spec.name.clone(), data.into_tensor(shape));
-        }
-        Ok((result, compute))
-    }
-
-    fn to_wonnx(data: &TensorData) -> Result<wonnx::utils::InputTensor<'_>, String> {
-        Ok(match data {
-            TensorData::Float32(v) => wonnx::utils::InputTensor::F32(Cow::Borrowed(v)),
-            TensorData::Int32(v) => wonnx::utils::InputTensor::I32(Cow::Borrowed(v)),
-            TensorData::Int64(v) => wonnx::utils::InputTensor::I64(Cow::Borrowed(v)),
-            other => return Err(format!("{:?} inputs are not supported", other.dtype())),
-        })
-    }
-
-    fn from_wonnx(value: OutputTensor) -> TensorData {
-        match value {
-            OutputTensor::F32(v) => TensorData::Float32(v),
-            OutputTensor::I32(v) => TensorData::Int32(v),
-            OutputTensor::I64(v) => TensorData::Int64(v),
-            OutputTensor::U8(v) => TensorData::Int32(v.into_iter().map(i32::from).collect()),
+        match ran {
+            Ok(Ok(outputs)) => Ok((outputs, compute)),
+            Ok(Err(e)) => Err(Failure::Error(e.to_string())),
+            Err(panic) => Err(Failure::Panic(format!(
+                "the engine panicked: {}",
+                panic_message(&*panic)
+            ))),
         }
     }
 }
@@ -463,6 +472,7 @@ mod backend {
     use tessera_core::manifest::Tensor;
 
     use super::ModelSignature;
+    use crate::inference::engines::EngineKind;
     use crate::inference::error::InferenceError;
     use crate::inference::model::LoadedModel;
 
@@ -475,7 +485,7 @@ mod backend {
     pub(crate) struct Worker;
 
     impl Worker {
-        pub(crate) fn start() -> Result<Self, String> {
+        pub(crate) fn start(_kind: EngineKind) -> Result<Self, String> {
             Err(REASON.into())
         }
 

@@ -20,8 +20,9 @@ pub enum InferenceError {
     /// `503`: the server was started without keys trusted to sign models (`--trust`).
     #[error("inference is disabled on this server: it was started without trusted model keys (tessera serve --trust KEY.pub.json)")]
     Disabled,
-    /// `503`: no inference engine: built without the `inference` feature, or no GPU/Vulkan
-    /// adapter was found (install Mesa lavapipe: `mesa-vulkan-drivers libvulkan1`).
+    /// `503`: no inference engine: built without the `inference` feature, or `--engine wonnx`
+    /// found no GPU/Vulkan adapter (install Mesa lavapipe: `mesa-vulkan-drivers libvulkan1`, or
+    /// run `--engine tract`).
     #[error("inference is unavailable on this server: {0}")]
     Unavailable(String),
     /// `503`: every inference worker is busy and the queue is full.

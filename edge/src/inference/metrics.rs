@@ -1,6 +1,10 @@
 //! `GET /metrics`: Prometheus text exposition of the inference API's request counts and
 //! latencies, labelled by model and outcome.
 //!
+//! `tessera_infer_engine_workers{engine}` says which engine the worker pool runs
+//! (`tract-native`, `wonnx-wgpu`) and with how many workers, once the pool has started (on the
+//! first inference request).
+//!
 //! `outcome` is `ok` or the error code (a small, fixed set). `model` is the model's name only
 //! once it has been loaded and verified on this server, else `_other`, so requests for made-up
 //! names cannot grow the label set without bound. Each router has its own registry (no process
@@ -12,7 +16,9 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::HeaderValue;
-use prometheus::{Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{
+    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 
 use crate::inference::error::InferenceError;
 
@@ -30,6 +36,7 @@ pub(crate) struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    engine: IntGaugeVec,
 }
 
 impl Metrics {
@@ -50,13 +57,29 @@ impl Metrics {
             .buckets(BUCKETS.to_vec()),
             &["model", "outcome"],
         )?;
+        let engine = IntGaugeVec::new(
+            Opts::new(
+                "tessera_infer_engine_workers",
+                "Inference workers by engine (tract-native, wonnx-wgpu); set when the pool starts.",
+            ),
+            &["engine"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(engine.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
+            engine,
         })
+    }
+
+    /// Records which engine the worker pool runs, with how many workers.
+    pub(crate) fn engine_started(&self, engine: &str, workers: usize) {
+        self.engine
+            .with_label_values(&[engine])
+            .set(i64::try_from(workers).unwrap_or(i64::MAX));
     }
 
     /// Records one answered request.

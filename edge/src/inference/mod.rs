@@ -1,6 +1,7 @@
 //! The edge inference API: `POST /v1/models/<name>/infer` runs a signed model from the
-//! artifacts directory natively (wonnx on wgpu), for browsers whose WebGPU runtime cannot; and
-//! `GET /metrics` reports it in Prometheus text format.
+//! artifacts directory natively (tract on the CPU, or wonnx on wgpu: [`EngineChoice`]), for
+//! browsers whose WebGPU runtime cannot; and `GET /metrics` reports it in Prometheus text
+//! format. Every answer names the engine that computed it (`engine`).
 //!
 //! A request goes through, in order: method (`POST`), enabled (trusted model keys configured,
 //! else `503 inference-disabled`), bearer-token auth if configured ([`AuthConfig`]), the
@@ -17,6 +18,7 @@
 
 mod auth;
 mod engine;
+mod engines;
 mod error;
 mod metrics;
 mod model;
@@ -42,6 +44,7 @@ use tessera_core::ratelimit::{Decision, KeyedLimiter, Rate};
 use tessera_core::ErrorCode as _;
 
 pub use auth::{issue_token, AuthConfig, TokenClaims, TokenError, DEFAULT_LEEWAY_SECS};
+pub use engines::{EngineChoice, UnknownEngine, TRACT_NATIVE, WONNX_WGPU};
 pub use error::InferenceError;
 
 use auth::Authenticator;
@@ -79,10 +82,14 @@ pub struct InferenceConfig {
     pub rate_limit: Option<Rate>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
-    /// Inference worker threads (each with its own sessions).
+    /// Inference worker threads (each with its own sessions). 0: one per core for tract
+    /// (`std::thread::available_parallelism`), one for wonnx.
     pub workers: usize,
     /// Jobs that may wait for a worker.
     pub queue: usize,
+    /// The engine: `auto` (the default: tract unless wgpu finds a GPU that is not a CPU
+    /// adapter), `tract` or `wonnx`.
+    pub engine: EngineChoice,
 }
 
 impl Default for InferenceConfig {
@@ -93,9 +100,41 @@ impl Default for InferenceConfig {
             auth: None,
             rate_limit: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            workers: 1,
+            workers: 0,
             queue: DEFAULT_QUEUE,
+            engine: EngineChoice::Auto,
         }
+    }
+}
+
+/// The variable that switches off Mesa's Vulkan device-select layer (see [`headless_gpu_env`]).
+const NO_DEVICE_SELECT: &str = "NODEVICE_SELECT";
+
+/// What the GPU probe of a headless server should add to its environment, given a lookup of
+/// the current one: `Some(("NODEVICE_SELECT", "1"))` when no display server is configured
+/// (`WAYLAND_DISPLAY` and `DISPLAY` unset) and nobody chose a device or the layer's state
+/// (`MESA_VK_DEVICE_SELECT`, `NODEVICE_SELECT` unset); `None` otherwise.
+///
+/// Why: Mesa's implicit Vulkan layer `VK_LAYER_MESA_device_select` asks the display server
+/// which GPU is the default one each time a Vulkan instance is created (the adapter probe, and
+/// every session wonnx builds). Without a session it prints `error: XDG_RUNTIME_DIR is invalid
+/// or not set in the environment.` (libwayland-client) on stderr and carries on, which reads as
+/// a failure in a server's terminal. With no display server there is nothing for it to ask, so
+/// turning it off changes which adapter is used in no way that matters here.
+pub fn headless_gpu_env(
+    var: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Option<(&'static str, &'static str)> {
+    let set = |name: &str| var(name).is_some_and(|v| !v.is_empty());
+    let display = set("WAYLAND_DISPLAY") || set("DISPLAY");
+    let chosen = var("MESA_VK_DEVICE_SELECT").is_some() || var(NO_DEVICE_SELECT).is_some();
+    (!display && !chosen).then_some((NO_DEVICE_SELECT, "1"))
+}
+
+/// Applies [`headless_gpu_env`] to this process. Call it at startup, before any thread is
+/// spawned (it sets an environment variable); `tessera serve` does.
+pub fn prepare_headless_gpu() {
+    if let Some((name, value)) = headless_gpu_env(|name| std::env::var_os(name)) {
+        std::env::set_var(name, value);
     }
 }
 
@@ -123,7 +162,7 @@ pub(crate) fn routes(config: &InferenceConfig, artifacts: PathBuf) -> Router {
             artifacts,
             UpdatePolicy::new(config.trusted_keys.clone(), config.threshold),
         ),
-        engine: Engine::new(config.workers, config.queue),
+        engine: Engine::new(config.workers, config.queue, config.engine, metrics.clone()),
         auth: config.auth.as_ref().map(Authenticator::new),
         limiter: config
             .rate_limit
@@ -226,6 +265,7 @@ impl InferState {
             model: name,
             version,
             source: Source::Edge,
+            engine: Some(run.engine.to_owned()),
             outputs: run.outputs,
             timings: Timings {
                 queue_ms: millis(run.queue),
@@ -292,5 +332,41 @@ fn client_ip_key(request: &Request) -> String {
     match request.extensions().get::<ConnectInfo<SocketAddr>>() {
         Some(ConnectInfo(addr)) => format!("ip:{}", addr.ip()),
         None => "ip:unknown".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::headless_gpu_env;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    #[test]
+    fn headless_servers_turn_the_device_select_layer_off() {
+        assert_eq!(headless_gpu_env(env(&[])), Some(("NODEVICE_SELECT", "1")));
+        assert_eq!(
+            headless_gpu_env(env(&[("DISPLAY", "")])),
+            Some(("NODEVICE_SELECT", "1"))
+        );
+    }
+
+    #[test]
+    fn a_display_or_an_explicit_choice_is_left_alone() {
+        for vars in [
+            [("WAYLAND_DISPLAY", "wayland-0")],
+            [("DISPLAY", ":0")],
+            [("MESA_VK_DEVICE_SELECT", "1002:73bf")],
+            [("NODEVICE_SELECT", "0")],
+        ] {
+            assert_eq!(headless_gpu_env(env(&vars)), None, "{vars:?}");
+        }
     }
 }
