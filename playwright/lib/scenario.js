@@ -311,3 +311,29 @@ export function settle(promise, ms, what) {
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** Where a stalled shard download stops: 2 chunks stored per stalled shard. */
+export const STALL_AT = 600_000;
+
+/**
+ * Starts `ensureModel` in the page with the full weight shards stalling after {@link STALL_AT}
+ * bytes, waits until 2 chunks are stored, then stops the service worker (CDP) and releases the
+ * stalls as cuts. Resolves `{ manifest, before, interrupted }`: the shard requests made before
+ * the stop and the digests of the shards it interrupted.
+ */
+export async function stopMidDownload(env) {
+  const manifest = await env.fixture.manifest('1.0.0');
+  env.proxy.addFault({ path: fullWeightShards(manifest), stallAfter: STALL_AT, times: 4 });
+  await env.page.evaluate((m) => window.harness.startEnsure(m), env.model);
+  await env.proxy.waitFor((p) => p.log.some((e) => e.stalled), { what: 'a stalled shard download' });
+  // Let the worker persist what it received (2 chunks per stalled shard) before stopping it.
+  await until(async () => (await env.status()).status?.bytesDone >= 2 * CHUNK_SIZE, {
+    what: 'a status with 2 chunks stored before the stop',
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  await env.browser.stopAllWorkers();
+  env.proxy.clearFaults();
+  env.proxy.releaseStalls('cut');
+  const before = shardRequests(env);
+  return { manifest, before, interrupted: new Set(before.filter((e) => e.stalled).map(shardOf)) };
+}

@@ -9,32 +9,12 @@ import assert from 'node:assert/strict';
 import {
   CHUNK_SIZE,
   assertServedExactly,
-  fullWeightShards,
   scenario,
-  shardOf,
   shardRequests,
+  stopMidDownload,
   totalBytes,
   until,
 } from '../lib/scenario.js';
-
-const STALL_AT = 600_000; // 2 chunks stored per stalled shard
-
-/** Starts a download that stalls mid-shard, then stops the worker once 2 chunks are stored. */
-async function stopMidDownload(env) {
-  const manifest = await env.fixture.manifest('1.0.0');
-  env.proxy.addFault({ path: fullWeightShards(manifest), stallAfter: STALL_AT, times: 4 });
-  await env.page.evaluate((m) => window.harness.startEnsure(m), env.model);
-  await env.proxy.waitFor((p) => p.log.some((e) => e.stalled), { what: 'a stalled shard download' });
-  await until(async () => (await env.status()).status?.bytesDone >= 2 * CHUNK_SIZE, {
-    what: 'a status with 2 chunks stored before the stop',
-  });
-  await new Promise((r) => setTimeout(r, 500));
-  await env.browser.stopAllWorkers();
-  env.proxy.clearFaults();
-  env.proxy.releaseStalls('cut');
-  const before = shardRequests(env);
-  return { manifest, before, interrupted: new Set(before.filter((e) => e.stalled).map(shardOf)) };
-}
 
 /** At most one chunk re-fetched per interrupted shard. */
 function assertResumedExactly(env, manifest, interrupted) {

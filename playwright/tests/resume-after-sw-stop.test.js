@@ -7,35 +7,18 @@ import assert from 'node:assert/strict';
 import {
   assertServedExactly,
   CHUNK_SIZE,
-  fullWeightShards,
   rangeStart,
   scenario,
   shardOf,
   shardRequests,
+  STALL_AT,
+  stopMidDownload,
   totalBytes,
-  until,
 } from '../lib/scenario.js';
 
-const STALL_AT = 600_000; // 2 chunks stored per stalled shard
-
 scenario('a worker stopped mid-download resumes from stored offsets on the next ensure', async (env) => {
-  const manifest = await env.fixture.manifest('1.0.0');
+  const { manifest, before: beforeRestart, interrupted } = await stopMidDownload(env);
   const total = totalBytes(manifest);
-  env.proxy.addFault({ path: fullWeightShards(manifest), stallAfter: STALL_AT, times: 4 });
-
-  await env.page.evaluate((m) => window.harness.startEnsure(m), env.model);
-  await env.proxy.waitFor((p) => p.log.some((e) => e.stalled), { what: 'a stalled shard download' });
-  // Let the worker persist what it received (2 chunks per stalled shard) before stopping it.
-  await until(async () => (await env.status()).status?.bytesDone >= 2 * CHUNK_SIZE, {
-    what: 'a status with 2 chunks stored before the stop',
-  });
-  await new Promise((r) => setTimeout(r, 500));
-
-  await env.browser.stopAllWorkers();
-  env.proxy.clearFaults();
-  env.proxy.releaseStalls('cut');
-  const beforeRestart = shardRequests(env);
-  const interrupted = new Set(beforeRestart.filter((e) => e.stalled).map(shardOf));
 
   const result = await env.ensure();
   assert.ok(result.ok, `ensureModel after the worker stop failed: ${JSON.stringify(result.error)}`);
