@@ -133,6 +133,11 @@ function backOnline() {
   }
 }
 
+/** Whether the on-device load failed only because this device is offline (`local-offline`). */
+function localOffline(e) {
+  return e?.code === 'local-offline' || e?.reason === 'local-offline';
+}
+
 /** Whether a failure happened because this device is offline (not because a server refused). */
 function offlineFailure(e) {
   return !navigator.onLine || e?.reason === 'offline' || e?.code === 'offline' || e?.code === 'network';
@@ -461,7 +466,7 @@ async function recommend() {
   } catch (e) {
     const edgeDown = e.code === 'edge-unreachable' || e.reason === 'edge-unreachable' || e.reason === 'offline'
       ? edgeDownText(RECOMMENDER, e) : null;
-    showRunError('rec', e.code, e.message, e.reason, edgeDown, policy, Boolean(edgeDown) && offlineFailure(e));
+    showRunError('rec', e.code, e.message, e.reason, edgeDown, policy, (Boolean(edgeDown) && offlineFailure(e)) || localOffline(e));
   } finally {
     recommending = false;
     if (reloadPending) reloadModel();
@@ -548,7 +553,7 @@ async function summarize() {
     $('sum-announce').textContent = `Brief ready: ${k} key sentences, computed ${result.source === 'local' ? 'on this device' : 'on the edge'}.`;
   } catch (e) {
     const edgeDown = edgeDownText(SUMMARIZER, e);
-    showRunError('sum', e.code, e.message, e.reason, edgeDown, policy, Boolean(edgeDown) && offlineFailure(e));
+    showRunError('sum', e.code, e.message, e.reason, edgeDown, policy, (Boolean(edgeDown) && offlineFailure(e)) || localOffline(e));
   } finally {
     summarizing = false;
     if (reloadPending) reloadModel();

@@ -1,6 +1,12 @@
 //! Key files: generating a signing key pair, loading a private key (PKCS#8 PEM) and public key
 //! files ([`PublicKeyFile`] JSON).
 //!
+//! The private key is written as PKCS#8 v1 (RFC 8410 `OneAsymmetricKey` version 0, the seed only,
+//! no public key attribute): the form `openssl genpkey -algorithm ed25519` writes and that
+//! OpenSSL 3.0 (`openssl pkey`, `pkeyutl`) and Python `cryptography` read. Keys written by
+//! earlier versions (PKCS#8 v2, with the public key) still load; the public key in a v2 file
+//! must match the seed.
+//!
 //! The private key is written with mode 0600 on Unix and never replaces an existing file unless
 //! asked to. This module does not encrypt keys or talk to a KMS/HSM; a key file is as safe as the
 //! directory it sits in.
@@ -10,7 +16,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, KeypairBytes};
 use ed25519_dalek::SigningKey;
 use tessera_core::keys::{key_id, PublicKeyFile, TrustedKeys};
 
@@ -27,7 +33,7 @@ pub const PUBLIC_KEY_FILE: &str = "tessera.pub.json";
 pub struct GeneratedKey {
     /// Id of the new key ([`key_id`]).
     pub keyid: String,
-    /// The private key (PKCS#8 PEM).
+    /// The private key (PKCS#8 v1 PEM).
     pub private_key: PathBuf,
     /// The public key ([`PublicKeyFile`] JSON).
     pub public_key: PathBuf,
@@ -60,13 +66,11 @@ pub fn generate_key_pair(dir: &Path, force: bool) -> Result<GeneratedKey, Artifa
     // `Zeroizing<String>`. The stack copy of the seed is cleared best-effort.
     let key = SigningKey::from_bytes(&seed);
     seed.fill(0);
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| ArtifactsError::Io {
-            action: "cannot encode",
-            path: private_path.clone(),
-            source: io::Error::other(e.to_string()),
-        })?;
+    let pem = private_key_pem(&key).map_err(|e| ArtifactsError::Io {
+        action: "cannot encode",
+        path: private_path.clone(),
+        source: io::Error::other(e.to_string()),
+    })?;
     let public = PublicKeyFile::new(&key.verifying_key());
     let mut public_json = serde_json::to_vec_pretty(&public).map_err(|e| ArtifactsError::Io {
         action: "cannot encode",
@@ -84,7 +88,24 @@ pub fn generate_key_pair(dir: &Path, force: bool) -> Result<GeneratedKey, Artifa
     })
 }
 
-/// Loads a PKCS#8 PEM Ed25519 private key.
+/// Encodes `key` as a PKCS#8 v1 PEM (`-----BEGIN PRIVATE KEY-----`, version 0, no public key):
+/// what `keygen` writes. The result wipes itself on drop.
+pub fn private_key_pem(
+    key: &SigningKey,
+) -> Result<ed25519_dalek::pkcs8::spki::der::zeroize::Zeroizing<String>, ed25519_dalek::pkcs8::Error>
+{
+    let mut seed = KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
+    let pem = seed.to_pkcs8_pem(LineEnding::LF);
+    // Best-effort, as for the seed in `generate_key_pair` (ed25519's own `zeroize` is off).
+    seed.secret_key.fill(0);
+    pem
+}
+
+/// Loads a PKCS#8 PEM Ed25519 private key: v1 (what `keygen` and `openssl genpkey` write) or v2
+/// (with the public key, which must match; what `keygen` wrote before it switched to v1).
 pub fn load_signing_key(path: &Path) -> Result<SigningKey, ArtifactsError> {
     let bytes = fs::read(path).map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => ArtifactsError::PrivateKeyMissing {
@@ -180,6 +201,75 @@ mod tests {
         assert_eq!(public.verifying_key().unwrap(), key.verifying_key());
         let pem = fs::read_to_string(&generated.private_key).unwrap();
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{pem}");
+    }
+
+    /// The DER inside a PEM private key file.
+    fn pem_der(pem: &str) -> Vec<u8> {
+        use base64::Engine as _;
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap()
+    }
+
+    /// `der` as a `PRIVATE KEY` PEM.
+    fn der_pem(der: &[u8]) -> String {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            lines.join("\n")
+        )
+    }
+
+    #[test]
+    fn keygen_writes_pkcs8_v1_without_the_public_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let generated = generate_key_pair(dir.path(), false).unwrap();
+        let der = pem_der(&fs::read_to_string(&generated.private_key).unwrap());
+        // RFC 8410 §7: SEQUENCE { INTEGER 0 (v1), AlgorithmIdentifier { 1.3.101.112 },
+        // OCTET STRING { OCTET STRING (32-byte seed) } }, and nothing after it.
+        let prefix = [
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        assert_eq!(der.len(), 48, "{der:02x?}");
+        assert_eq!(der[..16], prefix, "{der:02x?}");
+        let key = load_signing_key(&generated.private_key).unwrap();
+        assert_eq!(der[16..], key.to_bytes());
+    }
+
+    #[test]
+    fn pkcs8_v2_keys_from_earlier_versions_still_load_and_must_be_consistent() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::from_bytes(&[7; 32]);
+        // ed25519-dalek's own encoder writes v2 (version 1, with the public key): what keygen
+        // wrote before.
+        let v2 = key.to_pkcs8_pem(LineEnding::LF).unwrap();
+        let mut der = pem_der(&v2);
+        assert_eq!(der[2..5], [0x02, 0x01, 0x01], "not v2: {der:02x?}");
+        let v2_path = dir.path().join("v2.key");
+        fs::write(&v2_path, v2.as_bytes()).unwrap();
+        assert_eq!(load_signing_key(&v2_path).unwrap(), key);
+
+        let v1_path = dir.path().join("v1.key");
+        fs::write(&v1_path, private_key_pem(&key).unwrap().as_bytes()).unwrap();
+        assert_eq!(load_signing_key(&v1_path).unwrap(), key);
+
+        // A v2 file whose public key is not the seed's is refused.
+        let last = der.len() - 1;
+        der[last] ^= 1;
+        let mismatched = dir.path().join("mismatched.key");
+        fs::write(&mismatched, der_pem(&der)).unwrap();
+        assert_eq!(
+            load_signing_key(&mismatched).unwrap_err().code(),
+            "private-key-not-pem"
+        );
     }
 
     #[cfg(unix)]

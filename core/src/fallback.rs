@@ -79,6 +79,10 @@ pub enum LocalFault {
     /// `webgpu-device-lost`: the session's WebGPU device was lost (a GPU reset or driver
     /// crash); a new session on a new device may work.
     DeviceLost,
+    /// `local-offline`: the model (or the runtime worker's script) could not be fetched because
+    /// the browser is offline. Caused by the network, not the runtime: it clears as soon as the
+    /// network is back (the next decision made online, or [`ModelRouter::network_changed`]).
+    Offline,
 }
 
 /// Why an edge attempt failed.
@@ -294,13 +298,23 @@ impl ModelRouter {
         }
     }
 
-    /// Decides where the next request runs under `policy`.
+    /// The browser went online or offline. Back online, a fault the network caused
+    /// ([`LocalFault::Offline`]) is forgotten: the local runtime is worth trying again now.
+    pub fn network_changed(&mut self, network: Network, now_ms: u64) {
+        if network == Network::Online && self.health == Health::Unhealthy(LocalFault::Offline) {
+            self.set_health(Health::Unknown, now_ms);
+        }
+    }
+
+    /// Decides where the next request runs under `policy`. An [`LocalFault::Offline`] fault
+    /// does not count while `network` is online.
     pub fn decide(&self, policy: Policy, network: Network, now_ms: u64) -> Decision {
+        let online = network == Network::Online;
         let local_fault = match self.health(now_ms) {
+            Health::Unhealthy(LocalFault::Offline) if online => None,
             Health::Unhealthy(fault) => Some(fault),
             Health::Unknown | Health::Healthy => None,
         };
-        let online = network == Network::Online;
         let decision = |plan, reason| Decision { plan, reason };
         let unhealthy = |fault| Some(Reason::Local(fault));
         match (policy, local_fault, online) {
@@ -537,7 +551,7 @@ impl FromStr for Policy {
 
 impl LocalFault {
     /// Every local fault.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::NoWebgpu,
         Self::NoAdapter,
         Self::LimitsExceeded,
@@ -550,6 +564,7 @@ impl LocalFault {
         Self::ShaderCompileFailed,
         Self::ValidationError,
         Self::DeviceLost,
+        Self::Offline,
     ];
 
     /// Stable code.
@@ -567,11 +582,13 @@ impl LocalFault {
             Self::ShaderCompileFailed => "webgpu-shader-compile-failed",
             Self::ValidationError => "webgpu-validation-error",
             Self::DeviceLost => "webgpu-device-lost",
+            Self::Offline => "local-offline",
         }
     }
 
     /// Whether the fault lasts as long as the page (the browser, adapter or model will not
-    /// change); transient faults are retried after [`RouterConfig::local_retry_ms`].
+    /// change); transient faults are retried after [`RouterConfig::local_retry_ms`] (and
+    /// [`LocalFault::Offline`] as soon as the browser is online).
     pub fn is_permanent(self) -> bool {
         match self {
             Self::NoWebgpu
@@ -585,7 +602,8 @@ impl LocalFault {
             | Self::WorkerCrashed
             | Self::RunFailed
             | Self::Timeout
-            | Self::DeviceLost => false,
+            | Self::DeviceLost
+            | Self::Offline => false,
         }
     }
 }
@@ -746,7 +764,12 @@ mod tests {
             let healths: Vec<Health> = match health {
                 "unknown" => vec![Health::Unknown],
                 "healthy" => vec![Health::Healthy],
-                _ => LocalFault::ALL.into_iter().map(Health::Unhealthy).collect(),
+                // `local-offline` does not count online: its own test below.
+                _ => LocalFault::ALL
+                    .into_iter()
+                    .filter(|f| *f != LocalFault::Offline || network == OFF)
+                    .map(Health::Unhealthy)
+                    .collect(),
             };
             for h in healths {
                 let want_reason = match (reason, h) {
@@ -870,6 +893,61 @@ mod tests {
             codes(router.decide(Policy::PreferLocal, ON, 1_000 + retry)),
             ("local-then-edge", None)
         );
+    }
+
+    #[test]
+    fn an_offline_fault_clears_as_soon_as_the_network_is_back() {
+        let offline = Failure::Local(LocalFault::Offline);
+        for policy in Policy::ALL {
+            let mut router = ModelRouter::default();
+            router.record_failure(offline, 1_000);
+            let fresh = ModelRouter::default();
+            // Online (the next attempt), at once: decided as if nothing had failed.
+            assert_eq!(
+                router.decide(policy, ON, 1_001),
+                fresh.decide(policy, ON, 1_001),
+                "{policy:?} online"
+            );
+            // Still offline: the fault holds for local-only.
+            if policy == Policy::LocalOnly {
+                assert_eq!(
+                    codes(router.decide(policy, OFF, 1_001)),
+                    ("unavailable", Some("local-offline"))
+                );
+            }
+        }
+        let mut router = ModelRouter::default();
+        router.record_failure(offline, 1_000);
+        assert_eq!(router.health(1_001), Health::Unhealthy(LocalFault::Offline));
+        router.network_changed(Network::Offline, 1_001);
+        assert_eq!(router.health(1_001), Health::Unhealthy(LocalFault::Offline));
+        // The `online` event: the health reads unknown again, well before `local_retry_ms`.
+        router.network_changed(Network::Online, 1_002);
+        assert_eq!(router.health(1_002), Health::Unknown);
+        assert_eq!(
+            codes(router.decide(Policy::LocalOnly, OFF, 1_003)),
+            ("local", None)
+        );
+        assert!(!LocalFault::Offline.is_permanent());
+    }
+
+    #[test]
+    fn the_network_coming_back_leaves_other_faults_alone() {
+        for fault in LocalFault::ALL
+            .into_iter()
+            .filter(|f| *f != LocalFault::Offline)
+        {
+            let mut router = router_with(Health::Unhealthy(fault));
+            router.network_changed(Network::Online, 1);
+            assert_eq!(router.health(1), Health::Unhealthy(fault), "{fault:?}");
+            assert_eq!(
+                codes(router.decide(Policy::LocalOnly, ON, 1)),
+                ("unavailable", Some(fault.code()))
+            );
+        }
+        let mut router = router_with(Health::Healthy);
+        router.network_changed(Network::Online, 1);
+        assert_eq!(router.health(1), Health::Healthy);
     }
 
     #[test]

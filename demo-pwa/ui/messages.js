@@ -55,6 +55,7 @@ const ERRORS = {
   'op-unsupported': 'The model uses an operation the on-device engine can\u2019t run reliably.',
   'engine-unsupported': 'The model needs an inference engine this app doesn\u2019t have.',
   'local-load-failed': 'The model couldn\u2019t be loaded on this device.',
+  'local-offline': 'The model couldn\u2019t be loaded on this device because you\u2019re offline; it will be tried again once you\u2019re back online.',
   'local-self-test-failed': 'The on-device engine gave wrong answers on the model\u2019s known-answer tests, so it isn\u2019t used on this device.',
   'webgpu-shader-compile-failed': 'This browser\u2019s WebGPU rejected one of the model\u2019s GPU programs (shaders), so the model isn\u2019t used on this device.',
   'webgpu-validation-error': 'This browser\u2019s WebGPU reported an error while running the model, so its answers aren\u2019t used on this device.',
@@ -111,6 +112,9 @@ const UPDATE_ERRORS = {
   'download-retries-exhausted': 'The update kept failing after several retries. What was downloaded is kept: the next check resumes where it stopped.',
 };
 
+/** `inference-unavailable` under the “this device only” policy: the edge is never asked. */
+const LOCAL_ONLY_UNAVAILABLE = 'The model can\u2019t run on this device right now. Your settings keep this model on this device; choose another option under \u201cWhere models run\u201d to let the edge answer.';
+
 /** Fallback reason → why an answer came from where it did, as a short phrase. */
 const REASONS = {
   'no-webgpu': 'this browser has no WebGPU',
@@ -118,6 +122,7 @@ const REASONS = {
   'limits-exceeded': 'the GPU is too small for this model',
   'op-unsupported': 'the model uses operations the on-device engine can\u2019t run',
   'local-load-failed': 'the model couldn\u2019t be loaded on this device',
+  'local-offline': 'you\u2019re offline and the model couldn\u2019t be loaded on this device',
   'local-self-test-failed': 'the on-device engine failed the model\u2019s known-answer tests',
   'webgpu-shader-compile-failed': 'this browser\u2019s WebGPU rejected the model\u2019s GPU programs',
   'webgpu-validation-error': 'this browser\u2019s WebGPU reported an error for the model',
@@ -148,6 +153,7 @@ const EDGE_ANSWERS = new Set([
  */
 export function describeError(code, fallbackMessage, { edgeFallback = true, situation = 'download' } = {}) {
   if (situation === 'update' && code && UPDATE_ERRORS[code]) return UPDATE_ERRORS[code];
+  if (code === 'inference-unavailable' && !edgeFallback) return LOCAL_ONLY_UNAVAILABLE;
   if (code && ERRORS[code]) {
     if (!EDGE_ANSWERS.has(code)) return ERRORS[code];
     return edgeFallback

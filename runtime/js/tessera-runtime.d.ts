@@ -8,6 +8,7 @@ export type FallbackReason =
   | 'no-webgpu' | 'no-adapter' | 'limits-exceeded' | 'op-unsupported' | 'local-load-failed'
   | 'local-self-test-failed' | 'worker-crashed' | 'local-run-failed' | 'local-timeout'
   | 'webgpu-shader-compile-failed' | 'webgpu-validation-error' | 'webgpu-device-lost'
+  | 'local-offline'
   | 'edge-unreachable' | 'edge-timeout' | 'edge-rejected'
   | 'offline' | 'edge-faster' | 'reprobe-edge';
 

@@ -67,6 +67,10 @@ export class TesseraRuntime {
     this.#router = router;
     this.#module = module;
     this.#options = options;
+    // Back online, faults the network caused (`local-offline`) clear at once, not after the
+    // 60 s retry of other transient faults.
+    globalThis.addEventListener?.('online', () => this.#router.networkChanged(true, now()));
+    globalThis.addEventListener?.('offline', () => this.#router.networkChanged(false, now()));
   }
 
   /** WebGPU in the worker: `{isFallbackAdapter, limits}`; rejects with no-webgpu / no-adapter. */
@@ -87,8 +91,9 @@ export class TesseraRuntime {
           this.#router.setHealth(name, 'healthy', now());
           return report;
         },
-        (e) => {
+        (error) => {
           this.#loads.delete(name);
+          const e = offlineCause(name, error);
           if (e.failure) this.#router.setHealth(name, e.failure, now());
           throw e;
         },
@@ -107,7 +112,9 @@ export class TesseraRuntime {
     const started = now();
     const timeout = timeoutMs ?? this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const decision = this.#decide(name, policy);
-    if (decision.plan === 'unavailable') throw unavailable(name, decision.reason);
+    if (decision.plan === 'unavailable') {
+      throw unavailable(name, decision.reason, policy ?? this.#options.policy ?? 'prefer-local');
+    }
     if (decision.plan === 'race') return this.#race(name, inputs, timeout, signal, started);
     let { plan, reason } = decision;
     let side = decision.start[0];
@@ -338,11 +345,32 @@ function finish(outputs, source, reason, timings, started) {
   return result;
 }
 
-function unavailable(name, reason) {
+/** No side can answer `name` under `policy`: said in the policy's terms (local-only: no edge). */
+function unavailable(name, reason, policy) {
+  let where = 'anywhere';
+  if (policy === 'local-only') where = 'in this browser';
+  else if (policy === 'edge-only') where = 'on the edge';
+  const offline = reason === 'local-offline' || reason === 'offline' ? ' while the browser is offline' : '';
   return new TesseraRuntimeError(
     'inference-unavailable',
-    `model ${name} cannot run anywhere now (${reason})`,
+    `model ${name} cannot run ${where} now${offline} (${reason})`,
     { reason },
+  );
+}
+
+/**
+ * A load that failed to fetch (the model's files, or the worker's own script: the worker then
+ * fails to start, which reads as `worker-crashed`) while the browser is offline is the
+ * network's fault, not the runtime's: it becomes `local-offline`, which clears when the
+ * browser is back online.
+ */
+function offlineCause(name, e) {
+  const offline = globalThis.navigator?.onLine === false;
+  if (!offline || (e.failure !== 'local-load-failed' && e.failure !== 'worker-crashed')) return e;
+  return new TesseraRuntimeError(
+    'local-offline',
+    `model ${name} cannot be loaded while the browser is offline (${e.code}: ${e.message})`,
+    { failure: 'local-offline' },
   );
 }
 

@@ -93,6 +93,19 @@ impl Routers {
         Ok(())
     }
 
+    /// The browser went online (`true`) or offline: back online, every model's
+    /// `local-offline` fault is forgotten.
+    pub fn network_changed(&mut self, online: bool, now_ms: u64) {
+        let network = if online {
+            Network::Online
+        } else {
+            Network::Offline
+        };
+        for router in self.models.values_mut() {
+            router.network_changed(network, now_ms);
+        }
+    }
+
     /// Records an answer from `side` (`local` or `edge`).
     pub fn record_answer(&mut self, model: &str, side: &str, latency_ms: f64, now_ms: u64) {
         let side = if side == "local" {
@@ -211,6 +224,12 @@ mod wasm {
                 .map_err(|e| error_value(&e, None))
         }
 
+        /// The page's `online` / `offline` event: back online, `local-offline` faults clear.
+        #[wasm_bindgen(js_name = networkChanged)]
+        pub fn network_changed(&mut self, online: bool, now_ms: f64) {
+            self.routers.network_changed(online, millis(now_ms));
+        }
+
         /// Records an answer from `side` (`local` or `edge`).
         #[wasm_bindgen(js_name = recordAnswer)]
         pub fn record_answer(&mut self, model: &str, side: &str, latency_ms: f64, now_ms: f64) {
@@ -280,6 +299,26 @@ mod tests {
             routers.decide("other", None, true, 2).unwrap().plan,
             "local-then-edge"
         );
+    }
+
+    #[test]
+    fn an_offline_load_failure_clears_when_the_network_is_back() {
+        let mut routers = Routers::new(Some("local-only")).unwrap();
+        routers.record_failure("mlp", "local-offline", 0).unwrap();
+        let offline = routers.decide("mlp", None, false, 1).unwrap();
+        assert_eq!(
+            (offline.plan, offline.reason),
+            ("unavailable", Some("local-offline"))
+        );
+        // The next attempt online runs locally at once.
+        assert_eq!(routers.decide("mlp", None, true, 2).unwrap().plan, "local");
+        assert_eq!(routers.stats("mlp", 2).health, "local-offline");
+        // The `online` event clears it for every model.
+        routers.network_changed(false, 3);
+        assert_eq!(routers.stats("mlp", 3).health, "local-offline");
+        routers.network_changed(true, 4);
+        assert_eq!(routers.stats("mlp", 4).health, "unknown");
+        assert_eq!(routers.decide("mlp", None, false, 5).unwrap().plan, "local");
     }
 
     #[test]

@@ -241,6 +241,8 @@ fn install_tools() -> Result {
         (Present::Binary("node"), "nodejs"),
         (Present::Binary("npm"), "npm"),
         (Present::Binary("curl"), "curl"),
+        // Key interop tests: keygen keys are read and used by `openssl pkey`/`pkeyutl`.
+        (Present::Binary("openssl"), "openssl"),
         (Present::Binary("chromium"), "chromium"),
         (Present::Binary("chromedriver"), "chromium-driver"),
         // Mesa's CPU Vulkan driver (lavapipe) runs the edge's wonnx inference without a GPU.

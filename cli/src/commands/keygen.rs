@@ -1,7 +1,8 @@
 //! `tessera keygen`: create an Ed25519 signing key pair for `pack`.
 //!
-//! Writes `tessera.key` (PKCS#8 PEM, mode 0600) and `tessera.pub.json` (the public key file
-//! `verify` and clients trust). It never overwrites a key unless `--force` is given.
+//! Writes `tessera.key` (PKCS#8 v1 PEM, which OpenSSL reads; mode 0600) and `tessera.pub.json`
+//! (the public key file `verify` and clients trust). It never overwrites a key unless `--force`
+//! is given.
 
 use std::path::PathBuf;
 

@@ -50,6 +50,14 @@ pub struct ServeArgs {
     /// Audience inference tokens must carry (required with --auth-key).
     #[arg(long, value_name = "AUD")]
     auth_audience: Option<String>,
+    /// Clock skew tolerated on inference tokens, in seconds: a token that expired no more than this
+    /// long ago (or becomes valid within it) is still accepted.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = tessera_edge::inference::DEFAULT_LEEWAY_SECS
+    )]
+    auth_leeway: u64,
     /// Inference requests per second per client (token subject, else IP); 0: unlimited.
     #[arg(long, value_name = "N", default_value_t = 10)]
     infer_rate: u32,
@@ -99,7 +107,9 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        config.inference.auth = Some(AuthConfig::new(keys, audience));
+        let mut auth = AuthConfig::new(keys, audience);
+        auth.leeway_secs = args.auth_leeway;
+        config.inference.auth = Some(auth);
     }
     config.inference.rate_limit =
         (args.infer_rate > 0).then(|| Rate::per_second(args.infer_rate, args.infer_burst));

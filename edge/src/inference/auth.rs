@@ -7,8 +7,10 @@
 //! small-order keys or malleable signatures), instead of its RustCrypto provider, which would
 //! pull a second `ed25519-dalek`, RSA and ECDSA. Only `EdDSA` is accepted: `none`, HMAC and
 //! others are refused before any key is used. Tokens carry the key id (`kid`, as in
-//! [`key_id`]); a token without one is accepted when exactly one key is configured. This
-//! module does not do revocation or issuer checks.
+//! [`key_id`]) and are checked with the configured key of that id, so several keys can be trusted
+//! at once (key rotation: trust old and new, switch issuers, then drop the old key); a token
+//! without `kid` is accepted when exactly one key is configured. This module does not do
+//! revocation or issuer checks.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,7 +28,8 @@ use tessera_core::{ErrorCode, Sha256Digest};
 
 use crate::inference::error::InferenceError;
 
-/// Clock skew tolerated on `exp` and `nbf`: 30 seconds.
+/// Clock skew tolerated on `exp` and `nbf` by default: 30 seconds (a token that expired 29 s ago
+/// is still accepted; `tessera serve --auth-leeway` changes it).
 pub const DEFAULT_LEEWAY_SECS: u64 = 30;
 
 /// Who may call the inference API: tokens signed by one of `keys`, for `audience`.
@@ -336,6 +339,78 @@ mod tests {
             auth.check(Some(&bearer(&forged))).unwrap_err().code(),
             "auth-invalid"
         );
+    }
+
+    #[test]
+    fn expired_tokens_are_accepted_only_within_the_leeway() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let now = jsonwebtoken::get_current_timestamp();
+        let minute = Duration::from_secs(60);
+        // Expired 10 s, 60 s and 300 s ago (issued a minute before that).
+        let token = |expired_ago: u64| {
+            let token = issue_token(&key, "tessera-edge", minute, None, now - expired_ago - 60);
+            bearer(&token.unwrap())
+        };
+        let default = authenticator(&key);
+        assert!(default.check(Some(&token(10))).is_ok());
+        assert_eq!(
+            default.check(Some(&token(60))).unwrap_err().code(),
+            "auth-expired"
+        );
+        let mut config = AuthConfig::new(vec![key.verifying_key()], "tessera-edge");
+        assert_eq!(config.leeway_secs, DEFAULT_LEEWAY_SECS);
+        config.leeway_secs = 120;
+        let lenient = Authenticator::new(&config);
+        assert!(lenient.check(Some(&token(60))).is_ok());
+        assert_eq!(
+            lenient.check(Some(&token(300))).unwrap_err().code(),
+            "auth-expired"
+        );
+        config.leeway_secs = 0;
+        let strict = Authenticator::new(&config);
+        assert_eq!(
+            strict.check(Some(&token(10))).unwrap_err().code(),
+            "auth-expired"
+        );
+    }
+
+    #[test]
+    fn several_keys_are_trusted_at_once_by_kid() {
+        let (a, b, c) = (
+            SigningKey::from_bytes(&[3; 32]),
+            SigningKey::from_bytes(&[4; 32]),
+            SigningKey::from_bytes(&[5; 32]),
+        );
+        let both = Authenticator::new(&AuthConfig::new(
+            vec![a.verifying_key(), b.verifying_key()],
+            "tessera-edge",
+        ));
+        let now = jsonwebtoken::get_current_timestamp();
+        let ttl = Duration::from_secs(60);
+        let mint = |key: &SigningKey, sub: &str| {
+            bearer(&issue_token(key, "tessera-edge", ttl, Some(sub), now).unwrap())
+        };
+        for (key, sub) in [(&a, "a"), (&b, "b"), (&a, "a2"), (&b, "b2")] {
+            let caller = both.check(Some(&mint(key, sub))).unwrap();
+            assert_eq!(caller.subject.as_deref(), Some(sub));
+        }
+        // A key that is not configured, and (with several keys) a token without `kid`.
+        let unknown = both.check(Some(&mint(&c, "c"))).unwrap_err();
+        assert_eq!(unknown.code(), "auth-invalid");
+        assert!(unknown.to_string().contains("unknown key"), "{unknown}");
+        let claims =
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"aud":"tessera-edge","exp":{}}}"#, now + 60));
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"EdDSA"}"#);
+        let unsigned_part = format!("{header}.{claims}");
+        let signature = URL_SAFE_NO_PAD
+            .encode(ed25519_dalek::Signer::sign(&a, unsigned_part.as_bytes()).to_bytes());
+        let no_kid = bearer(&format!("{unsigned_part}.{signature}"));
+        assert_eq!(
+            both.check(Some(&no_kid)).unwrap_err().code(),
+            "auth-invalid"
+        );
+        // With one key configured, the same kid-less token is that key's.
+        assert!(authenticator(&a).check(Some(&no_kid)).is_ok());
     }
 
     #[test]
