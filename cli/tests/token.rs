@@ -7,7 +7,7 @@ mod common;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use common::{assert_fails, http, stdout_of, Workspace};
+use common::{assert_fails, http, stdout_of, Server, Workspace};
 use serde_json::Value;
 use tessera_core::keys::PublicKeyFile;
 
@@ -145,35 +145,27 @@ fn auth_leeway_sets_how_long_expired_tokens_are_still_accepted() {
         "edge.example",
     ];
     let path = "/v1/models/absent/infer";
+    // The answer of `server` to a token that expired `secs` ago.
+    let expired_by = |server: &Server, secs: u64| {
+        post(
+            &server.addr,
+            path,
+            Some(&expired_token(&keys, "edge.example", secs)),
+        )
+    };
     let lenient = ws.serve(&[&flags[..], &["--auth-leeway", "120"]].concat());
     // Expired a minute ago: within 120 s. Ten minutes ago: beyond it.
-    let within = post(
-        &lenient.addr,
-        path,
-        Some(&expired_token(&keys, "edge.example", 60)),
-    );
+    let within = expired_by(&lenient, 60);
     assert!(within.contains("\"model-not-found\""), "{within}");
-    let beyond = post(
-        &lenient.addr,
-        path,
-        Some(&expired_token(&keys, "edge.example", 600)),
-    );
+    let beyond = expired_by(&lenient, 600);
     assert!(beyond.starts_with("HTTP/1.1 401"), "{beyond}");
     assert!(beyond.contains("\"auth-expired\""), "{beyond}");
     drop(lenient);
     // The default, 30 s, refuses the token expired a minute ago and accepts one 5 s ago.
     let default = ws.serve(&flags);
-    let minute = post(
-        &default.addr,
-        path,
-        Some(&expired_token(&keys, "edge.example", 60)),
-    );
+    let minute = expired_by(&default, 60);
     assert!(minute.contains("\"auth-expired\""), "{minute}");
-    let seconds = post(
-        &default.addr,
-        path,
-        Some(&expired_token(&keys, "edge.example", 5)),
-    );
+    let seconds = expired_by(&default, 5);
     assert!(seconds.contains("\"model-not-found\""), "{seconds}");
 }
 

@@ -154,6 +154,30 @@ impl FileAssembly {
         Ok(())
     }
 
+    /// Feeds the next shard whole. Its length must be the listed size: a shard of the wrong
+    /// length is reported as itself, not as the later shard its bytes would spill into (what
+    /// [`FileAssembly::update`] would see). Only at a shard boundary.
+    pub fn push_shard(&mut self, bytes: &[u8]) -> Result<(), AssemblyError> {
+        let Some(shard) = self.shards.get(self.index).copied() else {
+            return Err(AssemblyError::FileSizeMismatch {
+                file: self.file.clone(),
+                expected: self.size,
+                actual: self.seen.saturating_add(len_u64(bytes)),
+            });
+        };
+        if self.in_shard != 0 || len_u64(bytes) != shard.size {
+            return Err(AssemblyError::ShardMismatch {
+                file: self.file.clone(),
+                index: self.index,
+                shard: shard.sha256,
+                size: shard.size,
+                actual: Sha256Digest::of(bytes),
+                actual_size: self.in_shard.saturating_add(len_u64(bytes)),
+            });
+        }
+        self.update(bytes)
+    }
+
     /// `Ok` when the bytes fed are exactly the file: every shard matched and the whole file has
     /// the manifest's size and digest.
     pub fn finish(self) -> Result<(), AssemblyError> {
@@ -244,6 +268,29 @@ mod tests {
             error,
             AssemblyError::ShardMismatch { index: 1, .. }
         ));
+    }
+
+    #[test]
+    fn a_whole_shard_of_the_wrong_length_is_blamed_on_itself() {
+        let (entry, file) = entry(&[b"first shard", b"second", b"3"]);
+        let mut assembly = FileAssembly::new(&entry);
+        assembly.push_shard(&file[..11]).unwrap();
+        // One byte short: fed as a stream it would complete later, blaming the next shard.
+        let error = assembly.push_shard(&file[11..16]).unwrap_err();
+        assert_eq!(error.code(), "shard-hash-mismatch");
+        assert_eq!(error.shard(), Some(entry.shards[1].sha256));
+        let mut whole = FileAssembly::new(&entry);
+        for piece in [&file[..11], &file[11..17], &file[17..]] {
+            whole.push_shard(piece).unwrap();
+        }
+        assert_eq!(whole.finish(), Ok(()));
+        assert_eq!(
+            FileAssembly::new(&entry)
+                .push_shard(&file)
+                .unwrap_err()
+                .shard(),
+            Some(entry.shards[0].sha256)
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use base64::Engine as _;
 use ed25519_dalek::SigningKey;
 
 use crate::dsse::Envelope;
-use crate::layout::{LogicalPath, ModelName};
+use crate::layout::{LayoutError, ModelName};
 use crate::manifest::{FileEntry, Manifest, ManifestError, PAYLOAD_TYPE};
 
 /// How long the valid manifests of the table stay valid: 30 days.
@@ -61,11 +61,8 @@ pub fn cases(
     let sign = |m: &Manifest, key: &SigningKey| Envelope::sign(PAYLOAD_TYPE, &m.to_json(), key);
     let signed = |m: &Manifest| sign(m, trusted).to_json();
     let copy_of = |file: &FileEntry, path: &str| -> Result<FileEntry, ManifestError> {
-        let path: LogicalPath = path
-            .parse()
-            .map_err(|e: crate::layout::LayoutError| ManifestError::Malformed(e.to_string()))?;
         Ok(FileEntry {
-            path,
+            path: parsed(path)?,
             ..file.clone()
         })
     };
@@ -116,9 +113,7 @@ pub fn cases(
 
     let mut m = valid("name-mismatch");
     let other = format!("{}-other", m.name);
-    m.name = other
-        .parse()
-        .map_err(|e: crate::layout::LayoutError| ManifestError::Malformed(e.to_string()))?;
+    m.name = parsed(&other)?;
     row("name-mismatch", "manifest-name-mismatch", None, signed(&m));
 
     // Two graphs and no declared entry: which one runs would be a guess.
@@ -129,11 +124,7 @@ pub fn cases(
     row("two-onnx", "manifest-entry-ambiguous", None, signed(&m));
 
     let mut m = valid("missing-entry");
-    m.runtime.entry = Some(
-        "absent.onnx"
-            .parse()
-            .map_err(|e: crate::layout::LayoutError| ManifestError::Malformed(e.to_string()))?,
-    );
+    m.runtime.entry = Some(parsed("absent.onnx")?);
     row("missing-entry", "manifest-entry-missing", None, signed(&m));
 
     // Accepted a higher version; the older one comes back, validly signed.
@@ -160,4 +151,11 @@ pub fn cases(
         signed(&offered),
     );
     Ok(table)
+}
+
+/// A name or path the table makes from the packed model's (a model name with a suffix, a file
+/// path), as a manifest error when the result is not valid.
+fn parsed<T: std::str::FromStr<Err = LayoutError>>(text: &str) -> Result<T, ManifestError> {
+    text.parse()
+        .map_err(|e: LayoutError| ManifestError::Malformed(e.to_string()))
 }

@@ -194,7 +194,8 @@ pub fn refusal_code(code: &str) -> Option<&'static str> {
     REFUSAL_CODES.iter().copied().find(|c| *c == code)
 }
 
-/// The codes [`refusal_code`] knows (a test checks each refusal variant's code is here).
+/// The codes [`refusal_code`] knows (`core/tests/trust.rs` checks they are exactly the codes of
+/// the refusal variants).
 pub const REFUSAL_CODES: &[&str] = &[
     "envelope-malformed",
     "envelope-payload-type",

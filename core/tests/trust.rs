@@ -17,7 +17,7 @@ use tessera_core::dsse::{pae, Envelope, SignatureError};
 use tessera_core::keys::{key_id, KeyError, PublicKeyFile, TrustedKeys};
 use tessera_core::layout::{ArtifactPath, LogicalPath, ModelName};
 use tessera_core::manifest::{ManifestError, PAYLOAD_TYPE};
-use tessera_core::policy::{Acceptance, UpdateError, UpdatePolicy};
+use tessera_core::policy::{refusal_code, Acceptance, UpdateError, UpdatePolicy, REFUSAL_CODES};
 use tessera_core::{ErrorCode, Manifest, Sha256Digest};
 
 const SAMPLE_MANIFEST: &str = include_str!("data/sample_manifest.json");
@@ -1805,4 +1805,104 @@ fn the_hostile_table_is_refused_by_the_policy_with_each_cases_code() {
         let verdict = p.evaluate(&case.model, previous.as_ref(), &case.offered, NOW);
         assert_eq!(update_code(verdict), case.code, "case {}", case.case);
     }
+}
+
+#[test]
+fn refusal_codes_are_exactly_the_acceptance_paths_codes() {
+    let name = recommender();
+    let version = semver::Version::new(1, 0, 0);
+    let sha = Sha256Digest::of(b"x");
+    let signature = [
+        SignatureError::MalformedEnvelope(String::new()),
+        SignatureError::WrongPayloadType {
+            found: String::new(),
+            expected: String::new(),
+        },
+        SignatureError::InvalidSignature {
+            keyid: String::new(),
+        },
+        SignatureError::UnknownKey { keyids: vec![] },
+        SignatureError::ThresholdNotMet {
+            valid: 1,
+            threshold: 2,
+        },
+    ];
+    let manifest = [
+        ManifestError::Malformed(String::new()),
+        ManifestError::UnsupportedSchema { found: 2 },
+        ManifestError::EmptyValidity {
+            issued_at: 1,
+            expires_at: 1,
+        },
+        ManifestError::NoFiles,
+        ManifestError::DuplicatePath(String::new()),
+        ManifestError::ShardSizes {
+            path: String::new(),
+            size: 1,
+            shard_total: 2,
+        },
+        ManifestError::ShardSizeConflict {
+            sha256: sha,
+            first: 1,
+            second: 2,
+        },
+        ManifestError::InvalidTensor {
+            vector: String::new(),
+            tensor: String::new(),
+            detail: String::new(),
+        },
+        ManifestError::EntryMissing { entry: None },
+        ManifestError::EntryAmbiguous { candidates: vec![] },
+    ];
+    let policy = [
+        UpdateError::PreviousForOtherModel {
+            expected: name.clone(),
+            previous: name.clone(),
+        },
+        UpdateError::NameMismatch {
+            expected: name.clone(),
+            found: name.clone(),
+        },
+        UpdateError::Expired {
+            name: name.clone(),
+            version: version.clone(),
+            expires_at: 1,
+            now: 2,
+        },
+        UpdateError::NotYetValid {
+            name: name.clone(),
+            version: version.clone(),
+            issued_at: 2,
+            now: 1,
+            max_skew: 0,
+        },
+        UpdateError::Rollback {
+            name: name.clone(),
+            accepted: version.clone(),
+            offered: version.clone(),
+        },
+        UpdateError::MixAndMatch {
+            name: name.clone(),
+            version: version.clone(),
+        },
+        UpdateError::StaleReissue {
+            name,
+            version,
+            accepted_issued_at: 2,
+            offered_issued_at: 1,
+        },
+    ];
+    let codes: std::collections::BTreeSet<&str> = signature
+        .into_iter()
+        .map(UpdateError::from)
+        .chain(manifest.into_iter().map(UpdateError::from))
+        .chain(policy)
+        .map(|e| e.code())
+        .collect();
+    let listed: std::collections::BTreeSet<&str> = REFUSAL_CODES.iter().copied().collect();
+    assert_eq!(codes, listed);
+    for code in codes {
+        assert_eq!(refusal_code(code), Some(code));
+    }
+    assert_eq!(refusal_code("network"), None);
 }

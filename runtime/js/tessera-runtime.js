@@ -113,7 +113,7 @@ export class TesseraRuntime {
     const timeout = timeoutMs ?? this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const decision = this.#decide(name, policy);
     if (decision.plan === 'unavailable') {
-      throw unavailable(name, decision.reason, policy ?? this.#options.policy ?? 'prefer-local');
+      throw unavailable(name, decision.reason, decision.policy);
     }
     if (decision.plan === 'race') return this.#race(name, inputs, timeout, signal, started);
     let { plan, reason } = decision;

@@ -522,7 +522,7 @@ impl Inner {
         let mut bytes = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
         while let Some(data) = shards.next().await {
             let data = data?;
-            assembly.update(&data)?;
+            assembly.push_shard(&data)?;
             bytes.extend_from_slice(&data);
         }
         assembly.finish()?;

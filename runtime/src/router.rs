@@ -21,6 +21,10 @@ pub struct DecisionView {
     /// `fallbackReason`, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
+    /// The policy the decision was made under ([`Policy::code`]: the request's, else the
+    /// router's default), for `decide`'s answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<&'static str>,
 }
 
 /// A model's statistics in their wire form.
@@ -65,7 +69,10 @@ impl Routers {
         } else {
             Network::Offline
         };
-        Ok(view(self.model(model).decide(policy, network, now_ms)))
+        Ok(DecisionView {
+            policy: Some(policy.code()),
+            ..view(self.model(model).decide(policy, network, now_ms))
+        })
     }
 
     /// What to do after `failure` (code) while carrying out `plan` (code).
@@ -151,6 +158,7 @@ fn view(decision: Decision) -> DecisionView {
         plan: decision.plan.code(),
         start: decision.plan.start().iter().map(|s| s.code()).collect(),
         reason: decision.reason.map(|r| r.code()),
+        policy: None,
     }
 }
 
@@ -188,7 +196,7 @@ mod wasm {
             Ok(Self { routers })
         }
 
-        /// `{plan, start, reason?}` for the next request for `model`.
+        /// `{plan, start, reason?, policy}` for the next request for `model`.
         pub fn decide(
             &mut self,
             model: &str,
@@ -327,6 +335,9 @@ mod tests {
         assert_eq!(routers.decide("m", None, true, 0).unwrap().plan, "edge");
         let race = routers.decide("m", Some("race"), true, 0).unwrap();
         assert_eq!(race.start, vec!["local", "edge"]);
+        assert_eq!(race.policy, Some("race"), "the decision names its policy");
+        let default = routers.decide("m", None, true, 0).unwrap();
+        assert_eq!(default.policy, Some("edge-only"));
         let offline = routers.decide("m", None, false, 0).unwrap();
         assert_eq!(
             (offline.plan, offline.reason),
