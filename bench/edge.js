@@ -33,7 +33,7 @@ export const CONCURRENCY = 8;
 const CASES = [
   { id: 'healthz', label: 'GET /healthz (HTTP stack only)', server: 'plain', request: 'healthz' },
   { id: 'manifest', label: `GET /models/${MODEL}/manifest.json (small file from disk)`, server: 'plain', request: 'manifest' },
-  { id: 'infer', label: 'POST infer, no auth, 1 inference worker (default)', server: 'plain', request: 'infer' },
+  { id: 'infer', label: 'POST infer, no auth, 1 inference worker', server: 'plain', request: 'infer' },
   { id: 'infer-jwt', label: 'POST infer, JWT bearer auth, 1 worker', server: 'auth', request: 'infer' },
   { id: 'infer-2w', label: 'POST infer, no auth, --infer-workers 2', server: 'workers2', request: 'infer' },
   // Auth, rate check and body read happen before the model is looked up: a model that does not
@@ -187,17 +187,17 @@ function item({ ctx, results, cold, reps, warmup, seconds }) {
   // minus without, per round.
   const jwtCostMs = median(results.unknown.map((r, i) => 1000 / results['unknown-jwt'][i].rps - 1000 / r.rps));
   const notes = [
-    "Ratio = throughput ÷ the default inference row's, taken per round (rows measured back to back see the same background load) and the median of those reported.",
+    "Ratio = throughput ÷ the 1-worker inference row's, taken per round (rows measured back to back see the same background load) and the median of those reported.",
     `JWT bearer auth (EdDSA signature, audience and expiry on every request) costs ${fmtMs(jwtCostMs)} per request, measured where nothing else is expensive ` +
       `(the unknown-model rows: ${fmtNum(median(rps('unknown-jwt')), 0)} vs ${fmtNum(median(rps('unknown')), 0)} answers/s): ` +
       `${(100 * jwtCostMs) / perInfer < 0.1 ? 'under 0.1' : fmtNum((100 * jwtCostMs) / perInfer, 1)}% of one inference's ${fmtMs(perInfer)}. ` +
       `The inference rows with and without JWT (ratio ${fmtRatio(jwt)}; p50 ${fmtMs(median(p50('infer-jwt')))} vs ${fmtMs(median(p50(BASE)))}) differ ` +
       `${Math.abs(jwt - 1) > (2 * jwtCostMs) / perInfer + 0.05 ? 'by more than that: background load on the shared machine, not the check' : 'by about that'}.`,
     `One inference answer takes ~${fmtMs(perInfer)} of server time (1 ÷ throughput) against ~${fmtMs(1000 / median(rps('healthz')))} per /healthz answer: ` +
-      'the HTTP stack, JSON and base64 are a small share, the wonnx run on lavapipe (Vulkan on the CPU) is the cost, and with one worker requests queue, ' +
+      'the HTTP stack, JSON and base64 are a small share, the inference run (the engine `--engine auto` picks: tract on a machine without a GPU) is the cost, and with one worker requests queue, ' +
       `so p50 at ${CONCURRENCY} in flight is about ${CONCURRENCY} runs.`,
-    `\`--infer-workers\` defaults to 1 (used for every row but one); with 2 workers throughput is ${fmtRatio(two)} of one worker on this ${os.cpus().length}-core machine ` +
-      `(two wonnx sessions, lavapipe's threads and hey share the same cores; per round ${twoRounds.map(fmtRatio).join(', ')}): ${workersVerdict(twoRounds)}.`,
+    `\`--infer-workers 1\` in every row but one (the default, 0, is one worker per core for tract); with 2 workers throughput is ${fmtRatio(two)} of one worker on this ${os.cpus().length}-core machine ` +
+      `(two engine sessions and hey share the same cores; per round ${twoRounds.map(fmtRatio).join(', ')}): ${workersVerdict(twoRounds)}.`,
     `hey ${CONCURRENCY} connections (keep-alive) for ${seconds} s per run; latencies are hey's, to 0.1 ms. ` +
       `Cold first request per server (verify the signed 28 MB model, build the session, self-test): ${Object.entries(cold).map(([k, v]) => `${k} ${fmtMs(v)}`).join(', ')}.`,
   ];
