@@ -1,5 +1,6 @@
-//! The edge server's two failure areas: [`EdgeError`] (the server cannot start or stops) and
-//! [`RequestError`] (one request fails and is answered with a JSON error body).
+//! The edge server's two failure areas: [`EdgeError`] (the server cannot start or stops; TLS
+//! setup failures are [`TlsError`]s inside it) and [`RequestError`] (one request fails and is
+//! answered with a JSON error body).
 //!
 //! Every variant has a stable kebab-case code ([`ErrorCode`]). A request error becomes
 //! `{"error": {"code": "...", "message": "..."}}` with the status [`RequestError::status`];
@@ -13,6 +14,8 @@ use axum::Json;
 use http::StatusCode;
 use tessera_core::layout::LayoutError;
 use tessera_core::ErrorCode;
+
+use crate::tls::TlsError;
 
 /// Why the edge server cannot start or stopped serving.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,10 @@ pub enum EdgeError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// TLS cannot be set up: a certificate, key or client CA file is unreadable or invalid. The
+    /// code is the [`TlsError`]'s (`tls-cert-invalid`, `tls-key-mismatch`, …).
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The server stopped with an IO error.
     #[error("server stopped: {source}")]
     Serve {
@@ -68,6 +75,7 @@ impl ErrorCode for EdgeError {
             Self::CorsOriginInvalid { .. } => "cors-origin-invalid",
             Self::RequestLog { .. } => "request-log-failed",
             Self::Bind { .. } => "bind-failed",
+            Self::Tls(e) => e.code(),
             Self::Serve { .. } => "serve-failed",
         }
     }
@@ -140,6 +148,10 @@ pub enum RequestError {
         /// Size on disk.
         actual: u64,
     },
+    /// `401`: the server requires a client certificate (mTLS, `--client-ca`) for this path and
+    /// the connection presented none.
+    #[error("this endpoint requires a TLS client certificate issued by the server's client CA")]
+    ClientCertRequired,
     /// Any other server-side failure (an IO error); details are logged, not sent.
     #[error("internal server error")]
     Internal,
@@ -161,6 +173,7 @@ impl ErrorCode for RequestError {
             Self::ManifestInvalid { .. } => "manifest-invalid",
             Self::ShardMissing(_) => "shard-missing",
             Self::ShardSizeMismatch { .. } => "shard-size-mismatch",
+            Self::ClientCertRequired => "client-cert-required",
             Self::Internal => "internal-error",
         }
     }
@@ -180,6 +193,7 @@ impl RequestError {
             | Self::ShardNotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::ClientCertRequired => StatusCode::UNAUTHORIZED,
             Self::ManifestUnreadable(_)
             | Self::ManifestInvalid { .. }
             | Self::ShardMissing(_)

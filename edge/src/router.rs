@@ -1,19 +1,22 @@
 //! Assembles the edge's routes and layers from an [`EdgeConfig`]: `/healthz`, `/models/…`, the
 //! inference API (`/v1/models/…/infer`, `/metrics`), the optional app at `/`, CORS, security
-//! headers, the request log and `tracing` spans.
+//! headers, the client address (trusted proxies, module `client_ip`), the client-certificate
+//! requirement on `/v1/` (mTLS), the request log and `tracing` spans.
 //!
 //! Security headers on every response: `X-Content-Type-Options: nosniff`,
 //! `Referrer-Policy: no-referrer`, `Cross-Origin-Opener-Policy: same-origin`, a CSP for a wasm
 //! PWA (see [`content_security_policy`]), and `Strict-Transport-Security` when
-//! [`EdgeConfig::hsts`] is set. The app is served by tower-http's `ServeDir` (index.html,
+//! [`EdgeConfig::sends_hsts`] (always with TLS unless turned off). The app is served by tower-http's `ServeDir` (index.html,
 //! `.br` siblings precompressed, `Cache-Control: no-cache`); dot-files other than
 //! `.well-known/` are not served. Building the router warns about inline scripts in the app's
 //! HTML, which that CSP blocks (module `app_check`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
@@ -23,6 +26,7 @@ use http::header::{
     RETRY_AFTER, STRICT_TRANSPORT_SECURITY, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
+use ipnet::IpNet;
 use tower::ServiceExt as _;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
@@ -34,6 +38,7 @@ use crate::error::{EdgeError, RequestError};
 use crate::models::{self, Artifacts};
 use crate::path::percent_decode;
 use crate::request_log::{self, RequestLog};
+use crate::tls::ClientCertificate;
 
 /// `Cross-Origin-Opener-Policy` (not among `http`'s named headers).
 const CROSS_ORIGIN_OPENER_POLICY: HeaderName =
@@ -70,6 +75,7 @@ pub fn router(config: &EdgeConfig) -> Result<Router, EdgeError> {
         .merge(crate::inference::routes(
             &config.inference,
             config.artifacts.clone(),
+            config.read_timeout,
         ));
     router = match &config.app {
         Some(app) => {
@@ -81,6 +87,17 @@ pub fn router(config: &EdgeConfig) -> Result<Router, EdgeError> {
         }
         None => router.fallback(not_found),
     };
+    if config
+        .tls
+        .as_ref()
+        .is_some_and(|tls| tls.client_ca.is_some())
+    {
+        // Inside CORS, so preflights are answered and refusals carry CORS headers.
+        router = router.layer(axum::middleware::from_fn_with_state(
+            config.read_timeout,
+            require_client_cert,
+        ));
+    }
     if !origins.is_empty() {
         router = router.layer(cors(&origins));
     }
@@ -106,13 +123,18 @@ pub fn router(config: &EdgeConfig) -> Result<Router, EdgeError> {
             CROSS_ORIGIN_OPENER_POLICY,
             HeaderValue::from_static("same-origin"),
         ));
-    if config.hsts {
+    if config.sends_hsts() {
         router = router.layer(SetResponseHeaderLayer::overriding(
             STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000"),
         ));
     }
+    let trusted_proxies: Arc<[IpNet]> = config.trusted_proxies.clone().into();
     Ok(router
+        .layer(axum::middleware::from_fn_with_state(
+            trusted_proxies,
+            crate::client_ip::layer,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             log,
             request_log::record,
@@ -181,6 +203,41 @@ async fn healthz() -> Response {
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// With `--client-ca`: `/v1/` (the inference API) only for connections whose handshake
+/// verified a client certificate; everything else stays public.
+async fn require_client_cert(
+    State(read_timeout): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let needs_cert = request.uri().path().starts_with("/v1/");
+    if needs_cert && request.extensions().get::<ClientCertificate>().is_none() {
+        drain_refused_body(request.into_body(), read_timeout).await;
+        return RequestError::ClientCertRequired.into_response();
+    }
+    next.run(request).await
+}
+
+/// Most bytes of a refused request's body read before answering.
+const DRAIN_LIMIT: usize = 64 * 1024;
+/// Longest wait for them.
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+
+/// Reads and drops what is left of a refused request's body (at most [`DRAIN_LIMIT`] within
+/// [`DRAIN_TIME`] or `read_timeout`, whichever is shorter) before the refusal is sent. Over
+/// HTTP/2 an answer to a request whose body is still streaming is followed by a stream reset,
+/// and clients (curl 7.88 here) then lose the answer itself: a small refused body read to its
+/// end lets the `401`/`429` arrive as such. Larger (declared or streamed) or slower bodies are
+/// not waited for.
+pub(crate) async fn drain_refused_body(body: Body, read_timeout: Duration) {
+    use axum::body::HttpBody as _;
+    if body.is_end_stream() || body.size_hint().lower() > DRAIN_LIMIT as u64 {
+        return;
+    }
+    let within = DRAIN_TIME.min(read_timeout);
+    let _ = tokio::time::timeout(within, axum::body::to_bytes(body, DRAIN_LIMIT)).await;
 }
 
 async fn not_found(uri: Uri) -> RequestError {

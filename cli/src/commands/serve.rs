@@ -4,21 +4,25 @@
 //! A thin shell over `tessera_edge`: flags become an `EdgeConfig`, the server runs on a tokio
 //! runtime, and the URL is printed once the listener is bound. The inference API
 //! (`POST /v1/models/<name>/infer`) is enabled by `--trust` (keys trusted to sign models) and
-//! protected by `--auth-key`/`--auth-audience` (bearer tokens from `tessera token`) and a
-//! per-client rate limit.
+//! protected by `--auth-key`/`--auth-audience` (bearer tokens from `tessera token`, also
+//! required by `/metrics` then) and a per-client rate limit. `--tls-cert`/`--tls-key` serve
+//! HTTPS (HTTP/2 by ALPN, HSTS unless `--no-hsts`, certificates reloaded when the files change);
+//! `--client-ca` requires a client certificate on `/v1/`; `--trust-proxy` believes
+//! `X-Forwarded-For` from those addresses; `--read-timeout-secs` bounds slow clients.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use tessera_artifacts::load_trusted_keys;
 use tessera_core::ratelimit::Rate;
-use tessera_edge::{AuthConfig, EdgeConfig};
+use tessera_edge::{AuthConfig, EdgeConfig, IpNet, TlsConfig};
 
 use crate::error::CliError;
 use crate::units::parse_size;
 
-/// Serve artifacts (and an app) over HTTP.
+/// Serve artifacts (and an app) over HTTP or HTTPS.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Artifacts directory, served under /models/.
@@ -33,9 +37,40 @@ pub struct ServeArgs {
     /// Origin allowed by CORS (exact, e.g. https://app.example.com); repeat for several.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     cors_origins: Vec<String>,
-    /// Send Strict-Transport-Security (only behind a TLS-terminating proxy).
-    #[arg(long)]
+    /// Send Strict-Transport-Security without --tls-cert (only behind a TLS-terminating proxy).
+    #[arg(long, conflicts_with = "no_hsts")]
     hsts: bool,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); reloaded when the file changes.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert; reloaded when the file changes.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// PEM CA certificate(s): /v1/ (inference) then requires a client certificate issued by it
+    /// (401 client-cert-required without one); artifacts stay public.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
+    /// With --tls-cert, do not send Strict-Transport-Security.
+    #[arg(long, requires = "tls_cert")]
+    no_hsts: bool,
+    /// Believe X-Forwarded-For from these proxies (CIDR or address; repeat or separate with
+    /// commas): the right-most address not in these ranges is the client for rate limits.
+    #[arg(
+        long = "trust-proxy",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        value_parser = tessera_edge::parse_trusted_proxy
+    )]
+    trust_proxy: Vec<IpNet>,
+    /// Seconds a client may take to send a request's headers (HTTP/1.1), finish the TLS
+    /// handshake, or send an inference body before it is dropped.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = tessera_edge::DEFAULT_READ_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    read_timeout_secs: u64,
     /// Append one JSON line per request to this file.
     #[arg(long, value_name = "FILE")]
     request_log: Option<PathBuf>,
@@ -88,6 +123,14 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
     config.addr = args.addr;
     config.cors_origins.clone_from(&args.cors_origins);
     config.hsts = args.hsts;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let mut tls = TlsConfig::new(cert, key);
+        tls.client_ca.clone_from(&args.client_ca);
+        tls.hsts = !args.no_hsts;
+        config.tls = Some(tls);
+    }
+    config.trusted_proxies.clone_from(&args.trust_proxy);
+    config.read_timeout = Duration::from_secs(args.read_timeout_secs);
     config.request_log.clone_from(&args.request_log);
     config.inference.trusted_keys = load_trusted_keys(&args.trust)?;
     if !args.auth_keys.is_empty() {
@@ -128,8 +171,9 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
     runtime.block_on(async {
         let server = tessera_edge::bind(&config).await?;
         println!(
-            "serving {} on http://{}/ (Ctrl-C stops)",
+            "serving {} on {}://{}/ (Ctrl-C stops)",
             config.artifacts.display(),
+            server.scheme(),
             server.local_addr()
         );
         server

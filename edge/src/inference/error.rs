@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use http::header::{ALLOW, CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{ALLOW, CACHE_CONTROL, CONNECTION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
 use tessera_core::infer::{ErrorBody, InferError};
 use tessera_core::layout::LayoutError;
@@ -43,6 +43,10 @@ pub enum InferenceError {
     /// `429`: this client's token bucket is empty.
     #[error("too many inference requests; retry after {} s", retry_after_secs(*.0))]
     RateLimited(Duration),
+    /// `408`: the body did not arrive within the read timeout (`--read-timeout-secs`); the
+    /// connection is closed.
+    #[error("request body not received within {} s", .0.as_secs_f64())]
+    Timeout(Duration),
     /// `413`: the body is larger than the configured limit.
     #[error("request body is larger than {0} bytes")]
     TooLarge(usize),
@@ -145,6 +149,7 @@ impl ErrorCode for InferenceError {
             Self::AuthExpired => "auth-expired",
             Self::AuthAudience => "auth-audience",
             Self::RateLimited(_) => "rate-limited",
+            Self::Timeout(_) => "request-timeout",
             Self::TooLarge(_) => "request-too-large",
             Self::MethodNotAllowed(_) => "method-not-allowed",
             Self::Request(e) => e.code(),
@@ -172,6 +177,7 @@ impl InferenceError {
                 StatusCode::UNAUTHORIZED
             }
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Request(_) | Self::ModelName(_) => StatusCode::BAD_REQUEST,
@@ -222,6 +228,10 @@ impl IntoResponse for InferenceError {
             }
             Self::Busy => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(1u64));
+            }
+            Self::Timeout(_) => {
+                // HTTP/1.1: the rest of the body may still come; do not read it as a request.
+                headers.insert(CONNECTION, HeaderValue::from_static("close"));
             }
             Self::MethodNotAllowed(_) => {
                 headers.insert(ALLOW, HeaderValue::from_static("POST"));

@@ -6,15 +6,20 @@
 //! A request goes through, in order: method (`POST`), enabled (trusted model keys configured,
 //! else `503 inference-disabled`), bearer-token auth if configured ([`AuthConfig`]), the
 //! per-client rate limit (per token subject, else per token, else per client IP; `429` with
-//! `Retry-After`), the body limit (`413`), loading and verifying the model (module `model`;
-//! `404` for an unknown one), parsing the JSON and validating the inputs against the graph
-//! (core's [`tessera_core::infer`]), and the worker pool (module `engine`; `503
-//! inference-busy` when its queue is full). Every answer is JSON in core's schema; every
-//! failure has a stable code ([`InferenceError`]).
+//! `Retry-After`), the body limit (`413`) and read timeout (`408 request-timeout`), loading and
+//! verifying the model (module `model`; `404` for an unknown one), parsing the JSON and
+//! validating the inputs against the graph (core's [`tessera_core::infer`]), and the worker pool
+//! (module `engine`; `503 inference-busy` when its queue is full). Every answer is JSON in
+//! core's schema; every failure has a stable code ([`InferenceError`]).
 //!
-//! Not done here: TLS, CORS (the router's layer covers these routes), authenticating
-//! `/metrics`, trusting `X-Forwarded-For` (behind a proxy every client shares the proxy's IP
-//! bucket unless tokens carry a `sub`), batching or streaming.
+//! Failed authentications are throttled per client IP ([`InferenceConfig::auth_failure_rate`]):
+//! once a client's failure bucket is empty, its further failures get `429 rate-limited`
+//! instead of `401`, so a flood of bad tokens is cut off after a bound. With auth configured,
+//! `GET /metrics` needs a valid bearer token too (a long-lived `tessera token` for the scraper),
+//! throttled the same way. The client IP is the router's (`X-Forwarded-For` from trusted proxies
+//! only, module `client_ip`); the client-certificate requirement (mTLS) is the router's too.
+//!
+//! Not done here: TLS, CORS (the router's layer covers these routes), batching or streaming.
 
 mod auth;
 mod engine;
@@ -35,6 +40,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH};
+use http::request::Parts;
 use http::{HeaderValue, Method};
 use tessera_core::infer::{InferRequest, InferResponse, InputTensor, Source, Timings};
 use tessera_core::keys::TrustedKeys;
@@ -47,6 +53,7 @@ pub use auth::{issue_token, AuthConfig, TokenClaims, TokenError, DEFAULT_LEEWAY_
 pub use engines::{EngineChoice, UnknownEngine, TRACT_NATIVE, WONNX_WGPU};
 pub use error::InferenceError;
 
+use crate::client_ip::ClientIp;
 use auth::Authenticator;
 use engine::Engine;
 use metrics::{Metrics, OTHER_MODEL};
@@ -63,6 +70,10 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_QUEUE: usize = 256;
 /// Most rate-limit buckets kept at once (see [`KeyedLimiter`]).
 const MAX_RATE_KEYS: usize = 65_536;
+/// Default failed authentications a client may make at once before they are answered `429`.
+pub const DEFAULT_AUTH_FAILURE_BURST: u32 = 10;
+/// Default time for one failed authentication to be forgiven: 6 s (10 a minute sustained).
+pub const DEFAULT_AUTH_FAILURE_INTERVAL: Duration = Duration::from_secs(6);
 /// Bodies larger than this are parsed off the async runtime.
 const INLINE_PARSE_BYTES: usize = 64 * 1024;
 
@@ -80,6 +91,10 @@ pub struct InferenceConfig {
     pub auth: Option<AuthConfig>,
     /// Per-client request rate. `None`: unlimited.
     pub rate_limit: Option<Rate>,
+    /// Failed authentications (`401`s on the API and `/metrics`) allowed per client IP; beyond
+    /// it they are answered `429 rate-limited`. `None`: not limited. Default:
+    /// [`DEFAULT_AUTH_FAILURE_BURST`] at once, one more every [`DEFAULT_AUTH_FAILURE_INTERVAL`].
+    pub auth_failure_rate: Option<Rate>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Inference worker threads (each with its own sessions). 0: one per core for tract
@@ -99,6 +114,10 @@ impl Default for InferenceConfig {
             threshold: 1,
             auth: None,
             rate_limit: None,
+            auth_failure_rate: Some(Rate::new(
+                DEFAULT_AUTH_FAILURE_BURST,
+                DEFAULT_AUTH_FAILURE_INTERVAL,
+            )),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             workers: 0,
             queue: DEFAULT_QUEUE,
@@ -146,13 +165,20 @@ struct InferState {
     engine: Engine,
     auth: Option<Authenticator>,
     limiter: Option<Mutex<KeyedLimiter<String>>>,
+    auth_failures: Option<Mutex<KeyedLimiter<String>>>,
     epoch: Instant,
     max_body_bytes: usize,
+    read_timeout: Duration,
     metrics: Metrics,
 }
 
-/// The inference routes (`/v1/models/{name}/infer`, `/metrics`) over `artifacts`.
-pub(crate) fn routes(config: &InferenceConfig, artifacts: PathBuf) -> Router {
+/// The inference routes (`/v1/models/{name}/infer`, `/metrics`) over `artifacts`; request
+/// bodies must arrive within `read_timeout`.
+pub(crate) fn routes(
+    config: &InferenceConfig,
+    artifacts: PathBuf,
+    read_timeout: Duration,
+) -> Router {
     // Two metrics with fixed, valid names registered once into a fresh registry: this cannot fail.
     #[allow(clippy::expect_used)]
     let metrics = Metrics::new().expect("metrics register into a fresh registry");
@@ -167,13 +193,29 @@ pub(crate) fn routes(config: &InferenceConfig, artifacts: PathBuf) -> Router {
         limiter: config
             .rate_limit
             .map(|rate| Mutex::new(KeyedLimiter::new(rate, MAX_RATE_KEYS))),
+        auth_failures: config
+            .auth_failure_rate
+            .map(|rate| Mutex::new(KeyedLimiter::new(rate, MAX_RATE_KEYS))),
         epoch: Instant::now(),
         max_body_bytes: config.max_body_bytes,
+        read_timeout,
         metrics: metrics.clone(),
     });
     Router::new()
-        .route("/v1/models/{name}/infer", any(infer).with_state(state))
-        .route("/metrics", get(metrics::serve).with_state(metrics))
+        .route(
+            "/v1/models/{name}/infer",
+            any(infer).with_state(Arc::clone(&state)),
+        )
+        .route("/metrics", get(serve_metrics).with_state(state))
+}
+
+/// Serves `GET /metrics`: to anyone without auth configured, else to valid bearer tokens.
+async fn serve_metrics(State(state): State<Arc<InferState>>, request: Request) -> Response {
+    let (parts, _body) = request.into_parts();
+    if let Err(error) = state.authenticate(&parts) {
+        return error.into_response();
+    }
+    metrics::serve(State(state.metrics.clone())).await
 }
 
 /// Serves `POST /v1/models/<name>/infer` and records the outcome in the metrics.
@@ -186,7 +228,13 @@ async fn infer(State(state): State<Arc<InferState>>, request: Request) -> Respon
         .and_then(|rest| rest.strip_suffix("/infer"))
         .unwrap_or_default()
         .to_owned();
-    let result = state.handle(&name, request, started).await;
+    let (parts, body) = request.into_parts();
+    let mut body = Some(body);
+    let result = state.handle(&name, &parts, &mut body, started).await;
+    if let (Err(_), Some(unread)) = (&result, body.take()) {
+        // Refused before the body was read (auth, rate limit, …): see `drain_refused_body`.
+        crate::router::drain_refused_body(unread, state.read_timeout).await;
+    }
     let outcome = match &result {
         Ok(_) => "ok",
         Err(e) => e.code(),
@@ -221,35 +269,29 @@ impl InferState {
     async fn handle(
         &self,
         name: &str,
-        request: Request,
+        request: &Parts,
+        body: &mut Option<Body>,
         started: Instant,
     ) -> Result<InferResponse, InferenceError> {
-        if request.method() != Method::POST {
-            return Err(InferenceError::MethodNotAllowed(
-                request.method().to_string(),
-            ));
+        if request.method != Method::POST {
+            return Err(InferenceError::MethodNotAllowed(request.method.to_string()));
         }
         if !self.enabled {
             return Err(InferenceError::Disabled);
         }
-        let rate_key = match &self.auth {
-            Some(auth) => {
-                let header = request
-                    .headers()
-                    .get(AUTHORIZATION)
-                    .map(HeaderValue::as_bytes);
-                auth.check(header)?.rate_key
-            }
-            None => client_ip_key(&request),
-        };
+        let rate_key = self
+            .authenticate(request)?
+            .unwrap_or_else(|| client_ip_key(request));
         self.check_rate(&rate_key)?;
         let name: ModelName = name.parse()?;
         let declared = request
-            .headers()
+            .headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        let body = self.read_body(request.into_body(), declared).await?;
+        let body = self
+            .read_body(body.take().unwrap_or_default(), declared)
+            .await?;
         let model = self.store.get(&name).await?;
         let inputs = if body.len() <= INLINE_PARSE_BYTES {
             parse(&body, &model)
@@ -273,6 +315,34 @@ impl InferState {
                 total_ms: millis(started.elapsed()),
             },
         })
+    }
+
+    /// Checks the bearer token when auth is configured: `Some(rate key)` for a valid one,
+    /// `None` without auth. A failure takes from the client IP's failure bucket; once it is
+    /// empty the failure is answered `429` instead.
+    fn authenticate(&self, request: &Parts) -> Result<Option<String>, InferenceError> {
+        let Some(auth) = &self.auth else {
+            return Ok(None);
+        };
+        let header = request
+            .headers
+            .get(AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
+        match auth.check(header) {
+            Ok(caller) => Ok(Some(caller.rate_key)),
+            Err(error) => {
+                if let Some(failures) = &self.auth_failures {
+                    let decision = failures
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .check(&client_ip_key(request), self.epoch.elapsed());
+                    if let Decision::Limited { retry_after } = decision {
+                        return Err(InferenceError::RateLimited(retry_after));
+                    }
+                }
+                Err(error)
+            }
+        }
     }
 
     fn check_rate(&self, key: &str) -> Result<(), InferenceError> {
@@ -301,7 +371,11 @@ impl InferState {
         if declared.is_some_and(|len| len > limit as u64) {
             return Err(InferenceError::TooLarge(limit));
         }
-        axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let read = tokio::time::timeout(self.read_timeout, axum::body::to_bytes(body, limit));
+        let Ok(read) = read.await else {
+            return Err(InferenceError::Timeout(self.read_timeout));
+        };
+        read.map_err(|e| {
             let too_large = std::error::Error::source(&e)
                 .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
             if too_large {
@@ -327,9 +401,14 @@ fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-/// The rate-limit key of an unauthenticated request: the peer's IP address.
-fn client_ip_key(request: &Request) -> String {
-    match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+/// The rate-limit key of an unauthenticated request: the client's IP address (the router's
+/// [`ClientIp`], else the peer's).
+fn client_ip_key(request: &Parts) -> String {
+    let extensions = &request.extensions;
+    if let Some(ClientIp(ip)) = extensions.get::<ClientIp>() {
+        return format!("ip:{ip}");
+    }
+    match extensions.get::<ConnectInfo<SocketAddr>>() {
         Some(ConnectInfo(addr)) => format!("ip:{}", addr.ip()),
         None => "ip:unknown".to_owned(),
     }
