@@ -27,6 +27,11 @@ const DEFAULT_POLICY = { [RECOMMENDER]: 'prefer-local', [SUMMARIZER]: 'prefer-ed
 const SUGGESTED = {
   budget: 'moderate', season: 'summer', days: 10, interests: ['beaches'], pace: 'relaxed', party: 'couple',
 };
+/** Where the form (preferences and home region) and the last results are kept (localStorage). */
+const PREFS_KEY = 'wayfarer.preferences';
+const RESULTS_KEY = 'wayfarer.lastResults';
+/** Phones: after an answer the page scrolls it into view (the form fills the screen there). */
+const NARROW = '(max-width: 40rem)';
 
 const $ = (id) => document.getElementById(id);
 
@@ -36,14 +41,23 @@ const $ = (id) => document.getElementById(id);
 let runtime = null;
 let runtimeError = null;
 let travel = null;
+/** At-a-glance facts per destination (destinations.json); null when they couldn't be loaded. */
+let facts = null;
 
 async function main() {
   watchNetwork();
   setUpSettings();
   setUpSummarizer();
   $('dl-retry').addEventListener('click', () => download());
-  $('dl-remove').addEventListener('click', () => removeModel());
+  $('dl-remove').addEventListener('click', () => askToRemove());
+  $('remove-dialog').addEventListener('close', () => {
+    if ($('remove-dialog').returnValue === 'remove') removeModel();
+  });
   $('dl-check').addEventListener('click', () => checkForUpdate());
+  // The browser may grant persistence at any time (the worker asks on activation): look again
+  // whenever the details are opened.
+  $('dl-details').addEventListener('toggle', () => { if ($('dl-details').open) showStoragePersistence(); });
+  showStoragePersistence();
 
   const travelLoaded = loadTravel();
   const registered = registerWorker();
@@ -55,14 +69,27 @@ async function main() {
 }
 
 async function loadTravel() {
+  const factsLoaded = loadFacts();
   try {
     const response = await fetch('travel.json');
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     travel = await response.json();
+    facts = await factsLoaded;
     buildPreferences(travel.features);
+    restoreResults();
   } catch (e) {
     $('prefs-fields').replaceChildren(alertBox(`The destination catalogue couldn\u2019t be loaded (${e.message}).`));
     $('rec-run').disabled = true;
+  }
+}
+
+/** The at-a-glance facts (best months, daily budget, flight times); the app works without them. */
+async function loadFacts() {
+  try {
+    const response = await fetch('destinations.json');
+    return response.ok ? await response.json() : null;
+  } catch {
+    return null;
   }
 }
 
@@ -254,13 +281,31 @@ function reloadModel() {
   warmUp();
 }
 
+/** Bytes the stored recommender takes (the service worker's `bytesTotal` once it is ready). */
+let storedBytes = 0;
+
+/** "Remove from device" asks first, in a dialog that says how much space removing frees. */
+function askToRemove() {
+  const dialog = $('remove-dialog');
+  const size = storedBytes > 0 ? bytes(storedBytes) : null;
+  $('remove-text').textContent = `${size ? `This frees ${size} on this device. ` : ''}Destinations then come `
+    + 'from the edge server (which needs a connection) until you download the model again.';
+  dialog.returnValue = '';
+  dialog.showModal();
+}
+
 async function removeModel() {
   $('dl-remove').disabled = true;
+  const freed = storedBytes;
   try {
     await Tessera.remove(RECOMMENDER);
     renderStatus({ state: 'absent', bytesDone: 0, bytesTotal: 0, shardsDone: 0, shardsTotal: 0 });
+    storedBytes = 0;
+    $('dl-version').textContent = '';
+    showUpdateNote(freed > 0 ? `Removed from this device: ${bytes(freed)} freed.` : 'Removed from this device.');
     $('dl-retry').textContent = 'Download again';
     $('dl-retry').hidden = false;
+    $('dl-retry').focus();
   } catch (e) {
     showDownloadError(e.code, e.message, false);
   } finally {
@@ -276,6 +321,7 @@ function renderStatus(s) {
   }
   if (s.version) servingVersion = s.version;
   const total = s.bytesTotal || 0;
+  if (s.state === 'ready' && total > 0) storedBytes = total;
   const done = s.state === 'ready' ? total : (s.bytesDone || 0);
   const fraction = total > 0 ? done / total : (s.state === 'ready' ? 1 : 0);
   const updating = s.state !== 'ready' && s.version && s.pendingVersion && s.pendingVersion !== s.version;
@@ -298,6 +344,26 @@ function renderStatus(s) {
     $('dl-error').hidden = true;
     $('dl-retry').hidden = true;
   }
+}
+
+/**
+ * Says whether the browser keeps the model for good (`navigator.storage.persisted()`): the
+ * service worker asks for persistent storage, and the browser decides.
+ */
+async function showStoragePersistence() {
+  const note = $('storage-note');
+  let persisted = null;
+  try {
+    persisted = navigator.storage?.persisted ? await navigator.storage.persisted() : null;
+  } catch {
+    persisted = null;
+  }
+  note.dataset.persisted = String(persisted);
+  note.textContent = persisted === true
+    ? 'Storage is persistent: the browser won\u2019t delete the model to free space; only you can remove it.'
+    : persisted === false
+      ? 'Storage isn\u2019t persistent: the browser may delete the model if this device runs low on space, and it then downloads again when you\u2019re online.'
+      : 'This browser doesn\u2019t say whether it keeps stored models when space runs low.';
 }
 
 /**
@@ -334,6 +400,9 @@ function showDownloadError(code, message, retry) {
 const policies = { ...DEFAULT_POLICY };
 
 function setUpSettings() {
+  const dialog = $('settings-dialog');
+  $('settings-open').addEventListener('click', () => dialog.showModal());
+  $('settings-close').addEventListener('click', () => dialog.close());
   for (const model of [RECOMMENDER, SUMMARIZER]) {
     const select = $(`policy-${model}`);
     for (const [value, label] of POLICIES) select.append(new Option(label, value));
@@ -357,24 +426,54 @@ function setUpSettings() {
 // ---------------------------------------------------------------------------------------------
 // Recommender
 
+/** The form as it was last left on this device (localStorage), or null. */
+function savedPreferences() {
+  const saved = readStored(PREFS_KEY);
+  return saved && typeof saved === 'object' && !Array.isArray(saved) ? saved : null;
+}
+
 function buildPreferences(features) {
+  // The form starts as it was left (saved on every change), else with the suggested profile.
+  const start = savedPreferences() ?? SUGGESTED;
   const fields = features.map((f) => {
-    if (f.kind === 'choice') return f.options.length <= 4 ? radioGroup(f) : selectField(f);
-    if (f.kind === 'multi') return checkboxGroup(f);
-    if (f.kind === 'scalar') return rangeField(f);
+    if (f.kind === 'choice') return f.options.length <= 4 ? radioGroup(f, start) : selectField(f, start);
+    if (f.kind === 'multi') return checkboxGroup(f, start);
+    if (f.kind === 'scalar') return rangeField(f, start);
     return null;
   }).filter(Boolean);
+  if (facts) fields.push(homeField(start));
   $('prefs-fields').replaceChildren(...fields);
   $('prefs').addEventListener('submit', (event) => {
     event.preventDefault();
     recommend();
   });
+  $('prefs').addEventListener('change', (event) => {
+    writeStored(PREFS_KEY, readForm());
+    if (event.target.name === 'home') renderGlance();
+  });
 }
 
-function radioGroup(f) {
+/** "Flying from": not a model input, only picks the flight times shown with each destination. */
+function homeField(start) {
+  const id = 'pref-home';
+  const select = el('select', { id, name: 'home', 'aria-describedby': 'help-home' });
+  select.append(new Option('Choose a region', ''));
+  for (const [value, text] of Object.entries(facts.regions)) select.append(new Option(pretty(text), value));
+  select.value = facts.regions[start.home] ? start.home : '';
+  return el('div', { class: 'group field' },
+    el('label', { for: id }, 'Flying from'), select,
+    el('p', { class: 'help', id: 'help-home' }, 'Only for the flight times shown with each destination.'));
+}
+
+/** The form's values: the model's preferences plus the home region. */
+function readForm() {
+  return { ...readPreferences(), home: new FormData($('prefs')).get('home') ?? '' };
+}
+
+function radioGroup(f, values) {
   const set = fieldset(f);
   const row = el('div', { class: 'pills' });
-  const start = f.options.includes(SUGGESTED[f.name]) ? SUGGESTED[f.name] : '';
+  const start = f.options.includes(values[f.name]) ? values[f.name] : '';
   for (const [value, text] of [['', 'Any'], ...f.options.map((o) => [o, pretty(o)])]) {
     const input = el('input', { type: 'radio', name: f.name, value });
     input.checked = value === start;
@@ -396,19 +495,19 @@ function groupHelp(f) {
   return f.help ? [el('p', { class: 'help group-help', id: `help-${f.name}` }, f.help)] : [];
 }
 
-function selectField(f) {
+function selectField(f, values) {
   const id = `pref-${f.name}`;
   const select = el('select', { id, name: f.name });
   select.append(new Option('Any', ''));
   for (const option of f.options) select.append(new Option(pretty(option), option));
-  select.value = f.options.includes(SUGGESTED[f.name]) ? SUGGESTED[f.name] : '';
+  select.value = f.options.includes(values[f.name]) ? values[f.name] : '';
   return el('div', { class: 'group field' }, el('label', { for: id }, labelOf(f)), select);
 }
 
-function checkboxGroup(f) {
+function checkboxGroup(f, values) {
   const set = fieldset(f, true);
   const row = el('div', { class: 'pills' });
-  const start = SUGGESTED[f.name] ?? [];
+  const start = Array.isArray(values[f.name]) ? values[f.name] : [];
   f.options.forEach((option) => {
     const input = el('input', { type: 'checkbox', name: f.name, value: option });
     input.checked = start.includes(option);
@@ -418,10 +517,10 @@ function checkboxGroup(f) {
   return set;
 }
 
-function rangeField(f) {
+function rangeField(f, values) {
   const id = `pref-${f.name}`;
   const step = f.step ?? (Number.isInteger(f.min) && Number.isInteger(f.max) ? 1 : 'any');
-  const suggested = Number(SUGGESTED[f.name]);
+  const suggested = Number(values[f.name] ?? Number.NaN);
   const start = suggested >= f.min && suggested <= f.max
     ? suggested : (f.default ?? Math.round(f.min + (f.max - f.min) * 0.25));
   const input = el('input', { type: 'range', id, name: f.name, min: f.min, max: f.max, step });
@@ -458,10 +557,16 @@ async function recommend() {
   const policy = policies[RECOMMENDER];
   button.textContent = policy === 'edge-only' || policy === 'prefer-edge' ? 'Asking the edge\u2026' : 'Thinking on your device\u2026';
   const data = encodePreferences(travel.features, readPreferences(), travel.width ?? 64);
+  const question = readForm();
+  writeStored(PREFS_KEY, question);
   try {
     const result = await runtime.run(RECOMMENDER, { features: { dtype: 'float32', shape: [1, data.length], data } }, { policy });
-    const top = showDestinations(result.outputs.scores.data);
+    const picks = topPicks(result.outputs.scores.data);
+    const top = showDestinations(picks);
+    $('rec-restored').hidden = true;
+    writeStored(RESULTS_KEY, { question, picks, source: result.source, at: new Date().toISOString() });
     showMeta('rec', result);
+    revealOnPhones('rec-out');
     $('rec-announce').textContent = `${top.length} destinations, computed ${result.source === 'local' ? 'on this device' : 'on the edge'}. Top match: ${top[0]?.name}, ${top[0]?.country}.`;
   } catch (e) {
     const edgeDown = e.code === 'edge-unreachable' || e.reason === 'edge-unreachable' || e.reason === 'offline'
@@ -476,26 +581,123 @@ async function recommend() {
   }
 }
 
-function showDestinations(scores) {
+/** The model's top destinations: `[{id, score}]`, best first, `score` as the model gave it. */
+function topPicks(scores) {
   const n = Math.min(scores.length, travel.destinations.length);
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < n; i += 1) { lo = Math.min(lo, scores[i]); hi = Math.max(hi, scores[i]); }
-  const order = [...Array(n).keys()].sort((a, b) => scores[b] - scores[a]).slice(0, TOP_DESTINATIONS);
-  const items = order.map((i, rank) => {
-    const d = travel.destinations[i];
-    const match = hi > lo ? Math.round(((scores[i] - lo) / (hi - lo)) * 100) : 100;
-    const meter = el('meter', { min: 0, max: 100, value: match, 'aria-label': `${match} percent match` });
-    return el('li', { class: 'dest' },
+  return [...Array(n).keys()]
+    .sort((a, b) => scores[b] - scores[a])
+    .slice(0, TOP_DESTINATIONS)
+    .map((i) => ({ id: travel.destinations[i].id, score: Number(scores[i]) }));
+}
+
+/**
+ * How well a destination matches, on a fixed 0-100 scale that doesn't depend on the other
+ * destinations: the recommender's score estimates an affinity of about 0 (nothing fits) to 5 (all
+ * fits) for a top pick, so `match = clamp(round(20 * score), 0, 100)`; bands: great >= 70,
+ * good >= 50, fair >= 30, else weak.
+ */
+function matchScore(score) {
+  const value = Math.min(100, Math.max(0, Math.round(20 * score)));
+  const band = value >= 70 ? 'Great' : value >= 50 ? 'Good' : value >= 30 ? 'Fair' : 'Weak';
+  return { value, band };
+}
+
+function showDestinations(picks) {
+  const byId = new Map(travel.destinations.map((d) => [d.id, d]));
+  const shown = picks.filter((p) => byId.has(p.id));
+  const items = shown.map((p, rank) => {
+    const d = byId.get(p.id);
+    const { value, band } = matchScore(p.score);
+    const meter = el('meter', {
+      min: 0, max: 100, low: 30, high: 70, optimum: 100, value, 'aria-label': `Match: ${value} out of 100, ${band.toLowerCase()}`,
+    });
+    return el('li', { class: 'dest', 'data-id': d.id },
       el('span', { class: 'dest-rank', 'aria-hidden': 'true' }, String(rank + 1)),
       el('div', { class: 'dest-body' },
         el('h3', {}, d.name, el('span', { class: 'dest-country' }, ` \u00b7 ${d.country}`)),
         el('p', { class: 'dest-blurb' }, d.blurb),
-        el('div', { class: 'dest-score' }, meter, el('span', { class: 'dest-match' }, `${match}% match`))));
+        el('dl', { class: 'glance' }),
+        el('div', { class: 'dest-score' }, meter,
+          el('span', { class: 'dest-match' }, `${band} match \u00b7 ${value}/100`))));
   });
   $('rec-error').hidden = true;
   $('rec-list').replaceChildren(...items);
-  return order.map((i) => travel.destinations[i]);
+  $('rec-scale').hidden = items.length === 0;
+  renderGlance();
+  return shown.map((p) => byId.get(p.id));
+}
+
+/** Best months, daily budget and flight time of each destination shown (destinations.json). */
+function renderGlance() {
+  const home = $('pref-home')?.value ?? '';
+  for (const item of $('rec-list').querySelectorAll('li.dest')) {
+    const list = item.querySelector('dl.glance');
+    const d = travel.destinations.find((x) => x.id === item.dataset.id);
+    const f = facts?.destinations?.[item.dataset.id];
+    if (!list || !d || !f) {
+      list?.replaceChildren();
+      continue;
+    }
+    const rows = [
+      ['Best months', bestMonths(f.seasons)],
+      ['Daily budget', `${facts.dailyBudget[f.cost] ?? '\u2014'} per person`],
+    ];
+    const band = facts.flights?.[home]?.[d.region];
+    rows.push(['Flight', band
+      ? `${facts.flightBands[band]} from ${facts.regions[home]}`
+      : 'choose \u201cFlying from\u201d']);
+    list.replaceChildren(...rows.map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', {}, v))));
+  }
+}
+
+/**
+ * Best months from season letters (p = Mar-May, s = Jun-Aug, a = Sep-Nov, w = Dec-Feb): adjacent
+ * seasons merge ("ps" = "Mar\u2013Aug", "wp" = "Dec\u2013May"), all four read "All year".
+ */
+function bestMonths(seasons) {
+  const order = 'psaw';
+  const on = order.split('').map((c) => seasons.includes(c));
+  if (on.every(Boolean)) return 'All year';
+  if (!on.some(Boolean)) return '\u2014';
+  const runs = [];
+  // Start after a season that is off, so a run across the new year (winter, spring) stays whole.
+  const first = on.findIndex((x, i) => x && !on[(i + 3) % 4]);
+  for (let k = 0; k < 4; k += 1) {
+    const i = (first + k) % 4;
+    if (!on[i]) continue;
+    if (on[(i + 3) % 4] && runs.length) runs[runs.length - 1][1] = i;
+    else runs.push([i, i]);
+  }
+  return runs
+    .sort((a, b) => a[0] - b[0])
+    .map(([a, b]) => `${facts.seasonMonths[order[a]][0]}\u2013${facts.seasonMonths[order[b]][1]}`)
+    .join(', ');
+}
+
+/**
+ * Shows the last results saved on this device as soon as the form is built, before any answer:
+ * after a reload, online or offline, the question in the form and its answer are where they were.
+ */
+function restoreResults() {
+  const saved = readStored(RESULTS_KEY);
+  if (!saved || !Array.isArray(saved.picks) || saved.picks.length === 0) return;
+  if (!saved.picks.every((p) => travel.destinations.some((d) => d.id === p.id) && Number.isFinite(p.score))) return;
+  showDestinations(saved.picks);
+  const when = new Date(saved.at);
+  const at = Number.isNaN(when.getTime()) ? '' : `, ${when.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })}`;
+  const where = saved.source === 'local' ? 'on this device' : 'on the edge';
+  const same = JSON.stringify(saved.question) === JSON.stringify(readForm());
+  $('rec-restored').textContent = `Your last results (computed ${where}${at})`
+    + `${same ? ' for the preferences above' : ', before your latest changes to the preferences'}. `
+    + 'Find destinations to ask again.';
+  $('rec-restored').hidden = false;
+}
+
+/** On phones the answer is below the form: scroll it into view (without animation if asked). */
+function revealOnPhones(id) {
+  if (!window.matchMedia(NARROW).matches) return;
+  const smooth = !window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+  $(id).scrollIntoView({ behavior: smooth ? 'smooth' : 'auto', block: 'start' });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -513,6 +715,7 @@ function setUpSummarizer() {
   };
   area.addEventListener('input', count);
   count();
+  $('sum-copy').addEventListener('click', () => copyBrief());
   $('summary-form').addEventListener('submit', (event) => {
     event.preventDefault();
     summarize();
@@ -547,10 +750,12 @@ async function summarize() {
     const k = sentences.length <= 4 ? sentences.length : sentences.length >= 12 ? 4 : 3;
     const picked = topInOrder(scores, sentences.length, k);
     $('sum-list').replaceChildren(...picked.map((i) => el('li', {}, sentences[i])));
+    $('sum-copied').textContent = '';
     $('sum-brief').hidden = false;
     $('sum-error').hidden = true;
     showMeta('sum', result, `${k} of ${sentences.length} sentences`);
     $('sum-announce').textContent = `Brief ready: ${k} key sentences, computed ${result.source === 'local' ? 'on this device' : 'on the edge'}.`;
+    revealOnPhones('sum-out');
   } catch (e) {
     const edgeDown = edgeDownText(SUMMARIZER, e);
     showRunError('sum', e.code, e.message, e.reason, edgeDown, policy, (Boolean(edgeDown) && offlineFailure(e)) || localOffline(e));
@@ -560,6 +765,17 @@ async function summarize() {
     button.disabled = false;
     button.textContent = 'Summarize';
     $('sum-out').setAttribute('aria-busy', 'false');
+  }
+}
+
+/** "Copy": the brief as plain text, one key sentence a line. */
+async function copyBrief() {
+  const text = [...$('sum-list').querySelectorAll('li')].map((li) => `\u2022 ${li.textContent}`).join('\n');
+  try {
+    await navigator.clipboard.writeText(text);
+    $('sum-copied').textContent = 'Copied to the clipboard.';
+  } catch {
+    $('sum-copied').textContent = 'The browser didn\u2019t allow copying; select the sentences and copy them instead.';
   }
 }
 
@@ -629,6 +845,23 @@ function el(tag, attrs = {}, ...children) {
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
   node.append(...children);
   return node;
+}
+
+/** A JSON value kept in localStorage, or null (missing, unreadable, or storage blocked). */
+function readStored(key) {
+  try {
+    return JSON.parse(localStorage.getItem(key) ?? 'null');
+  } catch {
+    return null;
+  }
+}
+
+function writeStored(key, value) {
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // Storage full or blocked: the app works, it just won't remember.
+  }
 }
 
 function alertBox(text) {

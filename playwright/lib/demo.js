@@ -37,12 +37,12 @@ export const DEMO_MODELS_DIR = process.env.TESSERA_DEMO_MODELS || path.join(REPO
 /** Chromium switch that turns WebGPU on in headless Chromium. */
 export const WEBGPU_ARGS = ['--enable-unsafe-webgpu'];
 
-/** Files the page reads besides the app and the web build (same list as `xtask/src/demo.rs`). */
+/** Files the page reads besides the app and the web build (same list as `xtask/src/demo.rs` and demo-pwa/README.md). */
 const APP_SHELL = [
   '/', '/index.html', '/app.js', '/style.css', '/manifest.webmanifest', '/travel.json',
   '/trusted-keys.json', '/tessera-client.js', '/tessera-runtime.js', '/tessera-runtime-worker.js',
   '/tessera_runtime.js', '/tessera_runtime_bg.wasm', '/ui/messages.js', '/ui/encode.js',
-  '/ui/sample.js', '/icons/icon-192.png', '/icons/icon-512.png',
+  '/ui/sample.js', '/icons/icon-192.png', '/icons/icon-512.png', '/destinations.json',
 ];
 
 /** Files of the demo's sources that are not part of the app (same list as `xtask/src/demo.rs`). */
@@ -242,8 +242,18 @@ export class DemoEnv extends World {
     );
   }
 
-  /** Clicks "Check for updates" and waits for its outcome under the download card. */
+  /**
+   * Opens "Model details" under the model's status line (bytes, shards, version, storage,
+   * "Check for updates", "Remove from device"), if it is closed.
+   */
+  async showModelDetails() {
+    const details = this.page.locator('#dl-details');
+    if (!(await details.evaluate((d) => d.open))) await details.locator('summary').click();
+  }
+
+  /** Clicks "Check for updates" (in the model details) and waits for its outcome under the status line. */
   async checkForUpdate({ timeoutMs = 40_000 } = {}) {
+    await this.showModelDetails();
     await this.page.locator('#dl-check').click();
     await this.page.waitForFunction(
       () => !document.getElementById('dl-update').hidden && !document.getElementById('dl-check').disabled,
@@ -252,9 +262,12 @@ export class DemoEnv extends World {
     );
   }
 
-  /** Chooses `policy` for `model` in the "Where models run" panel. */
+  /** Chooses `policy` for `model` in the "Where models run" settings dialog (opened and closed again). */
   async choosePolicy(model, policy) {
+    const dialog = this.page.locator('#settings-dialog');
+    if (!(await dialog.evaluate((d) => d.open))) await this.page.locator('#settings-open').click();
     await this.page.locator(`#policy-${model}`).selectOption(policy);
+    await this.page.locator('#settings-close').click();
   }
 
   /** The published manifest of `model` (decoded, unchecked). */
@@ -314,6 +327,79 @@ export class DemoEnv extends World {
       null,
       { timeout: timeoutMs },
     );
+  }
+
+  /**
+   * Sets the preference form as a person would (clicks the pills, picks from selects, moves the
+   * slider): `values` maps a field name (`budget`, `days`, `interests`, `home`…) to an option
+   * value (`''` = "Any") or, for checkbox groups, the array of values to tick (others unticked).
+   */
+  async fillPreferences(values) {
+    const page = this.page;
+    for (const [name, value] of Object.entries(values)) {
+      const inputs = page.locator(`#prefs [name="${name}"]`);
+      const kind = await inputs.first().evaluate((i) => (i.tagName === 'SELECT' ? 'select' : i.type));
+      if (kind === 'select') {
+        await inputs.selectOption(String(value));
+      } else if (kind === 'range') {
+        await inputs.fill(String(value));
+      } else if (kind === 'radio') {
+        await page.locator('#prefs label', { has: page.locator(`input[name="${name}"][value="${value}"]`) }).click();
+      } else if (kind === 'checkbox') {
+        for (const box of await inputs.all()) {
+          const option = await box.getAttribute('value');
+          if (value.includes(option) === (await box.isChecked())) continue;
+          await page.locator('#prefs label', { has: page.locator(`input[name="${name}"][value="${option}"]`) }).click();
+        }
+      } else {
+        throw new Error(`fillPreferences: no field ${name} (${kind})`);
+      }
+    }
+  }
+
+  /** The preference form as shown: field name → value (`''` = "Any"; arrays for checkbox groups). */
+  formValues() {
+    return this.page.evaluate(() => {
+      const form = document.getElementById('prefs');
+      const values = {};
+      for (const input of form.elements) {
+        if (!input.name) continue;
+        if (input.type === 'checkbox') values[input.name] ??= [];
+        if (input.type === 'checkbox' || input.type === 'radio') {
+          if (input.checked && input.type === 'checkbox') values[input.name].push(input.value);
+          else if (input.checked) values[input.name] = input.value;
+        } else {
+          values[input.name] = input.value;
+        }
+      }
+      return values;
+    });
+  }
+
+  /** The ranked destinations shown: `[{ name, match }]`, `match` being the line under each ("Great match · 80/100"). */
+  shownDestinations() {
+    return this.page.locator('#rec-list li.dest').evaluateAll((items) => items.map((li) => ({
+      name: li.querySelector('h3').firstChild.textContent.trim(),
+      match: li.querySelector('.dest-match')?.textContent.trim() ?? '',
+    })));
+  }
+
+  /**
+   * Cuts (or restores) the network for the browser, page and worker alike. Playwright's
+   * `setOffline` cuts the network for a reloaded page and its worker, but the new document starts
+   * with `navigator.onLine === true`; applying the same emulation on the page's session again
+   * makes Chromium report offline (and fire `offline`), as a real disconnect does. Call it again
+   * after each reload while offline.
+   */
+  async setOffline(offline = true) {
+    await this.browser.setOffline(offline);
+    await this.cdp('Network.enable');
+    await this.cdp('Network.emulateNetworkConditions', {
+      offline,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: -1,
+    });
   }
 
   /** Sends CDP `method` on the page's session. */

@@ -1,5 +1,5 @@
-// First visit to the Wayfarer demo with WebGPU: the recommender downloads (card at 100 %, every
-// shard, "Ready"), "Find destinations" ranks destinations on this device, and the summarizer
+// First visit to the Wayfarer demo with WebGPU: the recommender downloads (status line at 100 %,
+// every shard in its details, "Ready"), "Find destinations" ranks destinations on this device, and the summarizer
 // answers from the edge. Screenshots at desktop and phone widths for people to look at.
 
 import assert from 'node:assert/strict';
@@ -13,6 +13,7 @@ demoScenario('demo first visit: model ready, destinations on-device, summary fro
 
   assert.match(await env.text('dl-state'), /^Ready\b/, 'download card state');
   assert.equal(await env.text('dl-pct'), '100 %', 'download card percentage');
+  await env.showModelDetails();
   assert.equal(await env.text('dl-shards'), `${shards} of ${shards} shards verified`, 'download card shard count');
   assert.equal(await env.page.locator('#dl-bar').evaluate((b) => b.value), 1, 'progress bar full');
 

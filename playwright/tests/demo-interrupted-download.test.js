@@ -29,9 +29,11 @@ const CUT_RATE = 4 * 1024 * 1024;
 demoScenario('demo interrupted download: the card shows progress, resumes by itself and gets ready', async (env) => {
   const manifest = await env.manifest('recommender');
   const full = new Set(shardsOf(manifest).filter((s) => s.size === SHARD_SIZE).map((s) => s.sha256));
+  // Each Range request asks for one chunk: the cut falls in the request of the shard's last chunk.
+  const lastChunk = SHARD_SIZE - DEMO_CHUNK_SIZE;
   const fault = env.proxy.addFault({
-    path: (e) => e.path.startsWith('/models/_shards/') && full.has(shardOf(e)),
-    stallAfter: CUT_AT,
+    path: (e) => e.path.startsWith('/models/_shards/') && full.has(shardOf(e)) && Boolean(e.range) && rangeStart(e.range) === lastChunk,
+    stallAfter: CUT_AT - lastChunk,
     bytesPerSecond: CUT_RATE,
     times: 1,
   });
@@ -45,6 +47,7 @@ demoScenario('demo interrupted download: the card shows progress, resumes by its
     { timeout: 10_000 },
   );
   const pct = Number((await env.text('dl-pct')).replace(/\s*%$/, ''));
+  await env.showModelDetails();
   assert.ok(pct > 0 && pct < 100, `the card shows partial progress mid-download: ${await env.text('dl-pct')}`);
   assert.match(await env.text('dl-bytes'), /^[\d.]+ MB of [\d.]+ MB$/, 'the card shows the bytes so far');
   // Shards download in parallel and count as verified only once whole: the card also says how

@@ -35,6 +35,7 @@ demoScenario('demo update: only the changed shard downloads and the switch to 1.
     stallAfter: 100_000,
     times: 1,
   });
+  await env.showModelDetails();
   await env.page.locator('#dl-check').click();
   await env.proxy.waitFor((p) => p.log.some((e) => e.stalled), { what: 'the update download' });
 

@@ -16,13 +16,14 @@ use crate::{build_all_web, cargo, root, run, Result, StepError};
 const MODELS: [&str; 2] = ["recommender", "summarizer"];
 
 /// Files the page reads besides the app and the web build.
-const APP_SHELL: [&str; 17] = [
+const APP_SHELL: [&str; 18] = [
     "/",
     "/index.html",
     "/app.js",
     "/style.css",
     "/manifest.webmanifest",
     "/travel.json",
+    "/destinations.json",
     "/trusted-keys.json",
     "/tessera-client.js",
     "/tessera-runtime.js",
