@@ -54,6 +54,7 @@ export const MODULES = [
   { file: 'inference.js', items: [6] },
   { file: 'startup.js', items: [7] },
   { file: 'edge.js', items: [8] },
+  { file: 'ort-dropin.js', items: [9] },
 ];
 
 export const BEGIN = '<!-- bench:begin -->';
@@ -67,8 +68,8 @@ function parseArgs(argv) {
     else if (a === '--smoke') args.smoke = true;
     else if (a === '--only') {
       const list = (argv[++i] ?? '').split(',').map(Number);
-      if (!list.length || list.some((n) => !Number.isInteger(n) || n < 1 || n > 8)) {
-        throw new Error(`--only wants item numbers 1..8 separated by commas, got ${JSON.stringify(argv[i])}`);
+      if (!list.length || list.some((n) => !Number.isInteger(n) || n < 1 || n > 9)) {
+        throw new Error(`--only wants item numbers 1..9 separated by commas, got ${JSON.stringify(argv[i])}`);
       }
       args.only = new Set(list);
     } else throw new Error(`unknown argument ${a} (usage: node bench/run.js [--quick | --smoke] [--only 1,5])`);

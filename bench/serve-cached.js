@@ -1,6 +1,6 @@
 // Item 1: serving a cached model to the page. The same file bytes, cached three ways, each in its
 // own origin (own `tessera serve` port) and own Chromium profile, all in one run: tessera's SW
-// streaming from IndexedDB, Workbox 7 (CacheFirst + workbox-range-requests, cacheable statuses
+// answering with a Blob over its OPFS shard files, Workbox 7 (CacheFirst + workbox-range-requests, cacheable statuses
 // [0, 200]) from Cache Storage, and no service worker at all — the file as immutable 64 MiB
 // shards (`max-age=31536000, immutable`) read a second time from Chromium's HTTP cache.
 // Reads: the whole file, and 16 Range reads of 1 MiB at spread offsets. Numbers are MB/s
@@ -42,24 +42,17 @@ export async function run(ctx) {
   const ratios = Object.values(data.sizes).map((d) => d.tessera.whole.median / d.workbox.whole.median);
   if (ratios.some((r) => r < 0.9)) {
     notes.push(
-      `tessera serves whole files at ${ratios.map((r) => fmtRatio(r)).join(' / ')} Workbox's MB/s: every chunk of the answer is an IndexedDB ` +
-        'read whose value is structured-cloned into the worker, passed through the wasm engine and enqueued into a JS ReadableStream, ' +
-        "while Workbox hands the page the Response Cache Storage returns and the browser streams it natively. What would close it: " +
-        'keeping verified shards as Blobs (IndexedDB stores them as files) and answering with `new Response(blob)` — or a stream of ' +
-        '`blob.slice()`s across shards, sliced for Range — so the browser moves the bytes without a JS call per chunk. Range reads lose ' +
-        'for the same reason; tessera still answers them without reading the whole file, which workbox-range-requests does (it loads ' +
-        'the cached body as a Blob and slices it). Tried on branch `wip/sw-blob-serving`: per-shard IndexedDB Blobs answered as a ' +
-        'sliced Blob body reached 0.63–0.78× Workbox (whole file) and 0.85–0.91× (Range) in a quick run — 2–4× today — at ~10% slower ' +
-        "cold downloads, but Chromium 156 intermittently killed the renderer ('Bad blob references in BlobRegistry::Register') when a " +
-        'Blob read from IndexedDB was composed while another transaction deleted its record; not on main until that is understood.',
+      `tessera serves whole files at ${ratios.map((r) => fmtRatio(r)).join(' / ')} Workbox's MB/s, under the 0.9× target: its answer ` +
+        'is a Blob composed of the OPFS files of the shards the request touches (sliced for Range); the worker builds it from ' +
+        'file handles (listing each shard directory once per worker start), the browser streams it.',
     );
   }
   notes.push(
-    'tessera answers from IndexedDB through its wasm engine (a file is stitched from 1 MiB shard records, ' +
-      'chunked reads streamed to the page); Workbox answers with the Response Cache Storage gives back ' +
-      '(one stored body, the browser streams it natively), and for Range reads workbox-range-requests slices ' +
-      "that body as a Blob; the HTTP cache answers inside the network stack without any worker. " +
-      'A fresh tessera copy is verified once on download, so its reads do not re-hash.',
+    'tessera answers with `new Response(blob)`, the Blob composed of the OPFS files of exactly the shards a request touches ' +
+      '(sliced at its edges), so the browser streams it without a byte passing through JS or wasm; Workbox answers with the ' +
+      'Response Cache Storage gives back (one stored body, the browser streams it natively), and for Range reads ' +
+      "workbox-range-requests loads that body as a Blob and slices it; the HTTP cache answers inside the network stack without any " +
+      'worker. A tessera shard is verified once on download, so its reads do not re-hash.',
   );
   return [
     {
@@ -75,6 +68,40 @@ export async function run(ctx) {
       notes,
     },
   ];
+}
+
+/** JS heap used + backing stores of a CDP `Runtime.getHeapUsage` answer, in bytes. */
+function heapBytes(h) {
+  return h ? h.usedSize + (h.backingStorageSize ?? 0) : NaN;
+}
+
+/** `before → peak` of a {@link swHeapWhileReading} result, in MB. */
+function fmtMemory(m) {
+  return `${fmtBytes(m.before)} before, peak ${fmtBytes(m.peak)} (${m.samples} samples)`;
+}
+
+/**
+ * Reads `reads` in contender `c`'s page while sampling its service worker's memory. Resolves
+ * `{ before, peak, samples }` (bytes; see {@link heapBytes}).
+ */
+async function swHeapWhileReading(c, reads) {
+  const before = heapBytes(await c.browser.serviceWorkerHeap());
+  let peak = before;
+  let samples = 0;
+  let done = false;
+  const reading = c.page.evaluate(readAll, reads).finally(() => {
+    done = true;
+  });
+  while (!done) {
+    const now = heapBytes(await c.browser.serviceWorkerHeap());
+    if (Number.isFinite(now)) {
+      peak = Math.max(peak, now);
+      samples += 1;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await reading;
+  return { before, peak, samples };
 }
 
 async function measureSize(ctx, name, size, { reps, warmup }, notes) {
@@ -125,6 +152,14 @@ async function measureSize(ctx, name, size, { reps, warmup }, notes) {
       }
       ctx.log(`item 1: ${fmtBytes(size)} round ${rep + 1}/${reps + warmup}${warmUp ? ' (warm-up)' : ''}`);
     });
+    // The service worker's memory while it answers a whole-file read (sampled every ~20 ms).
+    const memory = {};
+    for (const kind of ['tessera', 'workbox']) memory[kind] = await swHeapWhileReading(by[kind], plans[kind].whole);
+    notes.push(
+      `${fmtBytes(size)}: service worker memory while answering one whole-file read (CDP \`Runtime.getHeapUsage\` in the worker, ` +
+        'JS heap used + ArrayBuffer backing stores, the wasm memory among them; peak over samples every ~20 ms): ' +
+        ['tessera', 'workbox'].map((k) => `${LABELS[k]} ${fmtMemory(memory[k])}`).join('; ') + '.',
+    );
     if (cacheMisses.plain) {
       notes.push(`${fmtBytes(size)}: ${cacheMisses.plain} HTTP-cache reads went (partly) to the network (Resource Timing transferSize ≠ 0).`);
     }
@@ -148,7 +183,7 @@ async function measureSize(ctx, name, size, { reps, warmup }, notes) {
     const data = Object.fromEntries(
       KINDS.map((k) => [k, { whole: summary(runs[k].whole, 'MB/s'), range: summary(runs[k].range, 'MB/s') }]),
     );
-    return { rows, data };
+    return { rows, data: { ...data, swMemory: memory } };
   } finally {
     await Promise.all(contenders.map((c) => c.close()));
     await fixture.dispose();

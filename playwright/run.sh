@@ -3,7 +3,8 @@
 # runner. Needs: the `tessera` CLI built (target/debug/tessera, $CARGO_TARGET_DIR/debug/tessera or
 # $TESSERA_BIN), the web build in target/web/ (or $TESSERA_WEB_DIR), /usr/bin/chromium (or
 # $CHROMIUM), and node_modules (installed here from package-lock.json when missing).
-# Extra arguments go to `node --test` (e.g. --test-name-pattern=offline).
+# Extra arguments go to `node --test` (e.g. --test-name-pattern=offline). $PLAYWRIGHT_TESTS (space-
+# separated paths) replaces the default set of test files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,4 +19,8 @@ fi
 
 # One scenario at a time: each starts its own server, proxy and browser, and the machine is small.
 # The benches' statistics helpers have their unit tests here too (bench/lib/*.test.js).
+if [ -n "${PLAYWRIGHT_TESTS:-}" ]; then
+  # shellcheck disable=SC2086 # a list of paths
+  exec node --test --test-concurrency=1 "$@" $PLAYWRIGHT_TESTS
+fi
 exec node --test --test-concurrency=1 "$@" playwright/tests/*.test.js bench/lib/*.test.js

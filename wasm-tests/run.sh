@@ -5,7 +5,7 @@
 #   wasm-tests/run.sh            (needs: wasm-bindgen-test-runner, chromedriver, python3)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-TESSERA="${TESSERA:-$ROOT/target/debug/tessera}"
+TESSERA="${TESSERA:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/tessera}"
 RUNNER_ADDR="${WASM_BINDGEN_TEST_ADDRESS:-127.0.0.1:18940}"
 SERVE_ADDR="${TESSERA_TEST_SERVE:-127.0.0.1:18941}"
 [ -x "$TESSERA" ] || cargo build -p tessera-cli --manifest-path "$ROOT/Cargo.toml"

@@ -33,6 +33,31 @@ pub struct DownloadConfig {
     pub backoff_base_ms: u64,
     /// Longest backoff. Default 30 000 ms.
     pub backoff_max_ms: u64,
+    /// Who hashes a complete shard. Default [`Hashing::InPlan`].
+    pub hashing: Hashing,
+    /// Most bytes one request asks for (0: the rest of the shard, the default). A request that
+    /// delivers its whole range ends in [`EndAction::Continue`] and the shard's next range is
+    /// requested at once. Browsers drop body bytes they received but had not handed to the
+    /// reader when a connection fails, so this — not the reader — bounds what a cut can cost.
+    pub max_request_bytes: u64,
+}
+
+/// Who computes a shard's sha256: the plan (portable `sha2`, fed every byte) or its caller (a
+/// platform hasher such as WebCrypto, over the staged bytes once a shard is complete — the
+/// bytes then never need to reach the plan). The decision — digest equal to the signed one or
+/// not, and what follows — is the plan's either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hashing {
+    /// The plan hashes what it is fed: [`DownloadPlan::handle_body_chunk`] and
+    /// [`DownloadPlan::seed_staged`].
+    #[default]
+    InPlan,
+    /// The caller hashes: it feeds lengths ([`DownloadPlan::handle_body_len`],
+    /// [`DownloadPlan::seed_staged_len`]); once a shard's bytes are all staged the plan answers
+    /// [`EndAction::Digest`] / [`SeedAction::Digest`], and the caller hands it the digest of the
+    /// staged bytes ([`DownloadPlan::handle_digest`], [`DownloadPlan::seed_digest`]).
+    ByCaller,
 }
 
 impl Default for DownloadConfig {
@@ -43,6 +68,8 @@ impl Default for DownloadConfig {
             max_failures_without_progress: 5,
             backoff_base_ms: 500,
             backoff_max_ms: 30_000,
+            hashing: Hashing::InPlan,
+            max_request_bytes: 0,
         }
     }
 }
@@ -151,6 +178,22 @@ pub enum EndAction {
     },
     /// The request failed (body cut short, or complete but hashing wrong).
     Failed(RequestFailed),
+    /// The request delivered all of its range ([`DownloadConfig::max_request_bytes`]); the
+    /// shard is not complete yet and its next range is due now. Nothing to store beyond the
+    /// chunks already persisted.
+    Continue {
+        /// The shard.
+        shard: ShardRef,
+        /// Bytes of it stored now.
+        offset: u64,
+    },
+    /// [`Hashing::ByCaller`]: every byte of the shard is staged; hash the staged bytes and hand
+    /// the digest to [`DownloadPlan::handle_digest`] (until then the shard is neither visible
+    /// nor requested again).
+    Digest {
+        /// The complete, not yet verified shard.
+        shard: ShardRef,
+    },
 }
 
 /// A failed request: why, what to do with the staged bytes, and what happens next.
@@ -200,6 +243,9 @@ pub enum SeedAction {
     },
     /// The shard is already verified: its staged bytes are not needed and may be deleted.
     Redundant,
+    /// [`Hashing::ByCaller`]: the staged bytes are the whole shard; hash them and hand the
+    /// digest to [`DownloadPlan::seed_digest`].
+    Digest,
 }
 
 /// A point-in-time view of a plan, for progress bars and diagnostics.
@@ -252,6 +298,8 @@ pub enum ShardState {
     },
     /// A request for it is in flight.
     InFlight,
+    /// Every byte is staged; the caller is hashing it ([`Hashing::ByCaller`]).
+    Hashing,
     /// Complete and verified.
     Verified,
     /// The plan gave up on it with the error of this code.
@@ -323,6 +371,8 @@ struct ShardSlot {
 enum Status {
     Idle,
     InFlight,
+    /// Complete, waiting for the caller's digest.
+    Hashing,
     Verified,
     Failed(DownloadError),
 }
@@ -393,6 +443,7 @@ impl DownloadPlan {
         shard: Sha256Digest,
         bytes: &[u8],
     ) -> Result<SeedAction, DownloadError> {
+        self.require(Hashing::InPlan, "seed_staged")?;
         let slot = self.seed_slot(shard)?;
         if matches!(slot.status, Status::Verified) {
             return Ok(SeedAction::Redundant);
@@ -429,8 +480,69 @@ impl DownloadPlan {
         }
     }
 
+    /// [`Hashing::ByCaller`]: a partially stored shard has `len` contiguous staged bytes from
+    /// byte 0. Its download resumes there ([`SeedAction::Resume`]); at the shard's size the
+    /// caller hashes them first ([`SeedAction::Digest`]); longer is [`SeedAction::Discard`].
+    /// Only before the first `poll_request`.
+    pub fn seed_staged_len(
+        &mut self,
+        shard: Sha256Digest,
+        len: u64,
+    ) -> Result<SeedAction, DownloadError> {
+        self.require(Hashing::ByCaller, "seed_staged_len")?;
+        let slot = self.seed_slot(shard)?;
+        if matches!(slot.status, Status::Verified) {
+            return Ok(SeedAction::Redundant);
+        }
+        let size = slot.shard.size;
+        if len > size {
+            slot.restart();
+            return Ok(SeedAction::Discard {
+                cause: DownloadError::StagedTooLong {
+                    shard,
+                    staged: len,
+                    size,
+                },
+            });
+        }
+        slot.offset = len;
+        if len < size {
+            return Ok(SeedAction::Resume { offset: len });
+        }
+        slot.status = Status::Hashing;
+        Ok(SeedAction::Digest)
+    }
+
+    /// [`Hashing::ByCaller`]: the digest of a shard whose whole staged bytes were seeded
+    /// ([`SeedAction::Digest`]): [`SeedAction::Verified`] when it is the signed one, else
+    /// [`SeedAction::Discard`] (downloaded again from byte 0).
+    pub fn seed_digest(
+        &mut self,
+        shard: Sha256Digest,
+        actual: Sha256Digest,
+    ) -> Result<SeedAction, DownloadError> {
+        let slot = self.seed_slot(shard)?;
+        if !matches!(slot.status, Status::Hashing) {
+            return Err(DownloadError::DigestNotAwaited { shard });
+        }
+        if actual == shard {
+            slot.status = Status::Verified;
+            return Ok(SeedAction::Verified);
+        }
+        slot.status = Status::Idle;
+        slot.restart();
+        Ok(SeedAction::Discard {
+            cause: DownloadError::ShardHashMismatch {
+                shard,
+                actual,
+                failures: slot.hash_failures,
+            },
+        })
+    }
+
     /// The next request to issue, if the parallel cap allows one and a shard is due at `now_ms`:
-    /// its range runs from the shard's stored offset to its end. One request per shard at most.
+    /// its range runs from the shard's stored offset to its end, or for at most
+    /// [`DownloadConfig::max_request_bytes`]. One request per shard at most.
     pub fn poll_request(&mut self, now_ms: u64) -> Option<Request> {
         self.started = true;
         if self.requests.len() >= self.config.max_parallel() {
@@ -442,7 +554,11 @@ impl DownloadPlan {
             .enumerate()
             .find(|(_, s)| matches!(s.status, Status::Idle) && s.not_before_ms <= now_ms)?;
         // An idle shard always has bytes left: reaching its size ends in verification or restart.
-        let range = ByteRange::new(slot.offset, slot.shard.size - 1)?;
+        let last = match self.config.max_request_bytes {
+            0 => slot.shard.size - 1,
+            max => slot.offset.saturating_add(max).min(slot.shard.size) - 1,
+        };
+        let range = ByteRange::new(slot.offset, last)?;
         slot.status = Status::InFlight;
         let id = RequestId(self.next_request);
         self.next_request += 1;
@@ -527,12 +643,35 @@ impl DownloadPlan {
         Ok(HeadAction::ReadBody)
     }
 
-    /// The next chunk of request `id`'s body. Bytes beyond the shard's end fail the request
-    /// (`body-too-long`) and make everything staged for it suspect.
+    /// The next chunk of request `id`'s body ([`Hashing::InPlan`]). Bytes beyond the shard's
+    /// end fail the request (`body-too-long`) and make everything staged for it suspect.
     pub fn handle_body_chunk(
         &mut self,
         id: RequestId,
         bytes: &[u8],
+        now_ms: u64,
+    ) -> Result<ChunkAction, DownloadError> {
+        self.require(Hashing::InPlan, "handle_body_chunk")?;
+        self.body(id, len_u64(bytes), Some(bytes), now_ms)
+    }
+
+    /// The next `len` bytes of request `id`'s body ([`Hashing::ByCaller`]: the plan never sees
+    /// them). Checked and answered exactly as [`handle_body_chunk`](Self::handle_body_chunk).
+    pub fn handle_body_len(
+        &mut self,
+        id: RequestId,
+        len: u64,
+        now_ms: u64,
+    ) -> Result<ChunkAction, DownloadError> {
+        self.require(Hashing::ByCaller, "handle_body_len")?;
+        self.body(id, len, None, now_ms)
+    }
+
+    fn body(
+        &mut self,
+        id: RequestId,
+        len: u64,
+        bytes: Option<&[u8]>,
         now_ms: u64,
     ) -> Result<ChunkAction, DownloadError> {
         let r = self.request_index(id)?;
@@ -545,7 +684,6 @@ impl DownloadPlan {
         }
         let slot = &mut self.shards[req.slot];
         let shard = slot.shard;
-        let len = len_u64(bytes);
         if len > shard.size - slot.offset {
             let cause = DownloadError::BodyTooLong {
                 shard: shard.sha256,
@@ -554,10 +692,47 @@ impl DownloadPlan {
             slot.restart();
             return Ok(ChunkAction::Cancel(self.fail(r, cause, true, now_ms)));
         }
-        slot.hasher.update(bytes);
+        if let Some(bytes) = bytes {
+            slot.hasher.update(bytes);
+        }
         let offset = slot.offset;
         slot.offset += len;
         Ok(ChunkAction::Persist { shard, offset, len })
+    }
+
+    /// [`Hashing::ByCaller`]: the digest of the staged bytes of a shard the plan answered
+    /// [`EndAction::Digest`] for. The signed digest verifies it; any other is a hash failure
+    /// (staging discarded, retried from byte 0 after the backoff, given up on at the bound).
+    pub fn handle_digest(
+        &mut self,
+        shard: Sha256Digest,
+        actual: Sha256Digest,
+        now_ms: u64,
+    ) -> Result<EndAction, DownloadError> {
+        let index = self
+            .shards
+            .iter()
+            .position(|s| s.shard.sha256 == shard)
+            .ok_or(DownloadError::UnknownShard { shard })?;
+        let slot = &mut self.shards[index];
+        if !matches!(slot.status, Status::Hashing) {
+            return Err(DownloadError::DigestNotAwaited { shard });
+        }
+        let shard_ref = slot.shard;
+        if actual == shard {
+            slot.status = Status::Verified;
+            return Ok(EndAction::Verified { shard: shard_ref });
+        }
+        slot.restart();
+        slot.hash_failures += 1;
+        let cause = DownloadError::ShardHashMismatch {
+            shard,
+            actual,
+            failures: slot.hash_failures,
+        };
+        Ok(EndAction::Failed(
+            self.fail_slot(index, 0, cause, true, now_ms),
+        ))
     }
 
     /// Request `id`'s body ended cleanly. A complete shard is verified by its hash; a short body
@@ -646,6 +821,7 @@ impl DownloadPlan {
                     not_before_ms: s.not_before_ms,
                 },
                 Status::InFlight => ShardState::InFlight,
+                Status::Hashing => ShardState::Hashing,
                 Status::Verified => ShardState::Verified,
                 Status::Failed(e) => ShardState::Failed { code: e.code() },
             };
@@ -681,6 +857,14 @@ impl DownloadPlan {
         Ok(slot)
     }
 
+    /// Fails with `download-hashing-mode` when the plan was not configured for `mode`.
+    fn require(&self, mode: Hashing, call: &'static str) -> Result<(), DownloadError> {
+        if self.config.hashing == mode {
+            return Ok(());
+        }
+        Err(DownloadError::HashingMode { call })
+    }
+
     fn request_index(&self, id: RequestId) -> Result<usize, DownloadError> {
         self.requests
             .iter()
@@ -690,11 +874,26 @@ impl DownloadPlan {
 
     /// Ends request `r`: verifies a complete shard, else fails the request with `short_cause`.
     fn end(&mut self, r: usize, short_cause: DownloadError, now_ms: u64) -> EndAction {
+        let req_end = self.requests[r].range.end();
         let slot = &mut self.shards[self.requests[r].slot];
         if slot.offset < slot.shard.size {
+            if slot.offset == req_end + 1 {
+                // The whole range arrived: the shard goes on with its next range, no failure.
+                slot.status = Status::Idle;
+                slot.not_before_ms = now_ms;
+                slot.failures_without_progress = 0;
+                let (shard, offset) = (slot.shard, slot.offset);
+                self.requests.swap_remove(r);
+                return EndAction::Continue { shard, offset };
+            }
             return EndAction::Failed(self.fail(r, short_cause, false, now_ms));
         }
         let shard = slot.shard;
+        if self.config.hashing == Hashing::ByCaller {
+            slot.status = Status::Hashing;
+            self.requests.swap_remove(r);
+            return EndAction::Digest { shard };
+        }
         match slot.finish_hash() {
             Ok(()) => {
                 slot.status = Status::Verified;
@@ -722,8 +921,21 @@ impl DownloadPlan {
         now_ms: u64,
     ) -> RequestFailed {
         let req = self.requests.swap_remove(r);
+        self.fail_slot(req.slot, req.start_offset, cause, discard_staged, now_ms)
+    }
+
+    /// Counts a failure against shard `index` (whose failed attempt started at `start_offset`)
+    /// and schedules what follows.
+    fn fail_slot(
+        &mut self,
+        index: usize,
+        start_offset: u64,
+        cause: DownloadError,
+        discard_staged: bool,
+        now_ms: u64,
+    ) -> RequestFailed {
         let config = self.config;
-        let slot = &mut self.shards[req.slot];
+        let slot = &mut self.shards[index];
         let shard = slot.shard;
         let hash_failure = matches!(cause, DownloadError::ShardHashMismatch { .. });
         let (gave_up, delay) = if hash_failure {
@@ -732,7 +944,7 @@ impl DownloadPlan {
                 (slot.hash_failures >= config.max_hash_failures()).then(|| cause.clone()),
                 config.backoff_delay_ms(slot.hash_failures),
             )
-        } else if slot.offset > req.start_offset {
+        } else if slot.offset > start_offset {
             slot.failures_without_progress = 0;
             (None, 0)
         } else {
@@ -938,6 +1150,19 @@ pub enum DownloadError {
         /// What came out of order.
         detail: &'static str,
     },
+    /// A call of the other [`Hashing`] mode (e.g. `handle_body_chunk` on a plan whose caller
+    /// hashes).
+    #[error("{call} does not belong to this plan's hashing mode")]
+    HashingMode {
+        /// The call made.
+        call: &'static str,
+    },
+    /// A digest handed over for a shard the plan was not waiting to hash.
+    #[error("shard {shard}: no digest was asked for")]
+    DigestNotAwaited {
+        /// The shard.
+        shard: Sha256Digest,
+    },
 }
 
 impl DownloadError {
@@ -956,8 +1181,11 @@ impl DownloadError {
             | Self::BodyTruncated { shard, .. }
             | Self::Interrupted { shard, .. }
             | Self::ShardHashMismatch { shard, .. }
-            | Self::RetriesExhausted { shard, .. } => Some(*shard),
-            Self::UnknownRequest { .. } | Self::RequestOutOfOrder { .. } => None,
+            | Self::RetriesExhausted { shard, .. }
+            | Self::DigestNotAwaited { shard } => Some(*shard),
+            Self::UnknownRequest { .. }
+            | Self::RequestOutOfOrder { .. }
+            | Self::HashingMode { .. } => None,
         }
     }
 
@@ -988,6 +1216,8 @@ impl ErrorCode for DownloadError {
             Self::RetriesExhausted { .. } => "download-retries-exhausted",
             Self::UnknownRequest { .. } => "unknown-request",
             Self::RequestOutOfOrder { .. } => "request-out-of-order",
+            Self::HashingMode { .. } => "download-hashing-mode",
+            Self::DigestNotAwaited { .. } => "digest-not-awaited",
         }
     }
 }
@@ -1774,5 +2004,234 @@ mod tests {
             source: RangeError::RangeIgnored,
         };
         assert_eq!(range.code(), "range-ignored");
+    }
+
+    fn by_caller(shards: &[ShardRef]) -> DownloadPlan {
+        let config = DownloadConfig {
+            hashing: Hashing::ByCaller,
+            ..DownloadConfig::default()
+        };
+        DownloadPlan::new(shards.iter().copied(), config).unwrap()
+    }
+
+    fn persist_len(plan: &mut DownloadPlan, req: &Request, len: u64) -> (u64, u64) {
+        match plan.handle_body_len(req.id, len, 0).unwrap() {
+            ChunkAction::Persist { offset, len, .. } => (offset, len),
+            other => panic!("expected Persist, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn by_caller_a_complete_shard_waits_for_the_callers_digest() {
+        let bytes = data(1000, 1);
+        let shard = shard_of(&bytes);
+        let mut plan = by_caller(&[shard]);
+        let req = plan.poll_request(0).unwrap();
+        assert_eq!(head_206(&mut plan, &req, 0), HeadAction::ReadBody);
+        assert_eq!(persist_len(&mut plan, &req, 600), (0, 600));
+        assert_eq!(persist_len(&mut plan, &req, 400), (600, 400));
+        assert_eq!(
+            plan.handle_body_end(req.id, 0).unwrap(),
+            EndAction::Digest { shard }
+        );
+        // Hashing: neither requested again nor finished.
+        assert!(plan.poll_request(0).is_none());
+        assert!(!plan.is_finished());
+        assert_eq!(plan.progress().shards[0].state, ShardState::Hashing);
+        assert_eq!(
+            plan.handle_digest(shard.sha256, Sha256Digest::of(&bytes), 0)
+                .unwrap(),
+            EndAction::Verified { shard }
+        );
+        assert!(plan.is_complete());
+        // A second digest for it is misuse.
+        let again = plan
+            .handle_digest(shard.sha256, shard.sha256, 0)
+            .unwrap_err();
+        assert_eq!(again.code(), "digest-not-awaited");
+    }
+
+    #[test]
+    fn by_caller_a_wrong_digest_discards_and_retries_then_gives_up() {
+        let bytes = data(500, 2);
+        let shard = shard_of(&bytes);
+        let config = DownloadConfig {
+            hashing: Hashing::ByCaller,
+            max_hash_failures: 2,
+            backoff_base_ms: 100,
+            ..DownloadConfig::default()
+        };
+        let mut plan = DownloadPlan::new([shard], config).unwrap();
+        let wrong = Sha256Digest::of(b"not the shard");
+        for round in 1..=2u32 {
+            let now = u64::from(round) * 1000;
+            let req = plan.poll_request(now).unwrap();
+            assert_eq!(req.range.start(), 0, "a hash failure restarts from byte 0");
+            assert_eq!(head_206(&mut plan, &req, now), HeadAction::ReadBody);
+            persist_len(&mut plan, &req, 500);
+            assert!(matches!(
+                plan.handle_body_end(req.id, now).unwrap(),
+                EndAction::Digest { .. }
+            ));
+            let f = failed(plan.handle_digest(shard.sha256, wrong, now).unwrap());
+            assert_eq!(f.cause.code(), "shard-hash-mismatch");
+            assert!(f.discard_staged);
+            if round == 1 {
+                assert_eq!(
+                    f.next,
+                    NextAttempt::Retry {
+                        at_ms: now + 100,
+                        offset: 0
+                    }
+                );
+            } else {
+                assert!(matches!(f.next, NextAttempt::GaveUp(_)));
+            }
+        }
+        assert_eq!(plan.failure().unwrap().code(), "shard-hash-mismatch");
+    }
+
+    #[test]
+    fn by_caller_seeding_resumes_or_asks_for_a_digest() {
+        let a = data(300, 3);
+        let b = data(200, 4);
+        let c = data(100, 5);
+        let (sa, sb, sc) = (shard_of(&a), shard_of(&b), shard_of(&c));
+        let mut plan = by_caller(&[sa, sb, sc]);
+        assert_eq!(
+            plan.seed_staged_len(sa.sha256, 120).unwrap(),
+            SeedAction::Resume { offset: 120 }
+        );
+        assert_eq!(
+            plan.seed_staged_len(sb.sha256, 200).unwrap(),
+            SeedAction::Digest
+        );
+        assert_eq!(
+            plan.seed_digest(sb.sha256, Sha256Digest::of(&b)).unwrap(),
+            SeedAction::Verified
+        );
+        assert!(matches!(
+            plan.seed_staged_len(sc.sha256, 101).unwrap(),
+            SeedAction::Discard {
+                cause: DownloadError::StagedTooLong { .. }
+            }
+        ));
+        let first = plan.poll_request(0).unwrap();
+        assert_eq!((first.shard, first.range.start()), (sa, 120));
+        let second = plan.poll_request(0).unwrap();
+        assert_eq!((second.shard, second.range.start()), (sc, 0));
+        assert!(
+            plan.poll_request(0).is_none(),
+            "the seeded shard is verified"
+        );
+    }
+
+    #[test]
+    fn by_caller_a_wrong_seeded_digest_restarts_the_shard() {
+        let a = data(64, 6);
+        let sa = shard_of(&a);
+        let mut plan = by_caller(&[sa]);
+        assert_eq!(
+            plan.seed_staged_len(sa.sha256, 64).unwrap(),
+            SeedAction::Digest
+        );
+        let wrong = Sha256Digest::of(b"x");
+        assert!(matches!(
+            plan.seed_digest(sa.sha256, wrong).unwrap(),
+            SeedAction::Discard {
+                cause: DownloadError::ShardHashMismatch { .. }
+            }
+        ));
+        assert_eq!(plan.poll_request(0).unwrap().range.start(), 0);
+    }
+
+    #[test]
+    fn calls_of_the_other_hashing_mode_are_refused() {
+        let bytes = data(10, 7);
+        let shard = shard_of(&bytes);
+        let mut in_plan = plan_for(&[shard]);
+        assert_eq!(
+            in_plan.seed_staged_len(shard.sha256, 5).unwrap_err().code(),
+            "download-hashing-mode"
+        );
+        let req = in_plan.poll_request(0).unwrap();
+        assert_eq!(head_206(&mut in_plan, &req, 0), HeadAction::ReadBody);
+        assert_eq!(
+            in_plan.handle_body_len(req.id, 10, 0).unwrap_err().code(),
+            "download-hashing-mode"
+        );
+        let mut caller = by_caller(&[shard]);
+        assert_eq!(
+            caller.seed_staged(shard.sha256, &bytes).unwrap_err().code(),
+            "download-hashing-mode"
+        );
+        let req = caller.poll_request(0).unwrap();
+        assert_eq!(head_206(&mut caller, &req, 0), HeadAction::ReadBody);
+        assert_eq!(
+            caller
+                .handle_body_chunk(req.id, &bytes, 0)
+                .unwrap_err()
+                .code(),
+            "download-hashing-mode"
+        );
+        // Too long a body is refused by length alone.
+        let f = match caller.handle_body_len(req.id, 11, 0).unwrap() {
+            ChunkAction::Cancel(f) => f,
+            other => panic!("expected Cancel, got {other:?}"),
+        };
+        assert_eq!(f.cause.code(), "body-too-long");
+    }
+
+    #[test]
+    fn bounded_requests_walk_a_shard_range_by_range_without_failures() {
+        let bytes = data(1000, 8);
+        let shard = shard_of(&bytes);
+        let config = DownloadConfig {
+            max_request_bytes: 400,
+            ..DownloadConfig::default()
+        };
+        let mut plan = DownloadPlan::new([shard], config).unwrap();
+        let mut starts = Vec::new();
+        let end = loop {
+            let req = plan.poll_request(5).unwrap();
+            starts.push((req.range.start(), req.range.end()));
+            match serve_rest(&mut plan, &req, &bytes) {
+                // Due at once: the loop polls the next range with the same `now`.
+                EndAction::Continue { offset, .. } => assert_eq!(offset, req.range.end() + 1),
+                other => break other,
+            }
+        };
+        assert_eq!(starts, vec![(0, 399), (400, 799), (800, 999)]);
+        assert_eq!(end, EndAction::Verified { shard });
+    }
+
+    #[test]
+    fn a_cut_inside_a_bounded_request_resumes_inside_it() {
+        let bytes = data(1000, 9);
+        let shard = shard_of(&bytes);
+        let config = DownloadConfig {
+            max_request_bytes: 400,
+            ..DownloadConfig::default()
+        };
+        let mut plan = DownloadPlan::new([shard], config).unwrap();
+        let first = plan.poll_request(0).unwrap();
+        assert!(matches!(
+            serve_rest(&mut plan, &first, &bytes),
+            EndAction::Continue { offset: 400, .. }
+        ));
+        let second = plan.poll_request(0).unwrap();
+        assert_eq!(head_206(&mut plan, &second, 0), HeadAction::ReadBody);
+        persist(&mut plan, &second, &bytes[400..650]);
+        let f = failed(plan.handle_network_error(second.id, 0).unwrap());
+        assert_eq!(f.cause.code(), "download-interrupted");
+        assert_eq!(
+            f.next,
+            NextAttempt::Retry {
+                at_ms: 0,
+                offset: 650
+            }
+        );
+        let third = plan.poll_request(0).unwrap();
+        assert_eq!((third.range.start(), third.range.end()), (650, 999));
     }
 }

@@ -272,7 +272,7 @@ impl SimStore {
                 match plan.seed_staged(shard.sha256, piece).unwrap() {
                     SeedAction::Resume { .. } => {}
                     SeedAction::Verified => self.promote(*shard),
-                    SeedAction::Discard { .. } | SeedAction::Redundant => {
+                    SeedAction::Discard { .. } | SeedAction::Redundant | SeedAction::Digest => {
                         self.discard(shard.sha256);
                         break;
                     }
@@ -292,6 +292,8 @@ struct Sim {
     server: SimServer,
     store: SimStore,
     cap: usize,
+    /// `max_request_bytes` of the plan's config (0: unbounded).
+    max_request: u64,
     now: u64,
     chunk: usize,
     active: Vec<Response>,
@@ -312,6 +314,7 @@ impl Sim {
             server,
             store: SimStore::default(),
             cap: config.max_parallel.max(1),
+            max_request: config.max_request_bytes,
             now: 0,
             chunk: 1024,
             active: Vec::new(),
@@ -337,7 +340,15 @@ impl Sim {
                 stored as u64,
                 "a request starts exactly after the stored bytes"
             );
-            assert_eq!(req.range.end(), req.shard.size - 1);
+            let max = match self.max_request {
+                0 => u64::MAX,
+                max => max,
+            };
+            assert_eq!(
+                req.range.end(),
+                (req.range.start().saturating_add(max)).min(req.shard.size) - 1,
+                "a request asks for the rest of the shard, or at most max_request_bytes"
+            );
             assert!(!self.store.visible.contains_key(&req.shard.sha256));
             self.active.push(self.server.respond(&req, self.now));
         }
@@ -412,6 +423,8 @@ impl Sim {
         match end.unwrap() {
             EndAction::Verified { shard } => self.store.promote(shard),
             EndAction::Failed(f) => self.failed(f),
+            EndAction::Continue { .. } => {}
+            EndAction::Digest { .. } => panic!("the simulation's plans hash in the plan"),
         }
         true
     }
@@ -466,6 +479,7 @@ fn forgiving() -> DownloadConfig {
         max_failures_without_progress: 16,
         backoff_base_ms: 10,
         backoff_max_ms: 200,
+        ..DownloadConfig::default()
     }
 }
 
@@ -834,8 +848,13 @@ mod props {
             faults in prop::collection::vec(prop::option::weighted(0.7, fault()), 0..10),
             cap in 1usize..=4,
             chunk in chunk(),
+            max_request in prop::option::of(1u64..20_000),
         ) {
-            let config = DownloadConfig { max_parallel: cap, ..forgiving() };
+            let config = DownloadConfig {
+                max_parallel: cap,
+                max_request_bytes: max_request.unwrap_or(0),
+                ..forgiving()
+            };
             let server = SimServer::new(&fixture).with_faults(faults);
             let mut sim = Sim::new(fixture.plan(config), server, config);
             // 1-byte chunks of 64 KiB shards would only make the test slow.
@@ -849,9 +868,13 @@ mod props {
             fixture in fixture(),
             cuts in prop::collection::vec(prop::option::of(any::<u64>()), 0..12),
             chunk in chunk(),
+            max_request in prop::option::of(1u64..20_000),
         ) {
             let faults: Vec<_> = cuts.into_iter().map(|c| c.map(Fault::CutAfter)).collect();
-            let config = forgiving();
+            let config = DownloadConfig {
+                max_request_bytes: max_request.unwrap_or(0),
+                ..forgiving()
+            };
             let server = SimServer::new(&fixture).with_faults(faults);
             let mut sim = Sim::new(fixture.plan(config), server, config);
             sim.chunk = chunk.max(fixture.file.len() / 2_000);

@@ -50,6 +50,38 @@ export class Browser {
     this.note('harness', 'ServiceWorker.stopAllWorkers');
   }
 
+  /**
+   * The JS heap of the running service worker (CDP `Runtime.getHeapUsage` in its target, reached
+   * through `Target.attachToTarget` from the page's session): `{ usedSize, totalSize,
+   * backingStorageSize }` in bytes — `backingStorageSize` counts ArrayBuffer backing stores, the
+   * wasm memory among them. `null` when no service worker runs.
+   */
+  async serviceWorkerHeap() {
+    const { targetInfos } = await this.cdp.send('Target.getTargets');
+    const sw = targetInfos.find((t) => t.type === 'service_worker');
+    if (!sw) return null;
+    const { sessionId } = await this.cdp.send('Target.attachToTarget', { targetId: sw.targetId, flatten: false });
+    try {
+      const answer = new Promise((resolve) => {
+        const onMessage = (event) => {
+          if (event.sessionId !== sessionId) return;
+          const msg = JSON.parse(event.message);
+          if (msg.id !== 1) return;
+          this.cdp.off('Target.receivedMessageFromTarget', onMessage);
+          resolve(msg.result ?? null);
+        };
+        this.cdp.on('Target.receivedMessageFromTarget', onMessage);
+      });
+      await this.cdp.send('Target.sendMessageToTarget', {
+        sessionId,
+        message: JSON.stringify({ id: 1, method: 'Runtime.getHeapUsage' }),
+      });
+      return await answer;
+    } finally {
+      await this.cdp.send('Target.detachFromTarget', { sessionId }).catch(() => {});
+    }
+  }
+
   /** Sets `origin`'s storage quota to `quotaSize` bytes (CDP `Storage.overrideQuotaForOrigin`). */
   async overrideQuota(origin, quotaSize) {
     await this.cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize });
@@ -94,7 +126,11 @@ export async function launchBrowser({ args = [] } = {}) {
     worker.on('close', () => browser.note('sw', 'worker closed'));
   });
   page.on('pageerror', (err) => browser.note('page', `uncaught: ${err.stack ?? err}`));
-  page.on('crash', () => browser.note('page', 'CRASHED'));
+  page.on('crash', () => {
+    browser.note('page', 'CRASHED');
+    // Counted by playwright/soak.sh even when the scenario itself passes.
+    console.error('tessera-e2e: renderer crashed');
+  });
   page.on('requestfailed', (req) =>
     browser.note('page', `request failed: ${req.method()} ${req.url()} (${req.failure()?.errorText})`),
   );

@@ -230,10 +230,14 @@ export function shardsOf(manifest) {
   );
 }
 
+/** Each distinct shard of a manifest once (first occurrence). */
+export function uniqueShards(manifest) {
+  return [...new Map(shardsOf(manifest).map((s) => [s.sha256, s])).values()];
+}
+
 /** Total payload bytes of a manifest (sum of its unique shards). */
 export function uniqueShardBytes(manifest) {
-  const seen = new Map(shardsOf(manifest).map((s) => [s.sha256, s.size]));
-  return [...seen.values()].reduce((a, b) => a + b, 0);
+  return uniqueShards(manifest).reduce((a, s) => a + s.size, 0);
 }
 
 /**

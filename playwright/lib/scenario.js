@@ -26,6 +26,15 @@ export const CHUNK_SIZE = 256 * 1024;
 const APP_SRC = path.join(path.dirname(fileURLToPath(import.meta.url)), 'app');
 const RESULTS = path.join(REPO_ROOT, 'playwright', 'test-results');
 
+/**
+ * The shard store the scenarios ask for: `$TESSERA_TEST_STORAGE` (`opfs` or `indexeddb`, the
+ * fallback), else the worker's default (`auto`: OPFS in Chromium).
+ */
+export const TEST_STORAGE = process.env.TESSERA_TEST_STORAGE || 'auto';
+
+/** The store the worker is expected to report in its statuses. */
+export const EXPECTED_STORAGE = TEST_STORAGE === 'auto' ? 'opfs' : TEST_STORAGE;
+
 /** Default `tessera.config.json` for a fixture (overrides merged on top). */
 export async function makeConfig(fixture, overrides = {}) {
   return {
@@ -37,6 +46,7 @@ export async function makeConfig(fixture, overrides = {}) {
     chunkSize: CHUNK_SIZE,
     appShell: ['/', '/index.html', '/app.js', '/style.css', '/tessera-client.js'],
     tokenUrl: null,
+    ...(TEST_STORAGE === 'auto' ? {} : { storage: TEST_STORAGE }),
     ...overrides,
   };
 }
@@ -264,6 +274,31 @@ export function shardRequests(env) {
   return env.proxy.requests('/models/_shards/');
 }
 
+/**
+ * Asserts that each shard of `shards` ({sha256, size}) crossed the network exactly once: its
+ * requests (several Range requests of at most one chunk each) tile it from byte 0 to its end,
+ * with no range asked twice, and no other shard was fetched.
+ */
+export function assertShardsFetchedOnce(env, shards, what = 'shards') {
+  const sizes = new Map(shards.map((s) => [s.sha256, s.size]));
+  const parts = new Map();
+  for (const e of shardRequests(env)) {
+    const sha = shardOf(e);
+    assert.ok(sizes.has(sha), `${what}: shard ${sha} was fetched but not expected`);
+    if (!parts.has(sha)) parts.set(sha, []);
+    parts.get(sha).push({ start: e.range ? rangeStart(e.range) : 0, bytes: e.bytes ?? 0, range: e.range });
+  }
+  for (const [sha, size] of sizes) {
+    const list = (parts.get(sha) ?? []).sort((a, b) => a.start - b.start);
+    let pos = 0;
+    for (const p of list) {
+      assert.equal(p.start, pos, `${what}: shard ${sha} requested at ${p.range ?? 'bytes=0-'} with ${pos} bytes already received: ${JSON.stringify(list)}`);
+      pos += p.bytes;
+    }
+    assert.equal(pos, size, `${what}: shard ${sha} received ${pos} of its ${size} bytes: ${JSON.stringify(list)}`);
+  }
+}
+
 /** The shard digest a proxy log entry asked for. */
 export function shardOf(entry) {
   return entry.path.split('/').pop().split('?')[0];
@@ -312,8 +347,17 @@ export function settle(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Where a stalled shard download stops: 2 chunks stored per stalled shard. */
-export const STALL_AT = 600_000;
+/**
+ * Where a stalled shard download stops: 100 000 bytes into the third Range request of a shard
+ * (each asks for one chunk), so 2 chunks are stored per stalled shard.
+ */
+export const STALL_AT = 2 * CHUNK_SIZE + 100_000;
+
+/** A proxy path predicate: the request of a full weight shard that starts at byte `offset`. */
+export function weightShardRequestAt(manifest, offset) {
+  const full = fullWeightShards(manifest);
+  return (entry) => full(entry) && Boolean(entry.range) && rangeStart(entry.range) === offset;
+}
 
 /**
  * Starts `ensureModel` in the page with the full weight shards stalling after {@link STALL_AT}
@@ -323,7 +367,11 @@ export const STALL_AT = 600_000;
  */
 export async function stopMidDownload(env) {
   const manifest = await env.fixture.manifest('1.0.0');
-  env.proxy.addFault({ path: fullWeightShards(manifest), stallAfter: STALL_AT, times: 4 });
+  env.proxy.addFault({
+    path: weightShardRequestAt(manifest, 2 * CHUNK_SIZE),
+    stallAfter: STALL_AT - 2 * CHUNK_SIZE,
+    times: 4,
+  });
   await env.page.evaluate((m) => window.harness.startEnsure(m), env.model);
   await env.proxy.waitFor((p) => p.log.some((e) => e.stalled), { what: 'a stalled shard download' });
   // Let the worker persist what it received (2 chunks per stalled shard) before stopping it.

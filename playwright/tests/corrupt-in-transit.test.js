@@ -7,7 +7,7 @@ import { assertServedExactly, fullWeightShards, scenario, shardOf, shardRequests
 
 scenario('a byte flipped in transit is caught and the shard downloaded again', async (env) => {
   const manifest = await env.fixture.manifest('1.0.0');
-  const fault = env.proxy.addFault({ path: fullWeightShards(manifest), flipByteAt: 777_777, times: 1 });
+  const fault = env.proxy.addFault({ path: fullWeightShards(manifest), flipByteAt: 77_777, times: 1 });
 
   const result = await env.ensure();
   assert.ok(result.ok, `ensureModel failed after one corrupted transfer: ${JSON.stringify(result.error)}`);

@@ -4,8 +4,8 @@
 
 import assert from 'node:assert/strict';
 
-import { shardsOf } from '../lib/fixtures.js';
-import { assertServedExactly, scenario, settle, shardOf, shardRequests, totalBytes } from '../lib/scenario.js';
+import { shardsOf, uniqueShards } from '../lib/fixtures.js';
+import { assertServedExactly, assertShardsFetchedOnce, scenario, settle, shardRequests, totalBytes } from '../lib/scenario.js';
 
 /** Shard throttle: about 1 MiB/s per response, so the 8 MiB model takes a few seconds. */
 const SHARD_RATE = 1024 * 1024;
@@ -50,14 +50,6 @@ scenario('two tabs ensuring the same model at once share one download', async (e
   }
 
   // One download in total: each shard range asked once, each shard's bytes sent once.
-  const requested = shardRequests(env);
-  const keys = requested.map((e) => `${shardOf(e)} ${e.range ?? '-'}`);
-  const twice = keys.filter((k, i) => keys.indexOf(k) !== i);
-  assert.deepEqual(twice, [], 'a shard range was requested more than once');
-  assert.deepEqual(
-    requested.map(shardOf).sort(),
-    [...new Set(shardsOf(manifest).map((s) => s.sha256))].sort(),
-    'each shard downloaded exactly once across both tabs',
-  );
+  assertShardsFetchedOnce(env, uniqueShards(manifest), 'both tabs');
   assert.equal(env.proxy.bytesSent('/models/_shards/'), total, 'shard bytes sent in total');
 }, { timeout: 90_000 });

@@ -4,13 +4,15 @@
 
 import assert from 'node:assert/strict';
 
-import { assertServedExactly, fullWeightShards, scenario, shardOf, shardRequests } from '../lib/scenario.js';
+import { assertServedExactly, fullWeightShards, rangeStart, scenario, shardOf, shardRequests } from '../lib/scenario.js';
 
 scenario('a 200 answering a resume Range request restarts the shard and still verifies', async (env) => {
   const manifest = await env.fixture.manifest('1.0.0');
   const shards = fullWeightShards(manifest);
-  env.proxy.addFault({ path: shards, cutAfter: 700_000, times: 1 });
-  const ignore = env.proxy.addFault({ path: (e) => shards(e) && e.range !== null, ignoreRange: true });
+  // Cut inside the first Range request of a shard (each asks for one chunk); then every request
+  // that resumes a shard (a Range not starting at 0) is answered 200 with the whole shard.
+  env.proxy.addFault({ path: shards, cutAfter: 200_000, times: 1 });
+  const ignore = env.proxy.addFault({ path: (e) => shards(e) && e.range !== null && rangeStart(e.range) > 0, ignoreRange: true });
 
   const result = await env.ensure();
   assert.ok(result.ok, `ensureModel failed: ${JSON.stringify(result.error)}`);
@@ -18,6 +20,7 @@ scenario('a 200 answering a resume Range request restarts the shard and still ve
 
   const requests = shardRequests(env);
   const cut = requests.find((e) => e.cut);
+  assert.ok(cut, 'no connection was cut');
   const resumed = requests.find((e) => e.rangeIgnored && shardOf(e) === shardOf(cut));
   assert.ok(resumed, 'no resume request for the cut shard');
   assert.equal(resumed.status, 200);

@@ -20,6 +20,8 @@ export interface ModelStatus {
   /** Whether the download continued from bytes stored earlier. */
   resumed: boolean;
   error: { code: string; message: string } | null;
+  /** Where this worker keeps shards (on the answers of ensureModel/status/checkUpdate/remove). */
+  storage?: 'opfs' | 'indexeddb';
 }
 
 /** An error reported by the tessera service worker; `code` is stable. */

@@ -57,8 +57,9 @@ export function createTessera(options = {}) {
   }
 
   async function start() {
-    await init({ module_or_path: await cached(wasmUrl) });
-    const text = await (await cached(configUrl)).text();
+    // The module and the config come from Cache Storage together (cold start: both are needed).
+    const [wasm, configResponse] = await Promise.all([cached(wasmUrl), cached(configUrl)]);
+    const [, text] = await Promise.all([init({ module_or_path: wasm }), configResponse.text()]);
     const config = JSON.parse(text);
     shell = new Set([clientUrl, ...(config.appShell ?? []).map((u) => new URL(u, base).href)]);
     engine = await TesseraServiceWorker.create(text);

@@ -2,7 +2,7 @@
 //! trusted keys decoded. It does not fetch the file nor resolve relative URLs (the worker does).
 
 use serde::Deserialize;
-use tessera_core::download::DownloadConfig;
+use tessera_core::download::{DownloadConfig, Hashing};
 use tessera_core::keys::{KeyError, PublicKeyFile, TrustedKeys};
 use tessera_core::policy::UpdatePolicy;
 use tessera_core::ErrorCode;
@@ -27,12 +27,29 @@ pub struct Config {
     pub threshold: usize,
     /// Parallel shard downloads (1..=[`MAX_CONCURRENCY`]).
     pub concurrency: usize,
-    /// Bytes persisted per IndexedDB transaction: the resume granularity.
+    /// Bytes persisted per storage write: the resume granularity (what a cut connection or a
+    /// stopped worker can cost at most, per shard in flight).
     pub chunk_size: u64,
+    /// Where shard bytes are kept.
+    pub storage: StorageChoice,
     /// URLs cached at install for offline use.
     pub app_shell: Vec<String>,
     /// Optional URL whose `GET` answers `{"token": "..."}`.
     pub token_url: Option<String>,
+}
+
+/// Where shard bytes are kept (`"storage"` in the config): `"auto"` (default) picks the origin
+/// private file system where the browser offers it in a service worker, else IndexedDB.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageChoice {
+    /// OPFS when available, else IndexedDB.
+    #[default]
+    Auto,
+    /// Files in the origin private file system (fails to start without it).
+    Opfs,
+    /// IndexedDB records.
+    Indexeddb,
 }
 
 /// Why a configuration was refused. Every variant has the code `config-invalid`.
@@ -79,6 +96,8 @@ struct RawConfig {
     app_shell: Vec<String>,
     #[serde(default)]
     token_url: Option<String>,
+    #[serde(default)]
+    storage: StorageChoice,
 }
 
 fn default_prefix() -> String {
@@ -141,6 +160,7 @@ impl Config {
             chunk_size: raw.chunk_size,
             app_shell: raw.app_shell,
             token_url: raw.token_url.filter(|u| !u.is_empty()),
+            storage: raw.storage,
         })
     }
 
@@ -153,6 +173,11 @@ impl Config {
     pub fn download_config(&self) -> DownloadConfig {
         DownloadConfig {
             max_parallel: self.concurrency,
+            // Complete shards are hashed by the platform (WebCrypto) over their stored bytes.
+            hashing: Hashing::ByCaller,
+            // One request per piece: a browser drops what it received but had not handed to
+            // the worker when a connection fails, so the request size is what bounds a cut.
+            max_request_bytes: self.chunk_size,
             ..DownloadConfig::default()
         }
     }

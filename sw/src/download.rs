@@ -1,15 +1,18 @@
 //! Drives `tessera-core`'s [`DownloadPlan`] against the network and the store: seeds it from
-//! stored chunks, runs up to `concurrency` shard requests at once, reads each body while the
-//! previous piece is written, coalesces network chunks into `chunkSize` pieces (one IndexedDB
-//! transaction each; on a cut, whatever was received is written too), waits out backoffs with
-//! timers, and publishes progress. It decides nothing on its own: ranges, checks, retries and hashing are
-//! the plan's.
+//! staged bytes, runs up to `concurrency` shard requests at once, reads each body without pause
+//! while pieces are written (network chunks coalesced into `chunkSize` pieces, one storage write
+//! each; on a cut, whatever was received is written too), hashes each complete shard with
+//! WebCrypto over its stored bytes, waits out backoffs with timers, and publishes progress.
+//! The bytes stay JS arrays: the plan is fed their lengths and digests ([`Hashing::ByCaller`]).
+//! It decides nothing on its own: ranges, checks, retries and verdicts are the plan's.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_util::future::{select, Either, LocalBoxFuture};
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
+#[cfg(doc)]
+use tessera_core::download::Hashing;
 use tessera_core::download::{
     ChunkAction, DownloadPlan, EndAction, HeadAction, Request, RequestFailed, ResponseHead,
     SeedAction,
@@ -20,9 +23,7 @@ use crate::engine::Engine;
 use crate::error::SwError;
 use crate::fetcher::Fetched;
 use crate::js_error::JsError;
-
-/// How many `chunkSize` pieces may wait, received but unwritten, before reading pauses.
-const QUEUE_CHUNKS: usize = 4;
+use crate::shard_bytes::Piece;
 
 /// What one turn of the body loop finished.
 enum Step {
@@ -40,10 +41,14 @@ struct Driver<'a> {
     engine: &'a Rc<Engine>,
     model: &'a str,
     plan: RefCell<DownloadPlan>,
-    chunk_size: usize,
+    chunk_size: u64,
     base_done: u64,
     shards_base: usize,
     resumed: bool,
+    /// The bytes of shards this download staged from byte 0, kept until the shard is hashed:
+    /// the digest is then taken from memory instead of reading the files back (at most one
+    /// shard per request in flight).
+    staged: RefCell<std::collections::HashMap<tessera_core::Sha256Digest, Piece>>,
 }
 
 /// Times a download waits for another one in this worker to finish shards it needs, before it
@@ -104,15 +109,17 @@ async fn run(
         engine,
         model,
         plan: RefCell::new(plan),
-        chunk_size: usize::try_from(engine.config.chunk_size).unwrap_or(1 << 20),
+        chunk_size: engine.config.chunk_size,
         base_done,
         shards_base,
         resumed,
+        staged: RefCell::default(),
     };
     driver.drive().await
 }
 
-/// Feeds the plan what the store holds; `true` when some staged bytes are resumed.
+/// Feeds the plan what the store holds; `true` when some staged bytes are resumed. A shard
+/// staged whole (a worker stopped between its last write and its verification) is hashed now.
 async fn seed(
     engine: &Engine,
     plan: &mut DownloadPlan,
@@ -124,28 +131,17 @@ async fn seed(
         let Some(staged) = store.partial(&shard.sha256).await? else {
             continue;
         };
-        let mut pos = 0;
-        while pos < staged {
-            let chunk = store
-                .chunk_at(&shard.sha256, pos)
-                .await?
-                .filter(|c| c.offset == pos);
-            let Some(chunk) = chunk else {
-                store.discard(&shard.sha256).await?;
-                break;
-            };
-            let bytes = chunk.bytes.to_vec();
-            pos += bytes.len() as u64;
-            match plan.seed_staged(shard.sha256, &bytes)? {
-                SeedAction::Resume { .. } => resumed = true,
-                SeedAction::Verified => {
-                    store.promote(&shard.sha256, shard.size).await?;
-                    break;
-                }
-                SeedAction::Discard { .. } | SeedAction::Redundant => {
-                    store.discard(&shard.sha256).await?;
-                    break;
-                }
+        let mut action = plan.seed_staged_len(shard.sha256, staged)?;
+        if action == SeedAction::Digest {
+            let bytes = store.bytes.read(&shard.sha256, staged).await?;
+            let digest = crate::hash::sha256(&bytes).await?;
+            action = plan.seed_digest(shard.sha256, digest)?;
+        }
+        match action {
+            SeedAction::Resume { .. } => resumed = true,
+            SeedAction::Verified => store.promote(&shard.sha256, shard.size).await?,
+            SeedAction::Discard { .. } | SeedAction::Redundant | SeedAction::Digest => {
+                store.discard(&shard.sha256).await?
             }
         }
     }
@@ -235,6 +231,7 @@ impl Driver<'_> {
         match action {
             HeadAction::ReadBody => {}
             HeadAction::RestartFromZero { shard } => {
+                self.staged.borrow_mut().remove(&shard.sha256);
                 self.engine.store.discard(&shard.sha256).await?
             }
             HeadAction::Cancel(f) => return self.apply_failed(f).await,
@@ -242,33 +239,29 @@ impl Driver<'_> {
         self.read_body(&req, &mut fetched).await
     }
 
-    /// Reads the body eagerly while the previous piece is being written: arriving bytes go to a
-    /// small bounded queue, `chunkSize` pieces are written one transaction at a time, in order.
-    /// When the connection fails, everything already received (a valid prefix) is written
-    /// before the plan schedules the resume, so at most what the browser itself dropped is
-    /// fetched again.
+    /// Reads the body without pause while pieces are written: arriving bytes queue as JS
+    /// arrays (at most the rest of one shard, which is all a request asks for), `chunkSize`
+    /// pieces are written one at a time, in order. Reading never waits for a write, so what
+    /// the browser has received is in the queue when the connection fails; it is written before
+    /// the plan schedules the resume, and a cut costs at most what the browser itself dropped.
     async fn read_body(&self, req: &Request, fetched: &mut Fetched) -> Result<(), SwError> {
-        // Received but not yet written; reading pauses above this many bytes.
-        let limit = self.chunk_size.saturating_mul(QUEUE_CHUNKS);
-        let mut buf: Vec<u8> = Vec::with_capacity(self.chunk_size);
+        let mut queue = Piece::default();
         let mut ended: Option<bool> = None; // Some(clean end?)
         let mut writing: Option<LocalBoxFuture<'_, Result<bool, SwError>>> = None;
         loop {
             if writing.is_none() {
-                let piece = if buf.len() >= self.chunk_size {
-                    let rest = buf.split_off(self.chunk_size);
-                    Some(std::mem::replace(&mut buf, rest))
-                } else if ended.is_some() && !buf.is_empty() {
-                    Some(std::mem::take(&mut buf))
+                let piece = if queue.len() >= self.chunk_size {
+                    Some(queue.take_front(self.chunk_size))
+                } else if ended.is_some() && !queue.is_empty() {
+                    Some(std::mem::take(&mut queue))
                 } else {
                     None
                 };
                 if let Some(piece) = piece {
-                    writing = Some(Box::pin(self.persist_owned(req, piece)));
+                    writing = Some(Box::pin(self.persist(req, piece)));
                 }
             }
-            let reading = ended.is_none() && buf.len() < limit;
-            let step = match (writing.as_mut(), reading) {
+            let step = match (writing.as_mut(), ended.is_none()) {
                 (None, false) => break,
                 (Some(w), false) => Step::Written(w.await),
                 (None, true) => Step::Read(fetched.next_chunk().await),
@@ -285,11 +278,7 @@ impl Driver<'_> {
                         return Ok(());
                     }
                 }
-                Step::Read(Ok(Some(chunk))) => {
-                    let at = buf.len();
-                    buf.resize(at + chunk.length() as usize, 0);
-                    chunk.copy_to(&mut buf[at..]);
-                }
+                Step::Read(Ok(Some(chunk))) => queue.push(chunk),
                 Step::Read(Ok(None)) => ended = Some(true),
                 // Keep what arrived: the next request resumes after it.
                 Step::Read(Err(_)) => ended = Some(false),
@@ -305,25 +294,23 @@ impl Driver<'_> {
         self.apply_end(end).await
     }
 
-    async fn persist_owned(&self, req: &Request, bytes: Vec<u8>) -> Result<bool, SwError> {
-        self.persist(req, &bytes).await
-    }
-
-    /// Feeds `bytes` to the plan and stores them; `false` when the plan cancelled the request.
-    async fn persist(&self, req: &Request, bytes: &[u8]) -> Result<bool, SwError> {
-        if bytes.is_empty() {
+    /// Feeds `piece`'s length to the plan and stores it; `false` when the plan cancelled the
+    /// request.
+    async fn persist(&self, req: &Request, piece: Piece) -> Result<bool, SwError> {
+        if piece.is_empty() {
             return Ok(true);
         }
         let action = self
             .plan
             .borrow_mut()
-            .handle_body_chunk(req.id, bytes, now_ms())?;
+            .handle_body_len(req.id, piece.len(), now_ms())?;
         match action {
             ChunkAction::Persist { shard, offset, .. } => {
                 self.engine
                     .store
-                    .persist(&shard.sha256, offset, bytes)
+                    .persist(&shard.sha256, offset, &piece)
                     .await?;
+                self.keep_staged(shard.sha256, offset, piece);
                 self.progress(false);
                 Ok(true)
             }
@@ -341,12 +328,50 @@ impl Driver<'_> {
                 self.progress(true);
                 Ok(())
             }
+            EndAction::Continue { .. } => {
+                self.progress(false);
+                Ok(())
+            }
+            EndAction::Digest { shard } => {
+                let kept = self.staged.borrow_mut().remove(&shard.sha256);
+                let bytes: js_sys::Object = match kept {
+                    Some(piece) if piece.len() == shard.size => piece.contiguous().into(),
+                    _ => {
+                        self.engine
+                            .store
+                            .bytes
+                            .read(&shard.sha256, shard.size)
+                            .await?
+                    }
+                };
+                let digest = crate::hash::sha256(&bytes).await?;
+                let verdict =
+                    self.plan
+                        .borrow_mut()
+                        .handle_digest(shard.sha256, digest, now_ms())?;
+                Box::pin(self.apply_end(verdict)).await
+            }
             EndAction::Failed(f) => self.apply_failed(f).await,
+        }
+    }
+
+    /// Remembers a stored piece of a shard staged from byte 0 in this download.
+    fn keep_staged(&self, sha: tessera_core::Sha256Digest, offset: u64, piece: Piece) {
+        let mut staged = self.staged.borrow_mut();
+        match staged.get_mut(&sha) {
+            Some(kept) if kept.len() == offset => kept.append(piece),
+            _ if offset == 0 => {
+                staged.insert(sha, piece);
+            }
+            _ => {
+                staged.remove(&sha);
+            }
         }
     }
 
     async fn apply_failed(&self, f: RequestFailed) -> Result<(), SwError> {
         if f.discard_staged {
+            self.staged.borrow_mut().remove(&f.shard.sha256);
             self.engine.store.discard(&f.shard.sha256).await?;
         }
         self.progress(false);

@@ -46,8 +46,6 @@ pub struct Engine {
     gc_deferred: Cell<bool>,
     /// Shards a download in this worker is fetching: no second download fetches them at once.
     downloading: RefCell<HashSet<Sha256Digest>>,
-    /// Files checked whole since they were downloaded on their own, as `model@version/path`.
-    verified_files: RefCell<HashSet<String>>,
 }
 
 /// Delivers statuses to listening ports and every client. Non-forced (progress) updates of a
@@ -123,7 +121,6 @@ impl Engine {
             leases: RefCell::default(),
             gc_deferred: Cell::new(false),
             downloading: RefCell::default(),
-            verified_files: RefCell::default(),
         }
     }
 
@@ -211,16 +208,6 @@ impl Engine {
     /// The manifest `model` serves when it is known ready (every file stored and verified).
     pub fn ready_manifest(&self, model: &str) -> Option<Rc<Manifest>> {
         self.ready.borrow().get(model).cloned()
-    }
-
-    /// Whether the file `key` (`model@version/path`) was checked whole since it was downloaded.
-    pub fn file_verified(&self, key: &str) -> bool {
-        self.verified_files.borrow().contains(key)
-    }
-
-    /// Records that the file `key` was checked whole.
-    pub fn mark_file_verified(&self, key: String) {
-        self.verified_files.borrow_mut().insert(key);
     }
 
     /// Reserves for the caller's download those of `shards` no other download in this worker
@@ -353,6 +340,17 @@ impl Engine {
     /// one of them calls [`defer_gc`](Self::defer_gc) so it runs again once the stream ends.
     pub fn leased_shards(&self) -> Vec<String> {
         self.leases.borrow().keys().cloned().collect()
+    }
+
+    /// Keeps `shards` from garbage collection for `ms` milliseconds: a response whose body is a
+    /// Blob over their files is read by the browser at its own pace, and nothing tells the
+    /// worker when it is done; deleting a file under it would fail the page's read.
+    pub fn lease_for(self: &Rc<Self>, shards: impl IntoIterator<Item = Sha256Digest>, ms: i32) {
+        let lease = self.lease(shards);
+        wasm_bindgen_futures::spawn_local(async move {
+            crate::download::sleep(ms).await;
+            drop(lease);
+        });
     }
 
     /// Asks for garbage collection to run again when the last lease ends.

@@ -5,7 +5,7 @@
 
 use std::future::Future;
 
-use js_sys::{Array, Function, Promise, Reflect};
+use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -106,12 +106,34 @@ impl Db {
             self.raw
                 .transaction_with_str_sequence_and_mode(&names, mode),
         )?;
+        Ok(Tx::watch(raw))
+    }
+
+    /// Starts a read-write transaction over `stores` with `durability: "relaxed"`: it commits
+    /// without waiting for the disk to flush (lost only on an OS crash or power loss, never on
+    /// a browser crash). For writes that can be redone from what the disk keeps anyway.
+    pub fn tx_relaxed(&self, stores: &[&str]) -> Result<Tx, JsError> {
+        let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
+        let options = record(&[("durability", JsValue::from_str("relaxed"))]);
+        let transaction: Function = cast(
+            Reflect::get(&self.raw, &JsValue::from_str("transaction"))?,
+            "IDBDatabase.transaction",
+        )?;
+        let raw =
+            transaction.call3(&self.raw, &names, &JsValue::from_str("readwrite"), &options)?;
+        Ok(Tx::watch(cast(raw, "transaction")?))
+    }
+}
+
+impl Tx {
+    /// Observes `raw`'s end from now on.
+    fn watch(raw: IdbTransaction) -> Self {
         let end = Promise::new(&mut |resolve: Function, reject: Function| {
             raw.set_oncomplete(Some(&resolve));
             raw.set_onabort(Some(&reject));
             raw.set_onerror(Some(&reject));
         });
-        Ok(Tx { raw, end })
+        Tx { raw, end }
     }
 }
 
@@ -152,4 +174,44 @@ impl Drop for Tx {
         self.raw.set_onabort(None);
         self.raw.set_onerror(None);
     }
+}
+
+/// A plain object with these fields.
+pub fn record(pairs: &[(&str, JsValue)]) -> JsValue {
+    let obj = Object::new();
+    for (k, v) in pairs {
+        let _ = Reflect::set(&obj, &JsValue::from_str(k), v);
+    }
+    obj.into()
+}
+
+/// Field `key` of a record (`undefined` when absent).
+pub fn field(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Awaits every request (issued together, in order) of one transaction.
+pub async fn wait_all(requests: Vec<Result<IdbRequest, JsValue>>) -> Result<(), JsError> {
+    let mut waits = Vec::with_capacity(requests.len());
+    for r in requests {
+        waits.push(wait(&catch(r)?));
+    }
+    for w in waits {
+        w.await?;
+    }
+    Ok(())
+}
+
+/// Issues `requests` in `tx` and waits until the transaction has committed.
+pub async fn write(tx: Tx, requests: Vec<Result<IdbRequest, JsValue>>) -> Result<(), JsError> {
+    wait_all(requests).await?;
+    tx.done().await
+}
+
+/// Every key of store `name`.
+pub async fn all_keys(db: &Db, name: &str) -> Result<Array, JsError> {
+    let tx = db.tx(&[name], IdbTransactionMode::Readonly)?;
+    let request = catch(tx.store(name)?.get_all_keys())?;
+    let keys = wait(&request).await?;
+    Ok(keys.dyn_into().unwrap_or_default())
 }

@@ -21,9 +21,13 @@ pub mod engine;
 #[cfg(target_arch = "wasm32")]
 pub mod fetcher;
 #[cfg(target_arch = "wasm32")]
+pub mod hash;
+#[cfg(target_arch = "wasm32")]
 pub mod idb;
 #[cfg(target_arch = "wasm32")]
 pub mod serve;
+#[cfg(target_arch = "wasm32")]
+pub mod shard_bytes;
 #[cfg(target_arch = "wasm32")]
 pub mod storage;
 #[cfg(target_arch = "wasm32")]
@@ -77,7 +81,7 @@ mod worker {
         let config = Config::from_json(config_json.as_bytes())?;
         let base = absolute(&config.artifacts_base)?;
         let token_url = config.token_url.as_deref().map(absolute).transpose()?;
-        let store = Store::open().await?;
+        let store = Store::open(config.storage).await?;
         let engine = Engine::new(config, base, token_url, store);
         Ok(TesseraServiceWorker {
             engine: Rc::new(engine),
@@ -164,7 +168,14 @@ mod worker {
             "remove" => engine.remove(&model).await?,
             other => return Err(SwError::BadRequest(format!("unknown op {other:?}"))),
         };
-        Ok(status_to_js(&status))
+        let js = status_to_js(&status);
+        // Which shard store this worker uses: `opfs`, or the `indexeddb` fallback.
+        let _ = Reflect::set(
+            &js,
+            &JsValue::from_str("storage"),
+            &JsValue::from_str(engine.store.bytes.kind()),
+        );
+        Ok(js)
     }
 
     /// SHA-256 of `data` as 64 lowercase hex characters: the same `sha2` code the worker

@@ -1,6 +1,8 @@
-//! Answers `GET`/`HEAD {prefix}NAME/FILE` from verified IndexedDB data only: ensures the model,
+//! Answers `GET`/`HEAD {prefix}NAME/FILE` from verified shards only: ensures the model,
 //! evaluates `Range` with `tessera_core::range::evaluate` (200/206/416), sets the contract's
-//! headers, and streams the body chunk by chunk from the store (never the whole file in memory).
+//! headers, and answers with exactly the shards the range touches — as a `Blob` over their
+//! OPFS files (the browser streams it natively; no byte passes through JS or wasm), or, on the
+//! IndexedDB fallback, as a stream read record by record. Never the whole file in memory.
 //! `GET {prefix}_accepted/NAME` answers the signed envelope this worker accepted for the model
 //! (ensuring it first), online and offline: the page's runtime reads the manifest from here, so
 //! it verifies the bytes it gets against the very version served.
@@ -10,17 +12,19 @@
 use std::rc::Rc;
 
 use futures_util::stream;
-use js_sys::Uint8Array;
+use js_sys::{Array, Uint8Array};
 use tessera_core::layout::{ArtifactPath, ModelName};
-use tessera_core::manifest::FileEntry;
+use tessera_core::manifest::{FileEntry, ShardRef};
 use tessera_core::range::{evaluate, unsatisfied_content_range, RangeOutcome};
 use tessera_core::ErrorCode as _;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Headers, Request, Response, ResponseInit, Url, WorkerGlobalScope};
+use web_sys::{Blob, Headers, Request, Response, ResponseInit, Url, WorkerGlobalScope};
 
 use crate::engine::Engine;
 use crate::error::SwError;
 use crate::js_error::{await_promise, catch, JsError};
+use crate::shard_bytes::opfs::Opfs;
+use crate::shard_bytes::ShardBytes;
 use crate::update;
 
 /// What a request URL is to the worker.
@@ -111,8 +115,74 @@ async fn serve(engine: Rc<Engine>, request: &Request) -> Result<Response, SwErro
     if method == "HEAD" || from == to {
         return build(status, &headers, None);
     }
-    let body = body_stream(engine, model.to_string(), file, from, to);
+    let segments = segments(&file, from, to);
+    if let ShardBytes::Opfs(opfs) = &engine.store.bytes {
+        let body = blob_body(&engine, opfs, &segments).await;
+        return match body {
+            Ok(blob) => {
+                let mut init = ResponseInit::new();
+                init.status(status).headers(&headers);
+                Ok(catch(Response::new_with_opt_blob_and_init(
+                    Some(&blob),
+                    &init,
+                ))?)
+            }
+            Err(e) => {
+                // Evicted or unreadable: forget the model so the next request downloads again.
+                for (shard, _, _) in &segments {
+                    let _ = engine.store.discard(&shard.sha256).await;
+                }
+                engine.forget_ready(model.as_str());
+                Err(e)
+            }
+        };
+    }
+    let body = body_stream(engine, model.to_string(), segments);
     build(status, &headers, Some(&body))
+}
+
+/// `(shard, first byte, end exclusive)` within each shard that bytes `from..to` of `file`
+/// touch, in file order.
+fn segments(file: &FileEntry, from: u64, to: u64) -> Vec<(ShardRef, u64, u64)> {
+    file.shard_offsets()
+        .filter_map(|(start, shard)| {
+            let end = start + shard.size;
+            let (a, b) = (from.max(start), to.min(end));
+            (a < b).then(|| (*shard, a - start, b - start))
+        })
+        .collect()
+}
+
+/// Slowest read a Blob answer is assumed to be consumed at, for its lease (bytes/ms ≈ 2 MB/s).
+const SLOW_READ_BYTES_PER_MS: u64 = 2_000;
+/// Least time a Blob answer keeps its shards from garbage collection.
+const MIN_BLOB_LEASE_MS: u64 = 60_000;
+
+/// One Blob over `segments` of their shards' files, its shards leased for as long as a slow
+/// reader could take.
+async fn blob_body(
+    engine: &Rc<Engine>,
+    opfs: &Opfs,
+    segments: &[(ShardRef, u64, u64)],
+) -> Result<Blob, SwError> {
+    let parts = Array::new();
+    let mut bytes = 0u64;
+    for (shard, a, b) in segments {
+        let whole = opfs.shard_blob(&shard.sha256, shard.size).await?;
+        let part = if *a == 0 && *b == shard.size {
+            whole
+        } else {
+            catch(whole.slice_with_f64_and_f64(*a as f64, *b as f64))?
+        };
+        bytes += b - a;
+        parts.push(&part);
+    }
+    let ms = (bytes / SLOW_READ_BYTES_PER_MS).max(MIN_BLOB_LEASE_MS);
+    engine.lease_for(
+        segments.iter().map(|(shard, _, _)| shard.sha256),
+        i32::try_from(ms).unwrap_or(i32::MAX),
+    );
+    Ok(catch(Blob::new_with_blob_sequence(&parts))?)
 }
 
 /// The envelope this worker accepted for `model` (the one it serves), after ensuring it.
@@ -171,28 +241,18 @@ struct Cursor {
     engine: Rc<Engine>,
     model: String,
     /// `(shard, first byte, end exclusive)` within each shard, in file order.
-    segments: Vec<(tessera_core::manifest::ShardRef, u64, u64)>,
+    segments: Vec<(ShardRef, u64, u64)>,
     index: usize,
     /// Keeps the streamed shards from garbage collection until the stream is dropped.
     _lease: crate::engine::Lease,
 }
 
-/// A ReadableStream of bytes `from..to` of `file`, read lazily chunk by chunk.
+/// A ReadableStream of `segments`, read lazily record by record (the IndexedDB fallback).
 fn body_stream(
     engine: Rc<Engine>,
     model: String,
-    file: FileEntry,
-    from: u64,
-    to: u64,
+    segments: Vec<(ShardRef, u64, u64)>,
 ) -> web_sys::ReadableStream {
-    let segments: Vec<_> = file
-        .shard_offsets()
-        .filter_map(|(start, shard)| {
-            let end = start + shard.size;
-            let (a, b) = (from.max(start), to.min(end));
-            (a < b).then(|| (*shard, a - start, b - start))
-        })
-        .collect();
     let lease = engine.lease(segments.iter().map(|(shard, _, _)| shard.sha256));
     let cursor = Cursor {
         engine,
@@ -203,7 +263,11 @@ fn body_stream(
     };
     let s = stream::unfold(cursor, |mut c| async move {
         let (shard, pos, end) = *c.segments.get(c.index)?;
-        match c.engine.store.chunk_at(&shard.sha256, pos).await {
+        let chunk = match &c.engine.store.bytes {
+            ShardBytes::Idb(idb) => idb.chunk_at(&shard.sha256, pos).await,
+            ShardBytes::Opfs(_) => Ok(None),
+        };
+        match chunk {
             Ok(Some(chunk)) => {
                 let chunk_end = chunk.offset + u64::from(chunk.bytes.length());
                 let stop = chunk_end.min(end);

@@ -1,30 +1,41 @@
-//! The IndexedDB store: `models` (active + pending signed manifest per model), `shards`
-//! (verified shard metadata: a record here is what makes a shard visible), `chunks`
-//! (`[sha256, offset]` → bytes) and `partials` (a staged shard's stored length). Every write the
-//! download plan asks for is one transaction, and every write waits for its transaction to
-//! commit or abort (a `QuotaExceededError` at commit becomes `quota`). It decides nothing: what
-//! to write comes from `tessera-core`'s plan and the update logic.
+//! The worker's store: IndexedDB `models` (active + pending signed manifest per model) and
+//! `shards` (verified shard metadata: a record here is what makes a shard visible), over the
+//! shard bytes of [`ShardBytes`] (files in the origin private file system, or IndexedDB
+//! records). Every IndexedDB write is one transaction, awaited until it commits or aborts (a
+//! `QuotaExceededError` at commit becomes `quota`). It decides nothing: what to write comes
+//! from `tessera-core`'s plan and the update logic.
 
 use std::collections::BTreeSet;
 
-use js_sys::{Array, Object, Reflect, Uint8Array};
+use js_sys::Array;
 use tessera_core::Sha256Digest;
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{
-    IdbCursorDirection, IdbCursorWithValue, IdbKeyRange, IdbRequest, IdbTransactionMode,
-};
+use wasm_bindgen::JsValue;
+use web_sys::IdbTransactionMode;
 
+use crate::config::StorageChoice;
 use crate::error::SwError;
-use crate::idb::{self, Db, Tx};
+use crate::idb::{self, field, record, write, Db};
 use crate::js_error::{catch, JsError};
+use crate::shard_bytes::{Piece, ShardBytes};
 
 const DB_NAME: &str = "tessera";
-const DB_VERSION: u32 = 1;
+/// 2 added `opfs-shards`.
+const DB_VERSION: u32 = 2;
 const MODELS: &str = "models";
-const SHARDS: &str = "shards";
-const CHUNKS: &str = "chunks";
-const PARTIALS: &str = "partials";
-const ALL_STORES: &[&str] = &[MODELS, SHARDS, CHUNKS, PARTIALS];
+/// Verified shards whose bytes are IndexedDB records.
+const IDB_SHARDS: &str = "shards";
+/// Verified shards whose bytes are OPFS files: one list per backend, so a worker whose
+/// `storage` changed never takes the other backend's shards for its own.
+const OPFS_SHARDS: &str = "opfs-shards";
+/// Every object store, created on first use (the IndexedDB backend's too, so that switching
+/// backends never needs a schema upgrade).
+const ALL_STORES: &[&str] = &[
+    MODELS,
+    IDB_SHARDS,
+    OPFS_SHARDS,
+    crate::shard_bytes::idb::CHUNKS,
+    crate::shard_bytes::idb::PARTIALS,
+];
 
 const READ: IdbTransactionMode = IdbTransactionMode::Readonly;
 const WRITE: IdbTransactionMode = IdbTransactionMode::Readwrite;
@@ -42,19 +53,14 @@ pub struct ModelRecord {
     pub installing: bool,
 }
 
-/// One stored chunk: where it starts in its shard, and its bytes.
-#[derive(Debug)]
-pub struct Chunk {
-    /// Offset of the first byte within the shard.
-    pub offset: u64,
-    /// The bytes.
-    pub bytes: Uint8Array,
-}
-
-/// The open database.
+/// The open store.
 #[derive(Debug)]
 pub struct Store {
     db: Db,
+    /// Where shard bytes live.
+    pub bytes: ShardBytes,
+    /// The object store listing verified shards of [`bytes`](Self::bytes)' backend.
+    shards: &'static str,
 }
 
 fn err(context: &'static str) -> impl Fn(JsError) -> SwError {
@@ -65,54 +71,21 @@ fn key_hex(sha: &Sha256Digest) -> JsValue {
     JsValue::from_str(&sha.to_hex())
 }
 
-fn chunk_key(sha: &Sha256Digest, offset: u64) -> JsValue {
-    Array::of2(&key_hex(sha), &JsValue::from_f64(offset as f64)).into()
-}
-
-/// Every chunk key of `sha` up to `last` (inclusive).
-fn chunk_range(sha: &Sha256Digest, last: f64) -> Result<IdbKeyRange, SwError> {
-    let lower = chunk_key(sha, 0);
-    let upper: JsValue = Array::of2(&key_hex(sha), &JsValue::from_f64(last)).into();
-    catch(IdbKeyRange::bound(&lower, &upper)).map_err(err("key range"))
-}
-
-fn record(pairs: &[(&str, JsValue)]) -> JsValue {
-    let obj = Object::new();
-    for (k, v) in pairs {
-        let _ = Reflect::set(&obj, &JsValue::from_str(k), v);
-    }
-    obj.into()
-}
-
-fn field(value: &JsValue, key: &str) -> JsValue {
-    Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-/// Awaits every request (issued together, in order) of one transaction.
-async fn wait_all(requests: Vec<Result<IdbRequest, JsValue>>) -> Result<(), JsError> {
-    let mut waits = Vec::with_capacity(requests.len());
-    for r in requests {
-        waits.push(idb::wait(&catch(r)?));
-    }
-    for w in waits {
-        w.await?;
-    }
-    Ok(())
-}
-
-/// Issues `requests` in `tx` and waits until the transaction has committed.
-async fn write(tx: Tx, requests: Vec<Result<IdbRequest, JsValue>>) -> Result<(), JsError> {
-    wait_all(requests).await?;
-    tx.done().await
-}
-
 impl Store {
-    /// Opens (creating on first use) the tessera database.
-    pub async fn open() -> Result<Self, SwError> {
-        let db = idb::open(DB_NAME, DB_VERSION, ALL_STORES)
-            .await
-            .map_err(err("open database"))?;
-        Ok(Self { db })
+    /// Opens (creating on first use) the tessera database and the shard bytes `storage` picks.
+    pub async fn open(storage: StorageChoice) -> Result<Self, SwError> {
+        let (db, opfs) = futures_util::future::join(
+            idb::open(DB_NAME, DB_VERSION, ALL_STORES),
+            crate::shard_bytes::opfs::Opfs::open_if(storage),
+        )
+        .await;
+        let db = db.map_err(err("open database"))?;
+        let bytes = ShardBytes::open(storage, opfs, &db)?;
+        let shards = match bytes {
+            ShardBytes::Opfs(_) => OPFS_SHARDS,
+            ShardBytes::Idb(_) => IDB_SHARDS,
+        };
+        Ok(Self { db, bytes, shards })
     }
 
     /// Reads the value under `key` in store `name` (`undefined` when absent).
@@ -173,7 +146,7 @@ impl Store {
 
     /// Digests of every verified (visible) shard.
     pub async fn verified_shards(&self) -> Result<BTreeSet<String>, SwError> {
-        self.keys(SHARDS, "list shards").await
+        self.keys(self.shards, "list shards").await
     }
 
     async fn keys(
@@ -181,119 +154,70 @@ impl Store {
         name: &'static str,
         context: &'static str,
     ) -> Result<BTreeSet<String>, SwError> {
-        let read = async {
-            let tx = self.db.tx(&[name], READ)?;
-            let request = catch(tx.store(name)?.get_all_keys())?;
-            idb::wait(&request).await
-        };
-        let keys = read.await.map_err(err(context))?;
-        let keys: Array = keys.dyn_into().unwrap_or_default();
+        let keys: Array = idb::all_keys(&self.db, name).await.map_err(err(context))?;
         Ok(keys.iter().filter_map(|k| k.as_string()).collect())
     }
 
-    /// The stored length of a partially downloaded (staged) shard, if any.
+    /// The length staged for a partially downloaded shard, if any.
     pub async fn partial(&self, sha: &Sha256Digest) -> Result<Option<u64>, SwError> {
-        let value = self
-            .get(PARTIALS, &key_hex(sha))
-            .await
-            .map_err(err("read partial"))?;
-        Ok(field(&value, "offset").as_f64().map(|f| f as u64))
+        self.bytes.staged_len(sha).await
     }
 
-    /// In ONE transaction: stores `bytes` at `offset` of `sha`'s staging and records
-    /// `offset + len` as its stored length. `offset == 0` first drops whatever was staged.
+    /// Stores `piece` at `offset` of `sha`'s staging (`offset == 0` first drops what was
+    /// staged).
     pub async fn persist(
         &self,
         sha: &Sha256Digest,
         offset: u64,
-        bytes: &[u8],
+        piece: &Piece,
     ) -> Result<(), SwError> {
-        if bytes.is_empty() {
+        if piece.is_empty() {
             return Ok(());
         }
-        let context = "persist chunk";
-        let tx = self
-            .db
-            .tx(&[CHUNKS, PARTIALS], WRITE)
-            .map_err(err(context))?;
-        let chunks = tx.store(CHUNKS).map_err(err(context))?;
-        let partials = tx.store(PARTIALS).map_err(err(context))?;
-        let data: JsValue = Uint8Array::from(bytes).into();
-        let end = offset + bytes.len() as u64;
-        let partial = record(&[("offset", JsValue::from_f64(end as f64))]);
-        let mut requests = Vec::with_capacity(3);
-        if offset == 0 {
-            requests.push(chunks.delete(chunk_range(sha, f64::INFINITY)?.as_ref()));
-        }
-        requests.push(chunks.put_with_key(&data, &chunk_key(sha, offset)));
-        requests.push(partials.put_with_key(&partial, &key_hex(sha)));
-        write(tx, requests).await.map_err(err(context))
+        self.bytes.write(sha, offset, piece).await
     }
 
-    /// In ONE transaction: records `sha` as verified (visible) and drops its staging marker.
+    /// Records `sha` as verified (visible) in one transaction; its staged bytes are its bytes.
     pub async fn promote(&self, sha: &Sha256Digest, size: u64) -> Result<(), SwError> {
         let context = "promote shard";
-        let tx = self
-            .db
-            .tx(&[SHARDS, PARTIALS], WRITE)
-            .map_err(err(context))?;
-        let shards = tx.store(SHARDS).map_err(err(context))?;
-        let partials = tx.store(PARTIALS).map_err(err(context))?;
+        // Relaxed: if an OS crash loses this record, the shard's bytes are still staged whole
+        // and the next download hashes and promotes them again.
+        let tx = self.db.tx_relaxed(&[self.shards]).map_err(err(context))?;
+        let shards = tx.store(self.shards).map_err(err(context))?;
         let value = record(&[("size", JsValue::from_f64(size as f64))]);
-        let key = key_hex(sha);
-        let requests = vec![shards.put_with_key(&value, &key), partials.delete(&key)];
+        let requests = vec![shards.put_with_key(&value, &key_hex(sha))];
         write(tx, requests).await.map_err(err(context))
     }
 
-    /// In ONE transaction: deletes `sha`'s chunks, staging marker and verified record.
+    /// Makes `sha` invisible first (one transaction), then deletes its bytes: a reader never
+    /// sees a verified shard whose bytes are gone.
     pub async fn discard(&self, sha: &Sha256Digest) -> Result<(), SwError> {
         let context = "discard shard";
-        let tx = self
-            .db
-            .tx(&[SHARDS, CHUNKS, PARTIALS], WRITE)
+        let tx = self.db.tx(&[self.shards], WRITE).map_err(err(context))?;
+        let shards = tx.store(self.shards).map_err(err(context))?;
+        write(tx, vec![shards.delete(&key_hex(sha))])
+            .await
             .map_err(err(context))?;
-        let shards = tx.store(SHARDS).map_err(err(context))?;
-        let chunks = tx.store(CHUNKS).map_err(err(context))?;
-        let partials = tx.store(PARTIALS).map_err(err(context))?;
-        let key = key_hex(sha);
-        let requests = vec![
-            chunks.delete(chunk_range(sha, f64::INFINITY)?.as_ref()),
-            partials.delete(&key),
-            shards.delete(&key),
-        ];
-        write(tx, requests).await.map_err(err(context))
+        self.bytes.remove(sha).await
     }
 
-    /// The chunk of `sha` that holds byte `pos` (the last chunk starting at or before it).
-    pub async fn chunk_at(&self, sha: &Sha256Digest, pos: u64) -> Result<Option<Chunk>, SwError> {
-        let context = "read chunk";
-        let range = chunk_range(sha, pos as f64)?;
-        let read = async {
-            let tx = self.db.tx(&[CHUNKS], READ)?;
-            let request = catch(
-                tx.store(CHUNKS)?
-                    .open_cursor_with_range_and_direction(&range, IdbCursorDirection::Prev),
-            )?;
-            idb::wait(&request).await
-        };
-        let found = read.await.map_err(err(context))?;
-        let Ok(cursor) = found.dyn_into::<IdbCursorWithValue>() else {
-            return Ok(None);
-        };
-        let key = catch(cursor.key()).map_err(err(context))?;
-        let value = catch(cursor.value()).map_err(err(context))?;
-        let offset = Array::from(&key).get(1).as_f64().unwrap_or(0.0) as u64;
-        let bytes = Uint8Array::new(&value);
-        if offset + u64::from(bytes.length()) <= pos {
-            return Ok(None);
-        }
-        Ok(Some(Chunk { offset, bytes }))
-    }
-
-    /// Deletes every shard (verified or staged) whose digest is not in `keep`.
+    /// Deletes every shard (verified or staged) whose digest is not in `keep`. On OPFS it also
+    /// drops shard bytes an IndexedDB-backed worker (an earlier version, or `"storage":
+    /// "indexeddb"`) left: they can no longer be served.
     pub async fn gc(&self, keep: &BTreeSet<String>) -> Result<usize, SwError> {
+        if let ShardBytes::Opfs(_) = self.bytes {
+            use crate::shard_bytes::idb::{CHUNKS, PARTIALS};
+            let context = "drop IndexedDB shards";
+            let stores = [IDB_SHARDS, CHUNKS, PARTIALS];
+            let tx = self.db.tx(&stores, WRITE).map_err(err(context))?;
+            let mut clears = Vec::with_capacity(stores.len());
+            for name in stores {
+                clears.push(tx.store(name).map_err(err(context))?.clear());
+            }
+            write(tx, clears).await.map_err(err(context))?;
+        }
         let mut dead: BTreeSet<String> = self.verified_shards().await?;
-        dead.extend(self.keys(PARTIALS, "list partials").await?);
+        dead.extend(self.bytes.stored().await?);
         dead.retain(|k| !keep.contains(k));
         for hex in &dead {
             if let Ok(sha) = hex.parse::<Sha256Digest>() {

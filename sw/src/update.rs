@@ -1,16 +1,17 @@
 //! Installing and updating a model: fetch `{artifactsBase}NAME/manifest.json`, judge it with
 //! `UpdatePolicy::evaluate` against the last accepted manifest, store it as *pending*, download
-//! the shards the store lacks, hash every file whole from the store, then switch active ← pending
-//! in one transaction and collect garbage. The old version serves until the switch. Policy,
+//! the shards the store lacks (each verified against its signed digest before it becomes visible),
+//! then switch active ← pending in one transaction and collect garbage. A file is exactly its
+//! signed, ordered shards, so it is not hashed whole again (its sha256 stays in the manifest for
+//! other consumers). The old version serves until the switch. Policy,
 //! diffing and verification are `tessera-core`'s; this module only sequences them.
 
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use tessera_core::assemble::FileAssembly;
 use tessera_core::diff::missing_shards;
 use tessera_core::layout::{LogicalPath, ModelName};
-use tessera_core::manifest::{FileEntry, ShardRef};
+use tessera_core::manifest::ShardRef;
 use tessera_core::policy::Acceptance;
 use tessera_core::{Manifest, Sha256Digest};
 
@@ -193,7 +194,7 @@ async fn install(
             s.shards_done = shards_total;
             s.shards_in_flight = 0;
         });
-        verify_files(engine, &manifest).await?;
+        check_stored(engine, &manifest).await?;
     }
     if is_switch {
         // The atomic switch: one write of the model record.
@@ -224,40 +225,21 @@ fn ready_status(m: &Manifest) -> ModelStatus {
     s
 }
 
-/// Checks every file of `manifest` with core's [`FileAssembly`].
-async fn verify_files(engine: &Engine, manifest: &Manifest) -> Result<(), SwError> {
-    for file in &manifest.files {
-        verify_stored_file(engine, file).await?;
+/// Checks that every shard of `manifest` is stored verified (each was hashed against the
+/// signed digest when it was downloaded): a store that lost one fails with `store-corrupt`.
+async fn check_stored(engine: &Engine, manifest: &Manifest) -> Result<(), SwError> {
+    let have = engine.store.verified_shards().await?;
+    match missing_shards(manifest, |sha| have.contains(&sha.to_hex())).first() {
+        Some(shard) => Err(missing_shard(&shard.sha256)),
+        None => Ok(()),
     }
-    Ok(())
-}
-
-/// Checks one file with core's [`FileAssembly`], reading its shards chunk by chunk from the
-/// store.
-async fn verify_stored_file(engine: &Engine, file: &FileEntry) -> Result<(), SwError> {
-    let mut assembly = FileAssembly::new(file);
-    for shard in &file.shards {
-        let mut pos = 0;
-        while pos < shard.size {
-            let chunk = engine
-                .store
-                .chunk_at(&shard.sha256, pos)
-                .await?
-                .filter(|c| c.offset == pos)
-                .ok_or_else(|| missing_shard(&shard.sha256))?;
-            let bytes = chunk.bytes.to_vec();
-            pos += bytes.len() as u64;
-            assembly.update(&bytes)?;
-        }
-    }
-    Ok(assembly.finish()?)
 }
 
 /// Makes one file of `model` servable without downloading the rest of the model (a library
 /// reading `config.json` first must not wait for the weights): the manifest to serve it from —
 /// the active version when every shard of it is stored (the model is then ready), else the
 /// active or pending version's, else a newly fetched one, judged by core's policy and kept as
-/// pending — with that file's missing shards downloaded and the file checked whole.
+/// pending — with that file's missing shards downloaded and verified.
 /// `ensureModel` still installs the whole model and makes it active.
 pub async fn ensure_file(
     engine: &Rc<Engine>,
@@ -305,7 +287,6 @@ pub async fn ensure_file(
         .collect();
     missing.sort();
     missing.dedup();
-    let key = format!("{name}@{}/{path}", manifest.version);
     if !missing.is_empty() {
         storage::check_fits(&engine.store, name, &missing).await?;
         let total = manifest.unique_shard_bytes();
@@ -317,10 +298,6 @@ pub async fn ensure_file(
             .sum();
         let shards_total = manifest.unique_shards().len();
         download::fetch_shards(engine, name, missing, done.min(total), shards_total).await?;
-    }
-    if !engine.file_verified(&key) {
-        verify_stored_file(engine, &file).await?;
-        engine.mark_file_verified(key);
     }
     Ok(Rc::new(manifest))
 }

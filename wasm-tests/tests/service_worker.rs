@@ -9,6 +9,8 @@
 
 use js_sys::{Object, Promise, Reflect, Uint8Array};
 use tessera_core::{Manifest, Sha256Digest};
+use tessera_sw::config::StorageChoice;
+use tessera_sw::shard_bytes::Piece;
 use tessera_sw::store::Store;
 use tessera_sw::TesseraServiceWorker;
 use wasm_bindgen::{JsCast, JsValue};
@@ -33,12 +35,23 @@ fn base() -> &'static str {
 }
 
 fn config(chunk_size: u32) -> String {
+    config_with(chunk_size, "auto")
+}
+
+fn config_with(chunk_size: u32, storage: &str) -> String {
     let key = fixture(option_env!("TESSERA_TEST_KEY"), "TESSERA_TEST_KEY");
     format!(
         r#"{{"prefix": "/models/", "artifactsBase": "{}", "trustedKeys": [{key}],
-            "concurrency": 2, "chunkSize": {chunk_size}}}"#,
+            "concurrency": 2, "chunkSize": {chunk_size}, "storage": "{storage}"}}"#,
         base()
     )
+}
+
+/// `bytes` as a stored piece.
+fn piece(bytes: &[u8]) -> Piece {
+    let mut p = Piece::default();
+    p.push(Uint8Array::from(bytes));
+    p
 }
 
 fn expected_sha() -> &'static str {
@@ -193,9 +206,9 @@ async fn resumes_from_a_stored_prefix() {
         .unwrap()
         .shards[0];
     let shard = fetch_bytes(&format!("{}_shards/{}", base(), first.sha256)).await;
-    let store = Store::open().await.unwrap();
+    let store = Store::open(StorageChoice::Auto).await.unwrap();
     store
-        .persist(&first.sha256, 0, &shard[..20_000])
+        .persist(&first.sha256, 0, &piece(&shard[..20_000]))
         .await
         .unwrap();
     assert_eq!(store.partial(&first.sha256).await.unwrap(), Some(20_000));
@@ -206,7 +219,11 @@ async fn resumes_from_a_stored_prefix() {
         Some("ready")
     );
     assert_eq!(field(&status, "resumed").as_bool(), Some(true));
-    assert_eq!(store.partial(&first.sha256).await.unwrap(), None);
+    assert!(store
+        .verified_shards()
+        .await
+        .unwrap()
+        .contains(&first.sha256.to_hex()));
     assert_serves_the_file(&sw).await;
 }
 
@@ -220,9 +237,9 @@ async fn corrupt_stored_prefix_is_never_served() {
         .find(|f| f.path.as_str() == "model.bin")
         .unwrap()
         .shards[0];
-    let store = Store::open().await.unwrap();
+    let store = Store::open(StorageChoice::Auto).await.unwrap();
     store
-        .persist(&first.sha256, 0, &[0xAB; 30_000])
+        .persist(&first.sha256, 0, &piece(&[0xAB; 30_000]))
         .await
         .unwrap();
 
@@ -244,7 +261,7 @@ async fn evicted_shard_is_downloaded_again() {
     );
     let m = manifest().await;
     let victim = m.files[0].shards[1];
-    Store::open()
+    Store::open(StorageChoice::Auto)
         .await
         .unwrap()
         .discard(&victim.sha256)
@@ -325,7 +342,11 @@ async fn an_aborted_transaction_reports_its_error_instead_of_hanging() {
 async fn a_response_being_streamed_keeps_its_shards_through_garbage_collection() {
     use web_sys::{ReadableStream, ReadableStreamDefaultReader};
 
-    let sw = fresh(16 * 1024).await;
+    // The IndexedDB store streams record by record and knows when a response ended.
+    let sw = TesseraServiceWorker::create(config_with(16 * 1024, "indexeddb"))
+        .await
+        .unwrap();
+    let _ = send(&sw, "remove").await;
     let status = send(&sw, "ensure").await;
     assert_eq!(
         field(&status, "state").as_string().as_deref(),
@@ -347,7 +368,7 @@ async fn a_response_being_streamed_keeps_its_shards_through_garbage_collection()
 
     // Removing the model makes every shard garbage, but the open response still streams them.
     let _ = send(&sw, "remove").await;
-    let store = Store::open().await.unwrap();
+    let store = Store::open(StorageChoice::Indexeddb).await.unwrap();
     assert!(
         !store.verified_shards().await.unwrap().is_empty(),
         "shards were collected while a response was streaming them"
@@ -375,4 +396,28 @@ async fn sleep_ms(ms: i32) {
             .unwrap();
     });
     JsFuture::from(promise).await.unwrap();
+}
+
+#[test]
+async fn a_blob_answer_stays_readable_after_its_model_is_removed() {
+    // On OPFS a file is answered as a Blob over the shard files; the browser reads it at its
+    // own pace, so collection keeps those files for a while (a lease of at least 60 s).
+    let sw = fresh(16 * 1024).await;
+    let status = send(&sw, "ensure").await;
+    assert_eq!(
+        field(&status, "storage").as_string().as_deref(),
+        Some("opfs")
+    );
+    let resp = get(&sw, "model.bin", None, "GET").await;
+    assert_eq!(resp.status(), 200);
+    let _ = send(&sw, "remove").await;
+    let store = Store::open(StorageChoice::Opfs).await.unwrap();
+    assert!(
+        !store.bytes.stored().await.unwrap().is_empty(),
+        "shard files were deleted under a live Blob answer"
+    );
+    assert_eq!(
+        Sha256Digest::of(&body(&resp).await).to_hex(),
+        expected_sha()
+    );
 }

@@ -335,6 +335,25 @@ fn build_all_web(release: bool) -> Result<PathBuf> {
     web::build(&web::RUNTIME, release)
 }
 
+/// Scenario files that run a second time on the IndexedDB shard store (the store of browsers
+/// without OPFS in service workers): download, serve, Range, resume, corruption, update,
+/// offline, quota, per-file downloads, worker restarts and two tabs.
+const FALLBACK_STORE_SCENARIOS: &[&str] = &[
+    "first-load",
+    "range",
+    "resume-after-cut",
+    "resume-after-sw-stop",
+    "resume-range-ignored",
+    "corrupt-shard",
+    "corrupt-in-transit",
+    "update",
+    "offline",
+    "quota",
+    "per-file-download",
+    "restarted-worker",
+    "multi-tab",
+];
+
 /// The suites that run in headless Chromium against a real `tessera serve`: the wasm-bindgen
 /// tests inside a service worker and a dedicated worker, the Playwright scenarios (service
 /// worker, demo, inference runtime) over the release web build, and the benches'
@@ -351,6 +370,23 @@ fn browser_suites(tally: &mut Tally) -> Result {
     run_tests(
         Command::new("bash")
             .arg("playwright/run.sh")
+            .current_dir(root()),
+        tally,
+    )?;
+    // The service worker's storage scenarios again on the IndexedDB fallback (the store of
+    // browsers without OPFS in service workers).
+    run_tests(
+        Command::new("bash")
+            .arg("playwright/run.sh")
+            .env(
+                "PLAYWRIGHT_TESTS",
+                FALLBACK_STORE_SCENARIOS
+                    .iter()
+                    .map(|name| format!("playwright/tests/{name}.test.js"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+            .env("TESSERA_TEST_STORAGE", "indexeddb")
             .current_dir(root()),
         tally,
     )?;
