@@ -85,7 +85,8 @@ function fmtMemory(m) {
  * `{ before, peak, samples }` (bytes; see {@link heapBytes}).
  */
 async function swHeapWhileReading(c, reads) {
-  const before = heapBytes(await c.browser.serviceWorkerHeap());
+  // What the worker holds alive before the read (garbage of the download collected first).
+  const before = heapBytes(await c.browser.serviceWorkerHeap({ collect: true }));
   let peak = before;
   let samples = 0;
   let done = false;
@@ -157,7 +158,8 @@ async function measureSize(ctx, name, size, { reps, warmup }, notes) {
     for (const kind of ['tessera', 'workbox']) memory[kind] = await swHeapWhileReading(by[kind], plans[kind].whole);
     notes.push(
       `${fmtBytes(size)}: service worker memory while answering one whole-file read (CDP \`Runtime.getHeapUsage\` in the worker, ` +
-        'JS heap used + ArrayBuffer backing stores, the wasm memory among them; peak over samples every ~20 ms): ' +
+        'JS heap used + ArrayBuffer backing stores, the wasm memory among them; live memory after a forced GC before the read, ' +
+        'then the peak over samples every ~20 ms during it): ' +
         ['tessera', 'workbox'].map((k) => `${LABELS[k]} ${fmtMemory(memory[k])}`).join('; ') + '.',
     );
     if (cacheMisses.plain) {

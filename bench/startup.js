@@ -81,11 +81,12 @@ async function coldStart(ctx) {
       data: Object.fromEntries(KINDS.map((k) => [k, { cold: summary(runs[k].cold, 'ms'), warm: summary(runs[k].warm, 'ms') }])),
       notes: [
         extra > 0
-          ? `tessera's cold start costs ${fmtMs(extra)} more than Workbox's: it instantiates its wasm (from the copy in Cache Storage), ` +
-            'parses the config and opens IndexedDB before it can answer, where Workbox only evaluates ~20 kB of JS and asks Cache Storage. ' +
-            'It is paid once per worker start (the browser stops idle workers after ~30 s), not per request; ' +
-            'what would close it: keeping the compiled module (V8 caches wasm compiled from Cache Storage responses after a few starts) ' +
-            'and answering from IndexedDB before the config is parsed.'
+          ? `tessera's cold start costs ${fmtMs(extra)} more than Workbox's: it instantiates its wasm (from the copy in Cache Storage, ` +
+            'fetched from Cache Storage together with the config), opens IndexedDB and the OPFS shard directory (concurrently), reads the ' +
+            "model's accepted manifest and verifies its signature, and lists the shard's files before it can answer, where Workbox only " +
+            'evaluates ~20 kB of JS and asks Cache Storage. It is paid once per worker start (the browser stops idle workers after ~30 s), ' +
+            'not per request; what would close more of it: keeping the compiled module across starts and recording each shard\'s piece ' +
+            'files with its verified record (no directory listing on the first answer).'
           : `tessera's cold start is within ${fmtMs(-extra)} of Workbox's or faster.`,
       ],
     };
@@ -132,7 +133,7 @@ async function downloadSizes(ctx) {
     ],
     data: { unit: 'bytes', swWasm, swJs, runtimeWasm, workboxJs },
     notes: [
-      `The service worker ships ${fmtBytes(swWasm.brotli)} of brotli'd wasm (target ≤ 250 kB): IndexedDB, fetch, sha256, Ed25519, policy, download plan and Range. ` +
+      `The service worker ships ${fmtBytes(swWasm.brotli)} of brotli'd wasm (target ≤ 250 kB): OPFS and IndexedDB, fetch, WebCrypto, Ed25519, policy, download plan and Range. ` +
         'Workbox is smaller because it verifies nothing and stores whole responses; it is fetched once and then comes from the HTTP cache / SW script cache.',
     ],
   };

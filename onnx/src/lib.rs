@@ -6,6 +6,8 @@
 //! engines that do implement.
 
 pub mod engine;
+#[cfg(feature = "tract")]
+pub mod tract;
 
 use std::collections::HashSet;
 

@@ -54,29 +54,31 @@ export class Browser {
    * The JS heap of the running service worker (CDP `Runtime.getHeapUsage` in its target, reached
    * through `Target.attachToTarget` from the page's session): `{ usedSize, totalSize,
    * backingStorageSize }` in bytes — `backingStorageSize` counts ArrayBuffer backing stores, the
-   * wasm memory among them. `null` when no service worker runs.
+   * wasm memory among them. `null` when no service worker runs. `collect`: run a full garbage
+   * collection in the worker first (CDP `HeapProfiler.collectGarbage`), so only live memory counts.
    */
-  async serviceWorkerHeap() {
+  async serviceWorkerHeap({ collect = false } = {}) {
     const { targetInfos } = await this.cdp.send('Target.getTargets');
     const sw = targetInfos.find((t) => t.type === 'service_worker');
     if (!sw) return null;
     const { sessionId } = await this.cdp.send('Target.attachToTarget', { targetId: sw.targetId, flatten: false });
     try {
-      const answer = new Promise((resolve) => {
-        const onMessage = (event) => {
-          if (event.sessionId !== sessionId) return;
-          const msg = JSON.parse(event.message);
-          if (msg.id !== 1) return;
-          this.cdp.off('Target.receivedMessageFromTarget', onMessage);
-          resolve(msg.result ?? null);
-        };
-        this.cdp.on('Target.receivedMessageFromTarget', onMessage);
-      });
-      await this.cdp.send('Target.sendMessageToTarget', {
-        sessionId,
-        message: JSON.stringify({ id: 1, method: 'Runtime.getHeapUsage' }),
-      });
-      return await answer;
+      const call = async (id, method) => {
+        const answer = new Promise((resolve) => {
+          const onMessage = (event) => {
+            if (event.sessionId !== sessionId) return;
+            const msg = JSON.parse(event.message);
+            if (msg.id !== id) return;
+            this.cdp.off('Target.receivedMessageFromTarget', onMessage);
+            resolve(msg.result ?? null);
+          };
+          this.cdp.on('Target.receivedMessageFromTarget', onMessage);
+        });
+        await this.cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method }) });
+        return answer;
+      };
+      if (collect) await call(1, 'HeapProfiler.collectGarbage');
+      return await call(2, 'Runtime.getHeapUsage');
     } finally {
       await this.cdp.send('Target.detachFromTarget', { sessionId }).catch(() => {});
     }

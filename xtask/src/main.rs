@@ -13,6 +13,7 @@
 
 mod bench;
 mod demo;
+mod edge_worker;
 mod setup;
 mod web;
 
@@ -291,6 +292,7 @@ fn test(no_lint: bool, no_browser: bool) -> Result {
             "-D",
             "warnings",
         ]))?;
+        edge_worker::lint()?;
     }
     core_has_no_browser_deps()?;
     let mut tally = Tally::default();
@@ -320,7 +322,10 @@ fn test(no_lint: bool, no_browser: bool) -> Result {
             } else {
                 browser_suites(&mut tally)
             }
-        });
+        })
+        // The edge worker on local workerd against `tessera serve` (its edgeUrl check uses the
+        // web build the browser suites made, and is skipped without it).
+        .and_then(|()| edge_worker::test(&mut tally));
     // The closing line CI reads: every suite's results, summed.
     println!(
         "\nxtask: {} passed, {} failed, {} skipped",

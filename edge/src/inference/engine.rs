@@ -258,9 +258,10 @@ mod backend {
     use tessera_onnx::engine::{EngineError, EngineSession, InferenceEngine};
 
     use super::{panic_message, ModelSignature};
-    use crate::inference::engines::{tract::Tract, wonnx::Wonnx, EngineKind};
+    use crate::inference::engines::{wonnx::Wonnx, EngineKind, TRACT_NATIVE};
     use crate::inference::error::InferenceError;
     use crate::inference::model::LoadedModel;
+    use tessera_onnx::tract::Tract;
 
     /// Reads a model's inputs and outputs from its ONNX graph.
     pub(crate) fn inspect(bytes: &[u8], model: &str) -> Result<ModelSignature, InferenceError> {
@@ -317,7 +318,7 @@ mod backend {
         /// Starts `kind`'s engine (wonnx probes for a GPU adapter the way it will pick one).
         pub(crate) fn start(kind: EngineKind) -> Result<Self, String> {
             let engine: Box<dyn InferenceEngine> = match kind {
-                EngineKind::Tract => Box::new(Tract::new()),
+                EngineKind::Tract => Box::new(Tract::new(TRACT_NATIVE)),
                 EngineKind::Wonnx => Box::new(Wonnx::start().map_err(|e| match e {
                     EngineError::Unavailable(reason) => reason,
                     other => other.to_string(),

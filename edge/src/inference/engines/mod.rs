@@ -15,8 +15,6 @@ use std::fmt;
 use std::str::FromStr;
 
 #[cfg(feature = "inference")]
-pub(crate) mod tract;
-#[cfg(feature = "inference")]
 pub(crate) mod wonnx;
 
 /// The name `tract` reports in answers and metrics.

@@ -1,42 +1,42 @@
-//! tract-onnx on the CPU (`"tract-native"`), behind `tessera_onnx::engine`.
+//! tract-onnx on the CPU, behind [`crate::engine`] (feature `tract`): natively on the edge server
+//! (`"tract-native"`) and compiled to wasm32 in the edge worker (`"tract-wasm"`).
 //!
 //! A session is an optimized, runnable plan (`Arc<TypedSimplePlan>`) whose inputs are pinned to
 //! the signature's static shapes and dtypes and whose outputs are the signature's, in its order.
 //! `SimplePlan::run(&Arc<Self>, …)` spawns a fresh `SimpleState` per call and the plan itself
-//! is immutable (`Send + Sync`), so one plan could be shared by every worker. The edge does not
-//! share it: like wonnx sessions, each worker builds (and self-tests) its own, which keeps the
-//! worker engine-agnostic and every session independently verified; the cost is one plan per
-//! worker in memory (the weights, ~28 MB for the demo recommender, once per core).
+//! is immutable (`Send + Sync`). It does not choose engines or own workers: its hosts do.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tessera_core::infer::{InputTensor, TensorData};
-use tessera_core::manifest::DType;
-use tessera_onnx::engine::{
+use crate::engine::{
     shape_output, EngineError, EngineFuture, EngineSession, InferenceEngine, Outputs,
 };
-use tessera_onnx::{ModelSignature, OutputSpec};
+use crate::{ModelSignature, OutputSpec};
+use tessera_core::infer::{InputTensor, TensorData};
+use tessera_core::manifest::DType;
 use tract_onnx::prelude::{
     DatumType, Framework as _, InferenceFact, InferenceModelExt as _, IntoRunnable as _,
     IntoTValue as _, TValue, TVec, Tensor, TypedSimplePlan,
 };
 
-use super::TRACT_NATIVE;
-
-/// The tract engine. Nothing to probe: it runs wherever the server does.
-#[derive(Debug, Default)]
-pub(crate) struct Tract(());
+/// The tract engine. Nothing to probe: it runs wherever its host does.
+#[derive(Debug)]
+pub struct Tract {
+    name: &'static str,
+}
 
 impl Tract {
-    pub(crate) fn new() -> Self {
-        Self(())
+    /// The engine, reporting `name` in answers and metrics (`"tract-native"` on the edge server,
+    /// `"tract-wasm"` compiled to wasm32).
+    pub fn new(name: &'static str) -> Self {
+        Self { name }
     }
 }
 
 impl InferenceEngine for Tract {
     fn name(&self) -> &'static str {
-        TRACT_NATIVE
+        self.name
     }
 
     fn build<'a>(
@@ -218,7 +218,7 @@ fn from_tract(value: &Tensor) -> Result<TensorData, EngineError> {
 mod tests {
     use super::*;
 
-    /// What the module doc says: a plan could be shared by every worker (it is not, by choice).
+    /// What the module doc says: a plan is immutable and shareable across threads.
     #[test]
     fn a_plan_is_send_and_sync() {
         fn shareable<T: Send + Sync>() {}
