@@ -44,16 +44,22 @@ pub async fn available() -> Option<u64> {
 }
 
 /// Fails with `quota` when the shards still `missing` (less what is already staged of them)
-/// do not fit in the storage left.
-pub async fn check_fits(store: &Store, model: &str, missing: &[ShardRef]) -> Result<(), SwError> {
-    let Some(available) = available().await else {
-        return Ok(());
-    };
-    let mut needed = 0u64;
+/// do not fit in the storage left; else returns the bytes already staged of them (read once
+/// here: on OPFS each lookup lists a shard's files).
+pub async fn check_fits(store: &Store, model: &str, missing: &[ShardRef]) -> Result<u64, SwError> {
+    let (mut staged, mut needed) = (0u64, 0u64);
     for shard in missing {
-        let staged = store.partial(&shard.sha256).await?.unwrap_or(0);
-        needed = needed.saturating_add(shard.size.saturating_sub(staged));
+        let stored = store
+            .partial(&shard.sha256)
+            .await?
+            .unwrap_or(0)
+            .min(shard.size);
+        staged += stored;
+        needed = needed.saturating_add(shard.size - stored);
     }
+    let Some(available) = available().await else {
+        return Ok(staged);
+    };
     if needed > available {
         return Err(SwError::Quota {
             model: model.to_owned(),
@@ -61,5 +67,5 @@ pub async fn check_fits(store: &Store, model: &str, missing: &[ShardRef]) -> Res
             available,
         });
     }
-    Ok(())
+    Ok(staged)
 }

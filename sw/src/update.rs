@@ -167,14 +167,9 @@ async fn install(
         (Some(version.clone()), None)
     };
     if !missing.is_empty() {
-        storage::check_fits(&engine.store, name, &missing).await?;
         // Bytes staged by an earlier, interrupted download count as done from the first
         // report on, so progress never jumps back when the download resumes them.
-        let mut staged = 0u64;
-        for shard in &missing {
-            let stored = engine.store.partial(&shard.sha256).await?.unwrap_or(0);
-            staged += stored.min(shard.size);
-        }
+        let staged = storage::check_fits(&engine.store, name, &missing).await?;
         engine.update_status(name, true, |s| {
             *s = ModelStatus::new(name, State::Downloading);
             s.version = shown_version.clone();
