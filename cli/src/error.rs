@@ -78,6 +78,9 @@ pub enum CliError {
     /// The edge server failed.
     #[error(transparent)]
     Serve(#[from] EdgeError),
+    /// `tessera check` could not run, or found failing rows.
+    #[error(transparent)]
+    Check(#[from] crate::check::CheckError),
 }
 
 impl ErrorCode for CliError {
@@ -94,6 +97,7 @@ impl ErrorCode for CliError {
             Self::VerifyFailed { .. } => "verify-failed",
             Self::Runtime(_) => "runtime-failed",
             Self::Serve(e) => e.code(),
+            Self::Check(e) => e.code(),
         }
     }
 }
@@ -108,6 +112,7 @@ impl CliError {
             | Self::InvalidTtl { .. }
             | Self::AuthAudienceMissing
             | Self::InvalidName(_) => EXIT_USAGE,
+            Self::Check(e) => e.exit_code(),
             _ => EXIT_FAILURE,
         }
     }

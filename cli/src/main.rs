@@ -6,6 +6,7 @@
 //! `tessera-edge`. Failures print `error[code]: message` on stderr and exit 1 (2 for bad
 //! arguments); no input makes it panic.
 
+mod check;
 mod commands;
 mod error;
 mod progress;
@@ -51,6 +52,9 @@ enum Command {
     Token(token::TokenArgs),
     /// Write the manifests every client must refuse (with their codes), for testing clients.
     HostileManifests(hostile::HostileArgs),
+    /// Audit a live deployment (TLS, HSTS, HTTP/2, CSP, CORS, Range, caching, signatures, auth,
+    /// rate limits): one pass/warn/fail row per finding, exit 1 on any fail.
+    Check(check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +81,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve::run(args),
         Command::Token(args) => token::run(args),
         Command::HostileManifests(args) => hostile::run(args),
+        Command::Check(args) => Ok(check::run(args)?),
     }
 }
 
