@@ -19,6 +19,7 @@ pub mod dsse;
 pub mod error;
 pub mod fallback;
 pub mod hostile;
+pub mod housekeeping;
 pub mod infer;
 pub mod keys;
 pub mod layout;

@@ -24,6 +24,55 @@ export interface ModelStatus {
   storage?: 'opfs' | 'indexeddb';
 }
 
+/** One stored version of a model, as `Tessera.storage()` lists it. */
+export interface StoredModel {
+  name: string;
+  version: string;
+  /** The version being served (false: an update or file-by-file download not switched to yet). */
+  active: boolean;
+  /** Bytes stored for this version only: what removing it frees. */
+  bytes: number;
+  /** Bytes stored that other stored models or versions use too. */
+  sharedBytes: number;
+  /** Bytes of this version not stored yet (an unfinished download). */
+  missingBytes: number;
+  /** When the worker last served a byte of the model, ms since the epoch (null: never). */
+  lastUsed: number | null;
+  /** Whether the browser granted this origin persistent storage. */
+  persisted: boolean;
+  backend: 'opfs' | 'indexeddb';
+}
+
+/** What `Tessera.storage()` reports. */
+export interface StorageReport {
+  /** Every stored model version, active ones first, by name. */
+  models: StoredModel[];
+  /** Bytes of all distinct stored shards the listed versions use. */
+  bytes: number;
+  /** The origin's usage and quota from navigator.storage.estimate() (null if unknown). */
+  usage: number | null;
+  quota: number | null;
+  persisted: boolean;
+  backend: 'opfs' | 'indexeddb';
+}
+
+/** What `Tessera.estimate(name)` answers: the cost of installing a model. */
+export interface DownloadEstimate {
+  model: string;
+  /** The stored version (active, else pending), else the one the server publishes. */
+  version: string;
+  /** Bytes of the version (its distinct shards). */
+  bytes: number;
+  /** Bytes not stored yet. */
+  missing: number;
+  /** Seconds to download `missing` at the measured speed; 0 when nothing is missing, null before any download was measured. */
+  etaSeconds: number | null;
+  /** The measured download speed (median of recent shard downloads), null before any. */
+  bytesPerSecond: number | null;
+  /** Bytes the origin may still store (null if the browser does not say). */
+  available: number | null;
+}
+
 /** An error reported by the tessera service worker; `code` is stable. */
 export class TesseraError extends Error {
   constructor(code: string, message: string);
@@ -51,6 +100,10 @@ export const Tessera: {
   status(name: string): Promise<ModelStatus>;
   remove(name: string): Promise<void>;
   checkUpdate(name: string): Promise<ModelStatus>;
+  /** Stored models and versions with their sizes, shared bytes and last use. */
+  storage(): Promise<StorageReport>;
+  /** Size of a model, bytes still to download and the time that takes at the measured speed. */
+  estimate(name: string): Promise<DownloadEstimate>;
   setToken(token: string): Promise<void>;
   /** Broadcast progress of every model; returns the unsubscribe function. */
   onProgress(listener: (s: ModelStatus) => void): () => void;

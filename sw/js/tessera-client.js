@@ -229,6 +229,28 @@ export const Tessera = {
     await call({ op: 'remove', model: name });
   },
 
+  /**
+   * What tessera stores: `{ models, bytes, usage, quota, persisted, backend }`, where `models`
+   * lists every stored model version as `{ name, version, active, bytes, sharedBytes,
+   * missingBytes, lastUsed, persisted, backend }`: `bytes` are stored only by this version (what
+   * removing it frees), `sharedBytes` are shared with other stored models or versions, and
+   * `lastUsed` is when the worker last served a byte of it (ms since the epoch, or null).
+   */
+  storage() {
+    return call({ op: 'storage' });
+  },
+
+  /**
+   * What installing a model would cost, to ask the user before a big download:
+   * `{ model, version, bytes, missing, etaSeconds, bytesPerSecond, available }`. `missing` is
+   * what is not stored yet; `etaSeconds` is `missing` at the download speed this worker measured
+   * (median of recent shard downloads), 0 when nothing is missing, null before any download was
+   * measured. For a model not stored, the published manifest is fetched and checked (not stored).
+   */
+  estimate(name) {
+    return call({ op: 'estimate', model: name });
+  },
+
   /** Checks for a newer signed version and installs it (the old one serves until the switch). */
   checkUpdate(name, opts = {}) {
     return call({ op: 'check-update', model: name }, opts);

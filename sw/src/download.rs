@@ -6,7 +6,7 @@
 //! The bytes stay JS arrays: the plan is fed their lengths and digests ([`Hashing::ByCaller`]).
 //! It decides nothing on its own: ranges, checks, retries and verdicts are the plan's.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use futures_util::future::{select, Either, LocalBoxFuture};
@@ -49,6 +49,14 @@ struct Driver<'a> {
     /// the digest is then taken from memory instead of reading the files back (at most one
     /// shard per request in flight).
     staged: RefCell<std::collections::HashMap<tessera_core::Sha256Digest, Piece>>,
+    /// Bytes this download received (every request together).
+    received: Cell<u64>,
+    /// `received` and the time when the last shard completed (or the download started): each
+    /// completed shard records the bytes received since over the time since as a download
+    /// speed measurement, so requests running in parallel count together.
+    mark: Cell<(u64, u64)>,
+    /// Whether this download recorded a speed measurement.
+    measured: Cell<bool>,
 }
 
 /// Times a download waits for another one in this worker to finish shards it needs, before it
@@ -114,8 +122,19 @@ async fn run(
         shards_base,
         resumed,
         staged: RefCell::default(),
+        received: Cell::new(0),
+        mark: Cell::new((0, now_ms())),
+        measured: Cell::new(false),
     };
-    driver.drive().await
+    let result = driver.drive().await;
+    if driver.measured.get() {
+        // Kept for the next instance of the worker (the browser stops idle workers): one
+        // small write per download.
+        if let Some(rate) = engine.measured_speed() {
+            let _ = engine.store.put_download_speed(rate).await;
+        }
+    }
+    result
 }
 
 /// Feeds the plan what the store holds; `true` when some staged bytes are resumed. A shard
@@ -306,6 +325,7 @@ impl Driver<'_> {
             .handle_body_len(req.id, piece.len(), now_ms())?;
         match action {
             ChunkAction::Persist { shard, offset, .. } => {
+                self.received.set(self.received.get() + piece.len());
                 self.engine
                     .store
                     .persist(&shard.sha256, offset, &piece)
@@ -325,6 +345,7 @@ impl Driver<'_> {
         match end {
             EndAction::Verified { shard } => {
                 self.engine.store.promote(&shard.sha256, shard.size).await?;
+                self.measure();
                 self.progress(true);
                 Ok(())
             }
@@ -352,6 +373,19 @@ impl Driver<'_> {
                 Box::pin(self.apply_end(verdict)).await
             }
             EndAction::Failed(f) => self.apply_failed(f).await,
+        }
+    }
+
+    /// A shard completed: records the bytes received since the last completion over the time
+    /// since as one download speed measurement.
+    fn measure(&self) {
+        let now = now_ms();
+        let received = self.received.get();
+        let (bytes, at) = self.mark.replace((received, now));
+        if received > bytes {
+            self.engine
+                .record_download(received - bytes, now.saturating_sub(at));
+            self.measured.set(true);
         }
     }
 

@@ -1,14 +1,16 @@
 //! The worker's shared state: configuration, store, auth, each model's last status, the models
 //! known ready, and one in-flight install/update per model (single flight: concurrent `ensure`s
 //! and fetches await the same download), and the shards open responses are streaming (kept from
-//! garbage collection). It routes status changes to ports and clients; the work itself lives in
-//! `update`, `download` and `serve`.
+//! garbage collection), when each model was last served and the download speed measured (for
+//! `storage()` and `estimate()`). It routes status changes to ports and clients; the work itself
+//! lives in `update`, `download` and `serve`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use futures_util::future::{FutureExt as _, LocalBoxFuture, Shared};
+use tessera_core::housekeeping::{should_record_use, SpeedMeter};
 use tessera_core::layout::{shard_path, ModelName};
 use tessera_core::manifest::ShardRef;
 use tessera_core::{Manifest, Sha256Digest};
@@ -46,6 +48,19 @@ pub struct Engine {
     gc_deferred: Cell<bool>,
     /// Shards a download in this worker is fetching: no second download fetches them at once.
     downloading: RefCell<HashSet<Sha256Digest>>,
+    /// Per model: when this worker last served a byte of it, and last wrote that down.
+    usage: RefCell<HashMap<String, Usage>>,
+    /// Download speed measured by this worker (one measurement per completed shard).
+    speed: RefCell<SpeedMeter>,
+}
+
+/// A model's use as this worker saw it (ms since the epoch).
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    /// The last time a byte of it was served.
+    served: u64,
+    /// The last time its record's `lastUsed` was written (or is being written).
+    written: Option<u64>,
 }
 
 /// Delivers statuses to listening ports and every client. Non-forced (progress) updates of a
@@ -121,6 +136,64 @@ impl Engine {
             leases: RefCell::default(),
             gc_deferred: Cell::new(false),
             downloading: RefCell::default(),
+            usage: RefCell::default(),
+            speed: RefCell::default(),
+        }
+    }
+
+    /// Notes that a byte of `model` is being served now: remembered in memory every time, and
+    /// written to the model's record when core's [`should_record_use`] says (at most once per
+    /// minute per model), in the background: serving never waits for it.
+    pub fn note_use(self: &Rc<Self>, model: &str) {
+        let now = js_sys::Date::now();
+        // Milliseconds since the epoch: positive and far below 2^53.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let now_ms = now as u64;
+        let write = {
+            let mut usage = self.usage.borrow_mut();
+            let entry = usage.entry(model.to_owned()).or_default();
+            entry.served = entry.served.max(now_ms);
+            let write = should_record_use(entry.written, now_ms);
+            if write {
+                entry.written = Some(now_ms);
+            }
+            write
+        };
+        if write {
+            let engine = self.clone();
+            let model = model.to_owned();
+            wasm_bindgen_futures::spawn_local(async move {
+                if engine.store.touch(&model, now).await.is_err() {
+                    // Try again on the next request.
+                    if let Some(entry) = engine.usage.borrow_mut().get_mut(&model) {
+                        entry.written = None;
+                    }
+                }
+            });
+        }
+    }
+
+    /// The last time this worker served a byte of `model` (ms since the epoch), if it did.
+    pub fn last_served(&self, model: &str) -> Option<u64> {
+        self.usage.borrow().get(model).map(|u| u.served)
+    }
+
+    /// Records a download measurement: `bytes` received in `ms` milliseconds.
+    pub fn record_download(&self, bytes: u64, ms: u64) {
+        self.speed.borrow_mut().record(bytes, ms);
+    }
+
+    /// The download speed this worker measured (median of recent measurements), if any.
+    pub fn measured_speed(&self) -> Option<f64> {
+        self.speed.borrow().bytes_per_second()
+    }
+
+    /// The download speed to estimate with: measured by this worker, else the figure an
+    /// earlier instance kept in the store, else `None`.
+    pub async fn download_speed(&self) -> Option<f64> {
+        match self.measured_speed() {
+            Some(rate) => Some(rate),
+            None => self.store.download_speed().await.ok().flatten(),
         }
     }
 
@@ -261,6 +334,7 @@ impl Engine {
     pub async fn remove(self: &Rc<Self>, model: &ModelName) -> Result<ModelStatus, SwError> {
         self.store.delete_model(model.as_str()).await?;
         self.forget_ready(model.as_str());
+        self.usage.borrow_mut().remove(model.as_str());
         update::collect_garbage(self).await?;
         let status = ModelStatus::new(model.as_str(), State::Absent);
         self.publish(status.clone(), true);

@@ -23,6 +23,8 @@ pub mod fetcher;
 #[cfg(target_arch = "wasm32")]
 pub mod hash;
 #[cfg(target_arch = "wasm32")]
+pub mod housekeeping;
+#[cfg(target_arch = "wasm32")]
 pub mod idb;
 #[cfg(target_arch = "wasm32")]
 pub mod serve;
@@ -144,9 +146,15 @@ mod worker {
             engine.auth.set(str_field(&data, "token"));
             return Ok(JsValue::NULL);
         }
+        if op == "storage" {
+            return crate::housekeeping::storage(&engine).await;
+        }
         let model: ModelName = str_field(&data, "model")
             .ok_or_else(|| SwError::BadRequest(format!("op {op} needs a model")))?
             .parse()?;
+        if op == "estimate" {
+            return crate::housekeeping::estimate(&engine, &model).await;
+        }
         let status = match op.as_str() {
             "ensure" | "check-update" => {
                 let listener = port.map(|p| engine.listen(model.as_str(), p));
@@ -210,8 +218,9 @@ mod worker {
             future_to_promise(async move { Ok(serve::respond(engine, request).await.into()) })
         }
 
-        /// Handles a page message `{ tessera: 1, op, model?, token? }`, answering on `port`
-        /// (progress, then one result). Resolves when done; never rejects.
+        /// Handles a page message `{ tessera: 1, op, model?, token? }` (`op`: `ensure`,
+        /// `check-update`, `status`, `remove`, `estimate`, `storage`, `set-token`), answering on
+        /// `port` (progress, then one result). Resolves when done; never rejects.
         pub fn message(&self, data: JsValue, port: Option<MessagePort>) -> Promise {
             let engine = self.engine.clone();
             future_to_promise(async move {

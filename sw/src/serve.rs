@@ -115,6 +115,8 @@ async fn serve(engine: Rc<Engine>, request: &Request) -> Result<Response, SwErro
     if method == "HEAD" || from == to {
         return build(status, &headers, None);
     }
+    // A byte of the model is served: its last use (in memory; in its record once a minute).
+    engine.note_use(model.as_str());
     let segments = segments(&file, from, to);
     if let ShardBytes::Opfs(opfs) = &engine.store.bytes {
         let body = blob_body(&engine, opfs, &segments).await;

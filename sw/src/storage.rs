@@ -28,8 +28,21 @@ pub async fn persist() -> bool {
         .unwrap_or(false)
 }
 
-/// Bytes this origin may still store, if the browser says.
-pub async fn available() -> Option<u64> {
+/// Whether the browser granted this origin persistent storage (`navigator.storage.persisted()`,
+/// which asks nothing of the user); `false` when it cannot tell.
+pub async fn persisted() -> bool {
+    let Ok(promise) = catch(manager().persisted()) else {
+        return false;
+    };
+    await_promise(promise)
+        .await
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
+/// `(usage, quota)` of this origin in bytes, if the browser says (`navigator.storage.estimate()`).
+pub async fn estimate() -> Option<(u64, u64)> {
     let estimate = await_promise(catch(manager().estimate()).ok()?)
         .await
         .ok()?;
@@ -40,7 +53,13 @@ pub async fn available() -> Option<u64> {
     };
     let quota = number("quota")?;
     let usage = number("usage").unwrap_or(0.0);
-    Some((quota - usage).max(0.0) as u64)
+    Some((usage.max(0.0) as u64, quota.max(0.0) as u64))
+}
+
+/// Bytes this origin may still store, if the browser says.
+pub async fn available() -> Option<u64> {
+    let (usage, quota) = estimate().await?;
+    Some(quota.saturating_sub(usage))
 }
 
 /// Fails with `quota` when the shards still `missing` (less what is already staged of them)

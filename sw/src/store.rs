@@ -1,4 +1,5 @@
-//! The worker's store: IndexedDB `models` (active + pending signed manifest per model) and
+//! The worker's store: IndexedDB `models` (active + pending signed manifest per model, and when
+//! it was last served; plus the last measured download speed under a key no model can have) and
 //! `shards` (verified shard metadata: a record here is what makes a shard visible), over the
 //! shard bytes of [`ShardBytes`] (files in the origin private file system, or IndexedDB
 //! records). Every IndexedDB write is one transaction, awaited until it commits or aborts (a
@@ -8,6 +9,7 @@
 use std::collections::BTreeSet;
 
 use js_sys::Array;
+use tessera_core::layout::ModelName;
 use tessera_core::Sha256Digest;
 use wasm_bindgen::JsValue;
 use web_sys::IdbTransactionMode;
@@ -37,6 +39,10 @@ const ALL_STORES: &[&str] = &[
     crate::shard_bytes::idb::PARTIALS,
 ];
 
+/// Key of the last measured download speed in the models store: not a model name (those start
+/// with a letter or digit), so it never meets a model's record.
+pub const SPEED_KEY: &str = "_download-speed";
+
 const READ: IdbTransactionMode = IdbTransactionMode::Readonly;
 const WRITE: IdbTransactionMode = IdbTransactionMode::Readwrite;
 
@@ -51,6 +57,10 @@ pub struct ModelRecord {
     /// has not finished: a worker that starts resumes it. A pending version stored only for
     /// files fetched one by one is not downloaded whole.
     pub installing: bool,
+    /// When the worker last recorded serving a byte of the model (ms since the epoch; at most
+    /// once per minute, see `tessera_core::housekeeping`). Read only: [`Store::put_model`]
+    /// keeps the stored value, [`Store::touch`] alone writes it.
+    pub last_used: Option<u64>,
 }
 
 /// The open store.
@@ -108,30 +118,99 @@ impl Store {
             active: field(&value, "active").as_string(),
             pending: field(&value, "pending").as_string(),
             installing: field(&value, "installing").as_bool().unwrap_or(false),
+            // Milliseconds since the epoch: a whole, positive number below 2^53.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            last_used: field(&value, "lastUsed")
+                .as_f64()
+                .filter(|t| t.is_finite() && *t >= 0.0)
+                .map(|t| t as u64),
         }))
     }
 
-    /// Names of every stored model.
+    /// Names of every stored model (keys of the models store that are model names: the
+    /// worker's own figures, such as [`SPEED_KEY`], are not).
     pub async fn model_names(&self) -> Result<Vec<String>, SwError> {
         Ok(self
             .keys(MODELS, "list models")
             .await?
             .into_iter()
+            .filter(|k| k.parse::<ModelName>().is_ok())
             .collect())
     }
 
     /// Writes `model`'s record in one transaction (this is the atomic active ← pending switch).
+    /// The record's `lastUsed` is read and kept in the same transaction (the put is issued from
+    /// the read's completion, while the transaction is still active), so a concurrent
+    /// [`touch`](Self::touch) is never lost nor undone.
     pub async fn put_model(&self, model: &str, rec: &ModelRecord) -> Result<(), SwError> {
         let to_js = |s: &Option<String>| s.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+        let key = JsValue::from_str(model);
+        let context = "write model";
+        let tx = self.db.tx(&[MODELS], WRITE).map_err(err(context))?;
+        let models = tx.store(MODELS).map_err(err(context))?;
+        let before = idb::wait(&catch(models.get(&key)).map_err(err(context))?)
+            .await
+            .map_err(err(context))?;
+        let last_used = field(&before, "lastUsed");
         let value = record(&[
             ("active", to_js(&rec.active)),
             ("pending", to_js(&rec.pending)),
             ("installing", JsValue::from_bool(rec.installing)),
+            (
+                "lastUsed",
+                if last_used.as_f64().is_some() {
+                    last_used
+                } else {
+                    JsValue::NULL
+                },
+            ),
         ]);
-        let context = "write model";
+        let put = models.put_with_key(&value, &key);
+        write(tx, vec![put]).await.map_err(err(context))
+    }
+
+    /// Records that `model` was served at `now_ms` (ms since the epoch) in its record, in one
+    /// transaction that reads it first: only `lastUsed` changes, and a model without a record
+    /// (removed meanwhile) stays absent.
+    pub async fn touch(&self, model: &str, now_ms: f64) -> Result<(), SwError> {
+        let key = JsValue::from_str(model);
+        let context = "record model use";
         let tx = self.db.tx(&[MODELS], WRITE).map_err(err(context))?;
         let models = tx.store(MODELS).map_err(err(context))?;
-        let put = models.put_with_key(&value, &JsValue::from_str(model));
+        let value = idb::wait(&catch(models.get(&key)).map_err(err(context))?)
+            .await
+            .map_err(err(context))?;
+        if !value.is_object() {
+            return tx.done().await.map_err(err(context));
+        }
+        let _ = js_sys::Reflect::set(
+            &value,
+            &JsValue::from_str("lastUsed"),
+            &JsValue::from_f64(now_ms),
+        );
+        let put = models.put_with_key(&value, &key);
+        write(tx, vec![put]).await.map_err(err(context))
+    }
+
+    /// The download speed (bytes per second) the worker last measured and kept, if any.
+    pub async fn download_speed(&self) -> Result<Option<f64>, SwError> {
+        let value = self
+            .get(MODELS, &JsValue::from_str(SPEED_KEY))
+            .await
+            .map_err(err("read download speed"))?;
+        Ok(field(&value, "bytesPerSecond")
+            .as_f64()
+            .filter(|r| r.is_finite() && *r > 0.0))
+    }
+
+    /// Keeps `bytes_per_second` as the last measured download speed (one small write per
+    /// download, relaxed: a lost figure is measured again).
+    pub async fn put_download_speed(&self, bytes_per_second: f64) -> Result<(), SwError> {
+        let context = "write download speed";
+        let tx = self.db.tx_relaxed(&[MODELS]).map_err(err(context))?;
+        let models = tx.store(MODELS).map_err(err(context))?;
+        let value = record(&[("bytesPerSecond", JsValue::from_f64(bytes_per_second))]);
+        let put = models.put_with_key(&value, &JsValue::from_str(SPEED_KEY));
         write(tx, vec![put]).await.map_err(err(context))
     }
 

@@ -94,6 +94,7 @@ pub async fn run(
                 active: Some(envelope.clone()),
                 pending: rec.pending.clone(),
                 installing: rec.installing,
+                last_used: None,
             };
             engine.store.put_model(name, &rec).await?;
             install(engine, model, &rec, envelope, manifest, None).await
@@ -103,6 +104,7 @@ pub async fn run(
                 active: rec.active.clone(),
                 pending: Some(envelope.clone()),
                 installing: true,
+                last_used: None,
             };
             engine.store.put_model(name, &rec).await?;
             let old = active.map(|m| m.version.to_string());
@@ -111,7 +113,7 @@ pub async fn run(
     }
 }
 
-async fn fetch_and_judge(
+pub(crate) async fn fetch_and_judge(
     engine: &Engine,
     model: &ModelName,
     previous: Option<&Manifest>,
@@ -197,6 +199,7 @@ async fn install(
             active: Some(envelope),
             pending: None,
             installing: false,
+            last_used: None,
         };
         engine.store.put_model(name, &next).await?;
         collect_garbage(engine).await?;
@@ -262,6 +265,7 @@ pub async fn ensure_file(
                 active: None,
                 pending: Some(envelope),
                 installing: false,
+                last_used: None,
             };
             engine.store.put_model(name, &rec).await?;
             accepted.manifest
