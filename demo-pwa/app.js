@@ -1,9 +1,10 @@
-// Wayfarer, the tessera demo PWA: a destination recommender that runs on this device (WebGPU,
-// model stored offline by the tessera service worker) and an itinerary summarizer that runs on
-// the edge. Uses tessera exactly as its README tells third parties to; no bundler, no framework.
+// Wayfarer, the tessera demo PWA: a destination recommender and an itinerary summarizer that run
+// on this device (on its GPU with WebGPU, else on its CPU; models stored offline by the tessera
+// service worker) or on the edge server, as the policy of each says. Uses tessera exactly as its
+// README tells third parties to; no bundler, no framework.
 import { Tessera } from './tessera-client.js';
 import { TesseraRuntime } from './tessera-runtime.js';
-import { describeError, describeReason, isKnownError } from './ui/messages.js';
+import { describeEngineReason, describeError, describeReason, isKnownError } from './ui/messages.js';
 import { encodePreferences, encodeSentences, sentenceScores, splitSentences, topInOrder } from './ui/encode.js';
 import { SAMPLE_ITINERARY } from './ui/sample.js';
 
@@ -17,7 +18,7 @@ const POLICIES = [
   ['prefer-edge', 'Prefer the edge', 'Runs on the edge server; this device answers when the edge can\u2019t be reached.', 'Runs on the edge'],
   ['race', 'Race both', 'Runs on both at once and keeps whichever answers first.', 'Device and edge race'],
   ['auto', 'Automatic (fastest)', 'Uses whichever side has been faster lately, re-checking the other every 30 s.', 'Fastest side'],
-  ['local-only', 'This device only', 'Your data never leaves this device; no answer without a usable GPU.', 'Only on your device'],
+  ['local-only', 'This device only', 'Your data never leaves this device; it runs on the GPU, or on the CPU without one.', 'Only on your device'],
   ['edge-only', 'Edge only', 'Always runs on the edge server; needs a connection.', 'Only on the edge'],
 ];
 const WHERE_BADGE = { [RECOMMENDER]: 'rec-where', [SUMMARIZER]: 'sum-where' };
@@ -43,6 +44,8 @@ let runtimeError = null;
 let travel = null;
 /** At-a-glance facts per destination (destinations.json); null when they couldn't be loaded. */
 let facts = null;
+/** Whether the tessera service worker controls the page (models can be stored for offline use). */
+let workerReady = false;
 
 async function main() {
   watchNetwork();
@@ -63,9 +66,19 @@ async function main() {
   const registered = registerWorker();
   const runtimeReady = createRuntime();
   await travelLoaded;
-  if (await registered) download();
+  // The runtime's worker starts on its first call and reads models through the service worker
+  // only if one controls the page then: the device is probed once registration has settled.
+  workerReady = await registered;
   await runtimeReady;
-  checkDevice();
+  await checkDevice();
+  // Stored are the models this device can run whose policy lets it run them here (anything but
+  // "Edge only"): with the CPU engine, every browser that runs the runtime and WebAssembly SIMD.
+  if (workerReady) {
+    storeRecommender();
+    storeSummarizer();
+  } else {
+    renderSummarizerStore();
+  }
 }
 
 async function loadTravel() {
@@ -117,23 +130,139 @@ async function createRuntime() {
   }
 }
 
-/** Says whether this device can run models itself (WebGPU), before anyone asks for an answer. */
-async function checkDevice() {
-  const line = $('device');
-  if (!runtime) {
-    line.textContent = `The inference runtime couldn\u2019t start: ${describeError(runtimeError?.code, runtimeError?.message)}`;
-    return;
-  }
+// ---------------------------------------------------------------------------------------------
+// This device: where the models run
+
+/**
+ * What this device can run models on, before any model is loaded: `gpu` is 'real' or
+ * 'software' (WebGPU's adapter, from the runtime's capability check) or null, with `gpuCode`
+ * saying why not (no-webgpu, no-adapter, …); `cpu` says whether the runtime's CPU engine can run
+ * here (it is WebAssembly with SIMD). Null until checked.
+ */
+let device = null;
+/** The recommender's load report (`engine`, `engineReason`, …) once the runtime loaded it. */
+let recommenderLoad = null;
+/** Why loading the recommender on this device failed, while it does. */
+let recommenderLoadError = null;
+
+/** Names of the browser engines for people. */
+const ENGINE_NAMES = { 'wonnx-webgpu': 'GPU', 'tract-wasm': 'CPU' };
+
+/**
+ * Whether this browser validates a WebAssembly module that uses SIMD (an `i8x16.splat`), as
+ * the runtime's CPU engine (tract, wasm32 + simd128) does.
+ */
+function wasmSimd() {
   try {
-    const caps = await runtime.capabilities();
-    line.textContent = caps.isFallbackAdapter
-      ? 'WebGPU available (software adapter): the recommender runs on this device, slowly.'
-      : 'WebGPU available: the recommender runs on this device.';
-    line.classList.add('device-ok');
-  } catch (e) {
-    line.textContent = describeError(e.code, e.message, { edgeFallback: policies[RECOMMENDER] !== 'local-only' });
-    line.classList.add('device-warn');
+    return WebAssembly.validate(new Uint8Array([
+      0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+    ]));
+  } catch {
+    return false;
   }
+}
+
+/** Whether a model can run on this device at all: the runtime started, on a GPU or the CPU. */
+function canRunHere() {
+  return Boolean(runtime && device && (device.gpu || device.cpu));
+}
+
+/** Probes this device (the runtime's WebGPU check, WebAssembly SIMD) and says what it found. */
+async function checkDevice() {
+  if (runtime) {
+    const cpu = wasmSimd();
+    try {
+      const caps = await runtime.capabilities();
+      device = { gpu: caps.isFallbackAdapter ? 'software' : 'real', gpuCode: null, cpu };
+    } catch (e) {
+      device = { gpu: null, gpuCode: e.code ?? 'no-webgpu', cpu };
+    }
+  }
+  renderDevice();
+}
+
+/** Why WebGPU isn't used, as the end of "…runs on this device's CPU, because …". */
+function whyNotGpu(code) {
+  return describeEngineReason(code ?? 'no-webgpu');
+}
+
+/**
+ * Where the recommender runs on this device, as the end of "The recommender runs …": from the
+ * load report (`engine`, `engineReason`, `calibration`) once loaded, else from the capability
+ * check. Null when it can't run here at all.
+ */
+function localPlace() {
+  const load = recommenderLoad;
+  if (load?.engine === 'wonnx-webgpu') {
+    if (load.adapterIsFallback) return 'on this device with WebGPU\u2019s software adapter (no real GPU; slow)';
+    return load.calibration?.cpuMs != null && !load.calibration.cached
+      ? 'on this device\u2019s GPU (WebGPU): it measured faster than the CPU for this model'
+      : 'on this device\u2019s GPU (WebGPU)';
+  }
+  if (load?.engine === 'tract-wasm') {
+    const why = load.engineReason
+      ?? (load.calibration ? 'calibrated-faster' : device.gpu === 'software' ? 'software-adapter' : device.gpuCode);
+    return why ? `on this device\u2019s CPU, because ${whyNotGpu(why)}` : 'on this device\u2019s CPU';
+  }
+  if (device.gpu === 'real') return 'on this device, on its GPU (WebGPU) or its CPU, whichever is faster for it';
+  if (device.cpu) return `on this device\u2019s CPU, because ${whyNotGpu(device.gpu === 'software' ? 'software-adapter' : device.gpuCode)}`;
+  if (device.gpu === 'software') return 'on this device with WebGPU\u2019s software adapter (no real GPU; slow)';
+  return null;
+}
+
+/**
+ * The line under the status: where the recommender runs on this device (a real GPU, or the CPU
+ * and why), from the runtime's capability check and, once loaded, its load report. Running on
+ * the CPU works (offline too): only a device that can't run it, or a failed load, is a warning.
+ */
+function renderDevice() {
+  const line = $('device');
+  const policy = policies[RECOMMENDER];
+  let text;
+  let ok = true;
+  if (!runtime) {
+    text = `The inference runtime couldn\u2019t start: ${describeError(runtimeError?.code, runtimeError?.message)}`;
+    ok = false;
+  } else if (!device) {
+    text = 'Checking where models can run on this device\u2026';
+  } else if (recommenderLoadError && !recommenderLoad) {
+    const e = recommenderLoadError;
+    text = `The recommender couldn\u2019t be loaded on this device: ${describeError(e.code, e.message, { edgeFallback: policy !== 'local-only' })}`;
+    ok = localOffline(e);
+  } else {
+    const place = localPlace();
+    if (!place) {
+      ok = false;
+      text = `This browser can\u2019t run the recommender itself: ${whyNotGpu(device.gpuCode)}, and it lacks WebAssembly SIMD for the CPU engine. `
+        + (policy !== 'local-only'
+          ? 'Answers come from the edge server, so the model isn\u2019t downloaded.'
+          : 'Your settings keep it on this device; choose another option under \u201cWhere models run\u201d to let the edge answer.');
+    } else if (policy === 'edge-only') {
+      text = `Your settings run the recommender on the edge only; it could run ${place}.`;
+    } else {
+      text = `The recommender runs ${place}.`;
+    }
+  }
+  line.textContent = text;
+  line.classList.toggle('device-ok', ok && Boolean(device));
+  line.classList.toggle('device-warn', !ok);
+  line.dataset.engine = recommenderLoad?.engine ?? '';
+}
+
+/** Keeps the device line up to date with a load of the recommender (its report or its failure). */
+function followLoad(loading) {
+  loading.then(
+    (report) => {
+      recommenderLoad = report;
+      recommenderLoadError = null;
+      renderDevice();
+    },
+    (e) => {
+      recommenderLoad = null;
+      recommenderLoadError = e;
+      renderDevice();
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -158,6 +287,7 @@ function backOnline() {
     const box = $(id);
     if (!box.hidden && box.dataset.offline) box.hidden = true;
   }
+  if (summarizerError) storeSummarizer();
 }
 
 /** Whether the on-device load failed only because this device is offline (`local-offline`). */
@@ -186,10 +316,52 @@ let downloading = false;
 let checking = false;
 /** The version the service worker serves (what the runtime loaded), from the latest status. */
 let servingVersion = null;
+/** The recommender's state in the service worker (absent, downloading, ready, …), from the latest status. */
+let recommenderState = null;
+
+/**
+ * The download decision for the recommender: it is downloaded when this device can run it (the
+ * runtime started, and its capability check found WebGPU or the CPU engine can run: WebAssembly
+ * SIMD) and its policy lets it run here (anything but "Edge only"); otherwise the status line
+ * says why not, and the 28 MB stay on the server.
+ */
+async function storeRecommender() {
+  if (!canRunHere()) {
+    showNotStored(runtime && device
+      ? 'Not downloaded \u2014 this browser can\u2019t run the recommender, so it would never be used here'
+      : 'Not downloaded \u2014 the inference runtime couldn\u2019t start in this browser');
+    return;
+  }
+  if (policies[RECOMMENDER] === 'edge-only') {
+    // Kept from before, it stays (and shows as stored); it isn't downloaded for an edge-only policy.
+    const status = await Tessera.status(RECOMMENDER).catch(() => null);
+    if (status?.state === 'ready') renderStatus(status);
+    else showNotStored('Not downloaded \u2014 your settings run the recommender on the edge only; choose another option in Settings to keep it on this device');
+    return;
+  }
+  download();
+}
+
+/** Whether the recommender's download was skipped (the status line says why). */
+let recommenderSkipped = false;
+
+/** The status line when the recommender isn't downloaded on purpose: `text` says why. */
+function showNotStored(text) {
+  recommenderState = 'absent';
+  recommenderSkipped = true;
+  $('dl-state').textContent = text;
+  $('dl-state').className = 'state state-absent state-skipped';
+  $('dl-bar').value = 0;
+  $('dl-pct').textContent = '';
+  $('dl-retry').hidden = true;
+  $('dl-remove').hidden = true;
+  $('dl-check').hidden = true;
+}
 
 async function download() {
   if (downloading) return;
   downloading = true;
+  recommenderSkipped = false;
   $('dl-error').hidden = true;
   $('dl-retry').hidden = true;
   renderStatus({ state: 'checking', bytesDone: 0, bytesTotal: 0, shardsDone: 0, shardsTotal: 0 });
@@ -213,7 +385,9 @@ async function download() {
  */
 function warmUp() {
   if (!runtime) return;
-  runtime.load(RECOMMENDER).catch(() => {});
+  const loading = runtime.load(RECOMMENDER);
+  loading.catch(() => {});
+  followLoad(loading);
 }
 
 /**
@@ -320,6 +494,8 @@ function renderStatus(s) {
     return;
   }
   if (s.version) servingVersion = s.version;
+  recommenderState = s.state;
+  recommenderSkipped = false;
   const total = s.bytesTotal || 0;
   if (s.state === 'ready' && total > 0) storedBytes = total;
   const done = s.state === 'ready' ? total : (s.bytesDone || 0);
@@ -380,6 +556,7 @@ function shardsText(s) {
 }
 
 function showDownloadError(code, message, retry) {
+  recommenderState = 'error';
   $('dl-state').textContent = STATE_TEXT.error;
   $('dl-state').className = 'state state-error';
   $('dl-bar').classList.add('bar-error');
@@ -419,7 +596,25 @@ function setUpSettings() {
       policies[model] = select.value;
       localStorage.setItem(`wayfarer.policy.${model}`, select.value);
       help();
+      policyChanged(model);
     });
+  }
+}
+
+/**
+ * A model's policy changed: one that may now run it on this device gets it stored (downloaded
+ * once, for offline use); what the page says about it follows.
+ */
+function policyChanged(model) {
+  const local = policies[model] !== 'edge-only';
+  if (model === RECOMMENDER) {
+    renderDevice();
+    if (!workerReady || !device || downloading) return;
+    // Only a download skipped for the policy starts now; one removed by the user waits for "Download again".
+    if (local && recommenderSkipped) storeRecommender();
+    else if (!local && recommenderState !== 'ready') storeRecommender();
+  } else {
+    storeSummarizer();
   }
 }
 
@@ -564,13 +759,13 @@ async function recommend() {
     const picks = topPicks(result.outputs.scores.data);
     const top = showDestinations(picks);
     $('rec-restored').hidden = true;
-    writeStored(RESULTS_KEY, { question, picks, source: result.source, at: new Date().toISOString() });
+    writeStored(RESULTS_KEY, { question, picks, source: result.source, engine: result.engine ?? null, at: new Date().toISOString() });
     showMeta('rec', result);
+    if (result.source === 'local' && !recommenderLoad) followLoad(runtime.load(RECOMMENDER));
     revealOnPhones('rec-out');
-    $('rec-announce').textContent = `${top.length} destinations, computed ${result.source === 'local' ? 'on this device' : 'on the edge'}. Top match: ${top[0]?.name}, ${top[0]?.country}.`;
+    $('rec-announce').textContent = `${top.length} destinations, computed ${computedWhere(result.source, result.engine)}. Top match: ${top[0]?.name}, ${top[0]?.country}.`;
   } catch (e) {
-    const edgeDown = e.code === 'edge-unreachable' || e.reason === 'edge-unreachable' || e.reason === 'offline'
-      ? edgeDownText(RECOMMENDER, e) : null;
+    const edgeDown = edgeDownText(RECOMMENDER, e, policy);
     showRunError('rec', e.code, e.message, e.reason, edgeDown, policy, (Boolean(edgeDown) && offlineFailure(e)) || localOffline(e));
   } finally {
     recommending = false;
@@ -685,7 +880,7 @@ function restoreResults() {
   showDestinations(saved.picks);
   const when = new Date(saved.at);
   const at = Number.isNaN(when.getTime()) ? '' : `, ${when.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })}`;
-  const where = saved.source === 'local' ? 'on this device' : 'on the edge';
+  const where = computedWhere(saved.source, saved.engine);
   const same = JSON.stringify(saved.question) === JSON.stringify(readForm());
   $('rec-restored').textContent = `Your last results (computed ${where}${at})`
     + `${same ? ' for the preferences above' : ', before your latest changes to the preferences'}. `
@@ -702,6 +897,93 @@ function revealOnPhones(id) {
 
 // ---------------------------------------------------------------------------------------------
 // Summarizer
+
+/** The summarizer's status in the service worker (stored for offline use?), or null. */
+let summarizerStatus = null;
+/** Why storing the summarizer failed, until it is tried again. */
+let summarizerError = null;
+let storingSummarizer = false;
+
+/**
+ * Stores the summarizer for offline use whenever its policy may run it on this device (anything
+ * but "Edge only": "Prefer the edge" promises that this device answers when the edge can't be
+ * reached, offline included) and this device can run it. 2 MB, one shard; the line under its
+ * form says whether it is stored.
+ */
+async function storeSummarizer() {
+  if (storingSummarizer) return;
+  if (!workerReady || !canRunHere() || policies[SUMMARIZER] === 'edge-only') {
+    if (workerReady && !summarizerStatus) summarizerStatus = await Tessera.status(SUMMARIZER).catch(() => null);
+    renderSummarizerStore();
+    return;
+  }
+  storingSummarizer = true;
+  summarizerError = null;
+  renderSummarizerStore();
+  try {
+    summarizerStatus = await Tessera.ensureModel(SUMMARIZER, {
+      onProgress: (status) => {
+        summarizerStatus = status;
+        renderSummarizerStore();
+      },
+    });
+  } catch (e) {
+    summarizerError = e;
+  } finally {
+    storingSummarizer = false;
+    renderSummarizerStore();
+  }
+}
+
+function summarizerStored() {
+  return summarizerStatus?.state === 'ready';
+}
+
+/** The line under the summarizer's form: whether it is stored on this device, and what that means. */
+function renderSummarizerStore() {
+  const line = $('sum-store');
+  const policy = policies[SUMMARIZER];
+  const size = summarizerStatus?.bytesTotal > 0 ? `${bytes(summarizerStatus.bytesTotal)}, ` : '';
+  let text;
+  let state;
+  if (summarizerStored()) {
+    state = 'stored';
+    text = policy === 'edge-only'
+      ? `Stored on this device (${size}verified), but your settings run the summarizer on the edge only.`
+      : policy === 'local-only'
+        ? `Stored on this device (${size}verified): it runs here, offline too.`
+        : policy === 'prefer-edge'
+          ? `Stored on this device (${size}verified): this device answers when the edge can\u2019t be reached, offline too.`
+          : `Stored on this device (${size}verified), so it answers offline too.`;
+  } else if (storingSummarizer) {
+    state = 'storing';
+    const s = summarizerStatus;
+    const pct = s?.bytesTotal > 0 && s.state !== 'ready' ? ` ${Math.floor((100 * (s.bytesDone || 0)) / s.bytesTotal)} %` : '';
+    text = `Storing the summarizer on this device for offline use\u2026${pct}`;
+  } else if (!runtime || (device && !canRunHere())) {
+    state = 'cannot';
+    text = 'Not stored: this browser can\u2019t run the summarizer itself, so it runs on the edge only and needs a connection.';
+  } else if (!device) {
+    state = 'checking';
+    text = '';
+  } else if (policy === 'edge-only') {
+    state = 'edge-only';
+    text = 'Not stored on this device: your settings run the summarizer on the edge only, so it needs a connection.';
+  } else if (!workerReady) {
+    state = 'cannot';
+    text = 'This browser can\u2019t store the summarizer for offline use (the offline engine isn\u2019t running): offline, it can\u2019t answer.';
+  } else if (summarizerError) {
+    state = 'error';
+    text = `Not stored for offline use yet: ${describeError(summarizerError.code, summarizerError.message)}`;
+  } else {
+    state = 'checking';
+    text = '';
+  }
+  line.textContent = text;
+  line.hidden = text === '';
+  line.dataset.state = state;
+  setCode(line, state === 'error' ? summarizerError?.code : null);
+}
 
 function setUpSummarizer() {
   const area = $('itinerary');
@@ -754,10 +1036,10 @@ async function summarize() {
     $('sum-brief').hidden = false;
     $('sum-error').hidden = true;
     showMeta('sum', result, `${k} of ${sentences.length} sentences`);
-    $('sum-announce').textContent = `Brief ready: ${k} key sentences, computed ${result.source === 'local' ? 'on this device' : 'on the edge'}.`;
+    $('sum-announce').textContent = `Brief ready: ${k} key sentences, computed ${computedWhere(result.source, result.engine)}.`;
     revealOnPhones('sum-out');
   } catch (e) {
-    const edgeDown = edgeDownText(SUMMARIZER, e);
+    const edgeDown = edgeDownText(SUMMARIZER, e, policy);
     showRunError('sum', e.code, e.message, e.reason, edgeDown, policy, (Boolean(edgeDown) && offlineFailure(e)) || localOffline(e));
   } finally {
     summarizing = false;
@@ -782,6 +1064,28 @@ async function copyBrief() {
 // ---------------------------------------------------------------------------------------------
 // Answers: where they came from, how long they took, and errors
 
+/** Where an answer was computed, for its badge: "This device · GPU", "This device · CPU" or "Edge". */
+function sourceText(result) {
+  if (result.source !== 'local') return 'Edge';
+  const engine = ENGINE_NAMES[result.engine];
+  return engine ? `This device \u00b7 ${engine}` : 'This device';
+}
+
+/** Where an answer was computed, in a sentence: "on this device's CPU", "on the edge". */
+function computedWhere(source, engine) {
+  if (source !== 'local') return 'on the edge';
+  const name = ENGINE_NAMES[engine];
+  return name ? `on this device\u2019s ${name}` : 'on this device';
+}
+
+/** What the badge's tooltip says about the engine that computed the answer. */
+const ENGINE_TITLES = {
+  'wonnx-webgpu': 'Computed on this device\u2019s GPU (WebGPU)',
+  'tract-wasm': 'Computed on this device\u2019s CPU (WebAssembly)',
+  'tract-native': 'Computed on the edge server\u2019s CPU',
+  'wonnx-wgpu': 'Computed on the edge server\u2019s GPU',
+};
+
 function showMeta(prefix, result, extra) {
   const meta = $(`${prefix}-meta`);
   const local = result.source === 'local';
@@ -791,9 +1095,12 @@ function showMeta(prefix, result, extra) {
   if (!local && t.network) parts.push(`${ms(t.network)} network`);
   if (local && t.load > 1) parts.push(`${ms(t.load)} model load`);
   if (extra) parts.push(extra);
-  const children = [
-    el('span', { class: `source ${local ? 'source-local' : 'source-edge'}` }, local ? 'On-device' : 'Edge'),
-  ];
+  const badge = el('span', { class: `source ${local ? 'source-local' : 'source-edge'}` }, sourceText(result));
+  if (result.engine) {
+    badge.dataset.engine = result.engine;
+    if (ENGINE_TITLES[result.engine]) badge.title = ENGINE_TITLES[result.engine];
+  }
+  const children = [badge];
   const reason = describeReason(result.fallbackReason);
   if (reason) children.push(el('span', { class: 'reason' }, `because ${reason}`));
   children.push(el('span', { class: 'timings' }, parts.join(' \u00b7 ')));
@@ -804,17 +1111,35 @@ function showMeta(prefix, result, extra) {
 /**
  * What to say when `model`'s answer needed the edge server and the edge can't be asked: the
  * device is offline, or the edge can't be reached (a network error: refused, reset, no route;
- * an HTTP error from the edge is worded by its code instead). Null when neither is the case.
+ * an HTTP error from the edge is worded by its code instead). Worded for the policy: "Edge
+ * only" is told that this device could answer (when it can), the other policies that this
+ * device couldn't either (the model isn't stored yet); "This device only" never asks the edge,
+ * so its failures are worded by their code. Null when none of this is the case.
  */
-function edgeDownText(model, e) {
+function edgeDownText(model, e, policy) {
+  const offline = !navigator.onLine || e.reason === 'offline' || e.code === 'offline';
+  const unreachable = e.code === 'edge-unreachable' || e.reason === 'edge-unreachable';
+  if ((!offline && !unreachable) || policy === 'local-only') return null;
   const what = model === SUMMARIZER ? 'the summarizer' : 'the destination recommender';
   const goal = model === SUMMARIZER ? 'summarize' : 'get destinations';
-  const instead = '(or choose \u201cThis device only\u201d in settings if this device can run it)';
-  if (!navigator.onLine || e.reason === 'offline') {
-    return `You\u2019re offline, and ${what} runs on the edge server. Reconnect to ${goal} ${instead}.`;
+  const stored = model === SUMMARIZER ? summarizerStored() : recommenderState === 'ready';
+  if (policy === 'edge-only') {
+    const head = offline
+      ? `You\u2019re offline, and your settings run ${what} on the edge server only. Reconnect to ${goal}`
+      : `The edge server can\u2019t be reached right now, and ${what} runs there. Check your connection and try again`;
+    if (stored && canRunHere()) {
+      return `${head}, or choose another option under \u201cWhere models run\u201d to let this device answer: it is stored here.`;
+    }
+    return canRunHere()
+      ? `${head}. To have this device answer offline, choose another option under \u201cWhere models run\u201d while online: it is then stored here.`
+      : `${head}.`;
   }
-  if (e.code === 'edge-unreachable' || e.reason === 'edge-unreachable') {
-    return `The edge server can\u2019t be reached right now, and ${what} runs there. Check your connection and try again ${instead}.`;
+  // prefer-edge, prefer-local, race, auto: this device was asked too, and couldn't answer.
+  if (!stored) {
+    const why = canRunHere() ? `${what} isn\u2019t stored on this device yet` : `this browser can\u2019t run ${what} itself`;
+    return offline
+      ? `You\u2019re offline, and ${why}, so nothing can answer. Reconnect to ${goal}${canRunHere() ? `; ${what} is then stored here for offline use` : ''}.`
+      : `The edge server can\u2019t be reached right now, and ${why}. Check your connection and try again.`;
   }
   return null;
 }

@@ -49,8 +49,9 @@ const ERRORS = {
   'envelope-malformed': 'The model\u2019s signed envelope is malformed and was refused.',
   'envelope-payload-type': 'The server sent something that isn\u2019t a tessera manifest; it was refused.',
   // On-device inference (runtime)
-  'no-webgpu': 'This browser has no WebGPU, so models can\u2019t run on this device.',
-  'no-adapter': 'WebGPU is unavailable on this device (no GPU adapter), so models can\u2019t run on it.',
+  'no-webgpu': 'This browser has no WebGPU, so the model can\u2019t run on a GPU here.',
+  'no-adapter': 'WebGPU is unavailable on this device (no GPU adapter), so the model can\u2019t run on a GPU here.',
+  'cpu-engine-unavailable': 'The on-device CPU engine couldn\u2019t be loaded (it comes with the app; it is tried again on the next answer).',
   'limits-exceeded': 'This device\u2019s GPU is too small for the model.',
   'op-unsupported': 'The model uses an operation the on-device engine can\u2019t run reliably.',
   'engine-unsupported': 'The model needs an inference engine this app doesn\u2019t have.',
@@ -138,9 +139,26 @@ const REASONS = {
   'reprobe-edge': 're-checking the edge\u2019s speed',
 };
 
+/**
+ * Why the runtime runs a model on this device's CPU rather than its GPU (the load report's
+ * `engineReason`), as the end of "…runs on this device's CPU, because …". Capability codes
+ * (no-webgpu, …) and WebGPU's failures are worded by REASONS.
+ */
+const ENGINE_REASONS = {
+  'no-webgpu': 'this browser has no WebGPU',
+  'no-adapter': 'WebGPU finds no graphics adapter on this device',
+  'software-adapter': 'this browser\u2019s WebGPU has no real GPU here, only a slower software emulation',
+  'calibrated-faster': 'it measured faster than this device\u2019s GPU for this model',
+  'webgpu-failed-calibration': 'the GPU failed the model\u2019s checks when both were measured',
+  'engine-cpu-requested': 'the app asked for the CPU engine',
+  'op-unsupported': 'the model uses operations WebGPU can\u2019t run reliably in browsers',
+  'limits-exceeded': 'the GPU is too small for this model',
+  'local-self-test-failed': 'the GPU gave wrong answers on the model\u2019s known-answer tests',
+};
+
 /** Device faults after which the edge answers (unless the policy keeps the model on the device). */
 const EDGE_ANSWERS = new Set([
-  'no-webgpu', 'no-adapter', 'limits-exceeded', 'op-unsupported', 'engine-unsupported',
+  'no-webgpu', 'no-adapter', 'limits-exceeded', 'op-unsupported', 'engine-unsupported', 'cpu-engine-unavailable',
   'local-self-test-failed', 'local-load-failed',
   'webgpu-shader-compile-failed', 'webgpu-validation-error',
 ]);
@@ -162,6 +180,12 @@ export function describeError(code, fallbackMessage, { edgeFallback = true, situ
   }
   const detail = fallbackMessage ? ` (${fallbackMessage})` : '';
   return `Something went wrong [${code || 'unknown'}]${detail}.`;
+}
+
+/** Why a model runs on the CPU and not the GPU (a load report's `engineReason`), as a short phrase; null when there is none. */
+export function describeEngineReason(reason) {
+  if (!reason) return null;
+  return ENGINE_REASONS[reason] ?? REASONS[reason] ?? `WebGPU isn\u2019t usable here (${reason})`;
 }
 
 /** A short phrase for a fallback reason, or null when there is none. */

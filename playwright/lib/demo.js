@@ -34,6 +34,13 @@ export const DEMO_MODELS = ['recommender', 'summarizer'];
 /** Where the demo models are built once and reused: `$TESSERA_DEMO_MODELS` or `target/demo-models/`. */
 export const DEMO_MODELS_DIR = process.env.TESSERA_DEMO_MODELS || path.join(REPO_ROOT, 'target', 'demo-models');
 
+/**
+ * The badge (`.source`) of an answer computed on this device: "This device · GPU" (WebGPU) or
+ * "This device · CPU" (the runtime's CPU engine; on a software adapter such as SwiftShader the
+ * runtime prefers it). Edge answers read "Edge".
+ */
+export const ON_DEVICE = /^This device \u00b7 (GPU|CPU)$/;
+
 /** Chromium switch that turns WebGPU on in headless Chromium. */
 export const WEBGPU_ARGS = ['--enable-unsafe-webgpu'];
 
@@ -41,7 +48,8 @@ export const WEBGPU_ARGS = ['--enable-unsafe-webgpu'];
 const APP_SHELL = [
   '/', '/index.html', '/app.js', '/style.css', '/manifest.webmanifest', '/travel.json',
   '/trusted-keys.json', '/tessera-client.js', '/tessera-runtime.js', '/tessera-runtime-worker.js',
-  '/tessera_runtime.js', '/tessera_runtime_bg.wasm', '/ui/messages.js', '/ui/encode.js',
+  '/tessera_runtime.js', '/tessera_runtime_bg.wasm', '/tessera_runtime_cpu.js',
+  '/tessera_runtime_cpu_bg.wasm', '/ui/messages.js', '/ui/encode.js',
   '/ui/sample.js', '/icons/icon-192.png', '/icons/icon-512.png', '/destinations.json',
 ];
 
@@ -429,7 +437,7 @@ export class DemoEnv extends World {
 async function assembleApp(dir, models, publicKey) {
   const app = path.join(dir, 'app');
   await cp(DEMO_SRC, app, { recursive: true, filter: (src) => !NOT_SERVED.includes(path.relative(DEMO_SRC, src)) });
-  const missing = [...WEB_FILES, 'tessera-runtime.js', 'tessera_runtime_bg.wasm'].filter(
+  const missing = [...WEB_FILES, 'tessera-runtime.js', 'tessera_runtime_bg.wasm', 'tessera_runtime_cpu_bg.wasm'].filter(
     (f) => !existsSync(path.join(WEB_DIR, f)),
   );
   if (missing.length) {

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { describeError } from '../../demo-pwa/ui/messages.js';
-import { demoScenario } from '../lib/demo.js';
+import { demoScenario, ON_DEVICE } from '../lib/demo.js';
 import { sha256Hex, shardsOf } from '../lib/fixtures.js';
 
 const MODEL = 'recommender';
@@ -46,7 +46,7 @@ demoScenario('demo bad updates: each is refused in words and version 1.0.0 keeps
     await env.recommend();
     assert.equal(await env.text('rec-error'), '', `${step}: the recommender shows no error`);
     assert.ok((await env.page.locator('#rec-list li.dest').count()) >= 3, `${step}: ranked destinations shown`);
-    assert.equal(await env.text('rec-meta .source'), 'On-device', `${step}: recommendations ran on this device`);
+    assert.match(await env.text('rec-meta .source'), ON_DEVICE, `${step}: recommendations ran on this device`);
   };
   const shardsFetched = async () => (await env.requestLog()).filter((r) => r.path.startsWith('/models/_shards/')).length;
 
@@ -75,7 +75,7 @@ demoScenario('demo bad updates: each is refused in words and version 1.0.0 keeps
   await env.waitReady();
   await env.recommend();
   assert.equal(await env.text('rec-error'), '', 'after a reload: the recommender shows no error');
-  assert.equal(await env.text('rec-meta .source'), 'On-device', 'after a reload: recommendations ran on this device');
+  assert.match(await env.text('rec-meta .source'), ON_DEVICE, 'after a reload: recommendations ran on this device');
   await env.choosePolicy(MODEL, 'edge-only');
   await env.recommend();
   assert.equal(await env.text('rec-error'), '', 'after a reload: the edge shows no error');

@@ -1,12 +1,14 @@
 // The Wayfarer demo offline: once the recommender is stored — even if it was never asked for an
-// answer online — the app reloads with no network, still ranks destinations on this device, and
-// the summarizer, which runs on the edge, says the device is offline instead of failing obscurely.
+// answer online — the app reloads with no network and still ranks destinations on this device.
+// The summarizer ("Prefer the edge" by default) was stored for offline use too, so offline this
+// device answers and says why; under "Edge only" it says the device is offline and that another
+// option lets this device answer (it is stored here) — under "This device only" it just answers.
 // "Check for updates" offline says the update server can't be reached and the stored version
 // keeps working (not that nothing is stored); back online, the offline alerts go.
 
 import assert from 'node:assert/strict';
 
-import { demoScenario } from '../lib/demo.js';
+import { demoScenario, ON_DEVICE } from '../lib/demo.js';
 
 /** The service worker script and its imports, which the browser re-checks on navigation. */
 const SW_SCRIPTS = ['/sw.js', '/tessera-sw-lib.js', '/tessera_sw.js', '/tessera_sw_bg.wasm'];
@@ -26,10 +28,20 @@ async function offlineForPage(env, offline = true) {
   });
 }
 
-demoScenario('demo offline: app reloads, destinations on-device, summarizer and update check say it is offline', async (env) => {
+demoScenario('demo offline: app reloads, destinations and the stored summarizer on-device, edge-only and update check say it is offline', async (env) => {
   await env.load();
   await env.waitReady();
   await env.page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 20_000 });
+  // "Prefer the edge" promises that this device answers when the edge can't be reached: the
+  // summarizer is stored for that, without being asked.
+  await env.page.locator('#sum-store[data-state="stored"]').waitFor({ timeout: 20_000 });
+  assert.match(
+    await env.text('sum-store'),
+    /^Stored on this device \([\d.]+ MB, verified\): this device answers when the edge can\u2019t be reached, offline too\.$/,
+    'the summarizer says it is stored for offline use',
+  );
+  const summarizer = await env.pageFile('summarizer');
+  assert.equal(summarizer.status, 200, 'the service worker serves the summarizer');
   // No click online: a first-time user who goes offline right after the download must still get
   // answers. The runtime reads the signed manifest the service worker accepted from the worker
   // itself (`/models/_accepted/NAME`), so nothing but the stored model is needed offline.
@@ -48,11 +60,39 @@ demoScenario('demo offline: app reloads, destinations on-device, summarizer and 
   assert.equal(await env.text('rec-error'), '', 'recommender shows no error offline');
   const ranked = await env.page.locator('#rec-list li.dest h3').allTextContents();
   assert.ok(ranked.length >= 3, `ranked destinations shown offline: ${JSON.stringify(ranked)}`);
-  assert.equal(await env.text('rec-meta .source'), 'On-device', 'offline recommendations ran on this device');
+  assert.match(await env.text('rec-meta .source'), ON_DEVICE, 'offline recommendations ran on this device');
 
+  // Prefer the edge, offline: this device answers, and says why.
+  assert.equal(await env.page.locator('#policy-summarizer').inputValue(), 'prefer-edge', 'the summarizer prefers the edge');
   await env.summarize();
-  assert.equal(await env.text('sum-meta'), '', 'no summary offline');
-  assert.match(await env.text('sum-error'), /^You\u2019re offline/, 'the summarizer says the device is offline');
+  assert.equal(await env.text('sum-error'), '', 'prefer-edge offline: the summarizer shows no error');
+  assert.match(await env.text('sum-meta .source'), ON_DEVICE, 'prefer-edge offline: the brief comes from this device');
+  assert.equal(await env.text('sum-meta .reason'), 'because you\u2019re offline', 'prefer-edge offline: the reason');
+  assert.ok((await env.page.locator('#sum-list li').count()) >= 1, 'prefer-edge offline: the brief lists key sentences');
+
+  // Edge only, offline: no answer; the message says so and offers this device, which stores it.
+  await env.choosePolicy('summarizer', 'edge-only');
+  await env.summarize();
+  assert.equal(await env.text('sum-meta'), '', 'edge-only offline: no summary');
+  const edgeOnly = await env.text('sum-error');
+  assert.equal(
+    edgeOnly,
+    'You\u2019re offline, and your settings run the summarizer on the edge server only. Reconnect to summarize, '
+      + 'or choose another option under \u201cWhere models run\u201d to let this device answer: it is stored here.',
+    'edge-only offline: the summarizer says the device is offline, and what would answer',
+  );
+  assert.doesNotMatch(edgeOnly, /This device only/, 'edge-only offline: no option is named for the user to pick');
+
+  // This device only, offline: it answers; nothing tells this user to choose what they chose.
+  await env.choosePolicy('summarizer', 'local-only');
+  await env.summarize();
+  assert.equal(await env.text('sum-error'), '', 'local-only offline: the summarizer shows no error');
+  assert.match(await env.text('sum-meta .source'), ON_DEVICE, 'local-only offline: the brief comes from this device');
+  assert.equal(await env.text('sum-meta .reason'), '', 'local-only offline: no fallback');
+  assert.match(await env.text('sum-store'), /^Stored on this device \([\d.]+ MB, verified\): it runs here, offline too\.$/, 'local-only: the store line');
+  await env.choosePolicy('summarizer', 'edge-only');
+  await env.summarize();
+  assert.match(await env.text('sum-error'), /^You\u2019re offline/, 'edge-only again: the summarizer says the device is offline');
 
   await env.checkForUpdate();
   const note = await env.text('dl-update');
