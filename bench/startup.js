@@ -4,7 +4,9 @@
 // instantiating its wasm from Cache Storage, reading the config, opening IndexedDB). tessera vs
 // Workbox 7, each in its own origin and Chromium profile; the same fetch with the worker already
 // running is the reference. (b) What a page downloads to start: the wasm (raw, gzip -9,
-// brotli -q 11 via node:zlib) and the worker scripts, tessera vs Workbox.
+// brotli -q 11 via node:zlib) and the worker scripts, tessera vs Workbox, and the inference
+// runtime's two wasm modules (wonnx + wgpu; tract + SIMD, the CPU engine's, fetched only when
+// the runtime picks that engine).
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -96,8 +98,11 @@ async function coldStart(ctx) {
   }
 }
 
-/** raw / gzip -9 / brotli -q 11 sizes of a list of files. */
-async function compressed(files) {
+/**
+ * raw / gzip -9 / brotli sizes of a list of files; brotli at `quality` (11 but in smoke mode:
+ * -q 11 takes ~40 s on the CPU engine's 15 MB wasm).
+ */
+async function compressed(files, quality = 11) {
   let raw = 0;
   let gz = 0;
   let br = 0;
@@ -106,7 +111,7 @@ async function compressed(files) {
     raw += b.length;
     gz += zlib.gzipSync(b, { level: 9 }).length;
     br += zlib.brotliCompressSync(b, {
-      params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: b.length },
+      params: { [zlib.constants.BROTLI_PARAM_QUALITY]: quality, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: b.length },
     }).length;
   }
   return { raw, gzip: gz, brotli: br };
@@ -116,6 +121,8 @@ async function downloadSizes(ctx) {
   const web = (f) => path.join(ctx.webDir, f);
   const swWasm = await compressed([web('tessera_sw_bg.wasm')]);
   const runtimeWasm = await compressed([web('tessera_runtime_bg.wasm')]);
+  // Smoke mode only proves the item runs: a fast brotli level for the 15 MB CPU engine.
+  const runtimeCpuWasm = await compressed([web('tessera_runtime_cpu_bg.wasm')], ctx.smoke ? 5 : 11);
   const swJs = await compressed(['sw.js', 'tessera-sw-lib.js', 'tessera_sw.js'].map(web));
   const workboxJs = await compressed([
     ...WORKBOX_MODULES.map((m) => path.join(ctx.repoRoot, 'node_modules', `workbox-${m}`, 'build', `workbox-${m}.prod.js`)),
@@ -124,17 +131,22 @@ async function downloadSizes(ctx) {
   const sz = (s) => `${fmtBytes(s.raw, { exact: true })} / ${fmtBytes(s.gzip, { exact: true })} / ${fmtBytes(s.brotli, { exact: true })}`;
   const swTotal = { raw: swWasm.raw + swJs.raw, gzip: swWasm.gzip + swJs.gzip, brotli: swWasm.brotli + swJs.brotli };
   return {
-    setup: 'Sizes: files of the release web build (`wasm-opt -Oz`), raw / gzip -9 / brotli -q 11 (node:zlib).',
+    setup: 'Sizes: files of the release web build (`wasm-opt -Oz`; the CPU engine\'s wasm without wasm-opt, name section removed), raw / gzip -9 / brotli -q 11 (node:zlib)' +
+      `${ctx.smoke ? '; smoke mode: the CPU engine\'s wasm at brotli -q 5' : ''}.`,
     rows: [
       ['service worker, brotli (wasm + JS vs Workbox JS)', fmtBytes(swTotal.brotli, { exact: true }), fmtBytes(workboxJs.brotli, { exact: true }), fmtRatio(swTotal.brotli / workboxJs.brotli), '—'],
       ['`tessera_sw_bg.wasm` raw / gzip / brotli', sz(swWasm), '—', '—', '—'],
       ['SW JS (`sw.js`, `tessera-sw-lib.js`, glue) vs Workbox (5 prod modules + `sw.js`) raw / gzip / brotli', sz(swJs), sz(workboxJs), fmtRatio(swJs.brotli / workboxJs.brotli), '—'],
       ['`tessera_runtime_bg.wasm` (wonnx + wgpu) raw / gzip / brotli', sz(runtimeWasm), '—', '—', '—'],
+      ['`tessera_runtime_cpu_bg.wasm` (tract + SIMD; loaded only when the CPU engine is picked) raw / gzip / brotli', sz(runtimeCpuWasm), '—', '—', '—'],
     ],
-    data: { unit: 'bytes', swWasm, swJs, runtimeWasm, workboxJs },
+    data: { unit: 'bytes', swWasm, swJs, runtimeWasm, runtimeCpuWasm, workboxJs },
     notes: [
       `The service worker ships ${fmtBytes(swWasm.brotli)} of brotli'd wasm (target ≤ 250 kB): OPFS and IndexedDB, fetch, WebCrypto, Ed25519, policy, download plan and Range. ` +
         'Workbox is smaller because it verifies nothing and stores whole responses; it is fetched once and then comes from the HTTP cache / SW script cache.',
+      `The inference runtime's page downloads \`tessera_runtime_bg.wasm\` (${fmtBytes(runtimeWasm.brotli)} brotli'd) to start; its worker fetches the CPU engine's \`tessera_runtime_cpu_bg.wasm\` ` +
+        `(${fmtBytes(runtimeCpuWasm.brotli)} brotli'd, ${fmtBytes(runtimeCpuWasm.raw)} raw) only when a model loads on the CPU engine (\`engine: 'cpu'\`, or \`'auto'\` where WebGPU cannot run the model, the adapter is a software one or calibration finds tract faster); ` +
+        'it is built without wasm-opt (its tract kernels are compiled at -O3 and binaryen takes minutes on it).',
     ],
   };
 }

@@ -2,9 +2,12 @@
 // the bench app and imported by the harness into a freshly loaded page. One contender per page
 // load: `first()` measures create → load → first inference with performance.now(), then
 // `steady()` times repeated runs and `answers()` returns the outputs for the known-answer inputs.
-// Contenders: the tessera runtime running locally (wonnx on WebGPU in its worker, files fetched
+// Contenders: the tessera runtime running locally on one forced engine (`engine: 'webgpu'`:
+// wonnx on WebGPU; `engine: 'cpu'`: tract on wasm32 + SIMD; both in its worker, files fetched
 // and verified shard by shard from the HTTP cache: no service worker) or on the edge
-// (`edge-only`), and onnxruntime-web's wasm and WebGPU builds on the same model bytes.
+// (`edge-only`), and onnxruntime-web's wasm and WebGPU builds on the same model bytes. Every
+// answer names the engine that computed it; an answer from another engine than the contender
+// claims fails the step with an error starting `engine-mismatch:` (the harness never tolerates it).
 
 const now = () => performance.now();
 const MODEL = 'recommender';
@@ -13,15 +16,18 @@ const MODEL = 'recommender';
 let current = null;
 
 /**
- * Creates contender `kind` ('tessera-local' | 'tessera-edge' | 'ort-wasm' | 'ort-webgpu') from
- * scratch and runs its first inference on `features` (64 numbers). Resolves the phase times in
- * ms and the first answer's scores.
- * @param {{kind: string, features: number[], trustedKeys?: object[]}} args
+ * Creates contender `kind` ('tessera-webgpu' | 'tessera-cpu' | 'tessera-edge' | 'ort-wasm' |
+ * 'ort-webgpu') from scratch and runs its first inference on `features` (64 numbers). `engine`
+ * is the engine the contender claims (an answer's `engine`: 'wonnx-webgpu', 'tract-wasm', the
+ * edge's 'tract-native' / 'wonnx-wgpu'; for onnxruntime-web the execution provider asked for,
+ * 'ort-wasm' / 'ort-webgpu', which it does not report per answer). Resolves the phase times in
+ * ms, the first answer's scores and engine, and what the contender reported on loading.
+ * @param {{kind: string, engine: string, features: number[], trustedKeys?: object[]}} args
  */
-export async function first({ kind, features, trustedKeys }) {
+export async function first({ kind, engine, features, trustedKeys }) {
   current = null;
   const open = kind.startsWith('tessera') ? openTessera : openOrt;
-  const { contender, phases } = await open(kind, trustedKeys);
+  const { contender, phases } = await open(kind, engine, trustedKeys);
   const started = now();
   const answer = await contender.run(features);
   phases.firstRun = now() - started;
@@ -30,7 +36,7 @@ export async function first({ kind, features, trustedKeys }) {
     .filter(([k]) => ['create', 'load', 'firstRun'].includes(k))
     .reduce((sum, [, v]) => sum + v, 0);
   current = contender;
-  return { phases, scores: answer.scores, info: contender.info };
+  return { phases, scores: answer.scores, engine: answer.engine, info: contender.info };
 }
 
 /**
@@ -53,12 +59,20 @@ export async function steady({ features, n, warmup }) {
   return { wall, compute };
 }
 
-/** The loaded contender's scores for each input of `inputs` (lists of 64 numbers). */
+/**
+ * The loaded contender's scores for each input of `inputs` (lists of 64 numbers), and the
+ * engines that answered (every one checked against the claim by `run`).
+ */
 export async function answers(inputs) {
   if (!current) throw new Error('no contender loaded: call first() in this page');
-  const out = [];
-  for (const features of inputs) out.push((await current.run(features)).scores);
-  return out;
+  const scores = [];
+  const engines = new Set();
+  for (const features of inputs) {
+    const answer = await current.run(features);
+    scores.push(answer.scores);
+    engines.add(answer.engine);
+  }
+  return { scores, engines: [...engines] };
 }
 
 /**
@@ -78,26 +92,48 @@ export async function adapterInfo() {
   };
 }
 
-/** The tessera runtime; 'tessera-local' loads (verifies, self-tests) the model in the worker. */
-async function openTessera(kind, trustedKeys) {
-  const policy = kind === 'tessera-local' ? 'local-only' : 'edge-only';
+/** The engine each local tessera contender forces (`TesseraRuntime.create({engine})`). */
+const FORCED_ENGINE = { 'tessera-webgpu': 'webgpu', 'tessera-cpu': 'cpu' };
+
+/**
+ * The tessera runtime. 'tessera-webgpu' and 'tessera-cpu' load (verify, self-test) the model in
+ * the worker on the engine they force; the load report and every answer must name `engine`.
+ */
+async function openTessera(kind, engine, trustedKeys) {
+  const local = kind !== 'tessera-edge';
+  const policy = local ? 'local-only' : 'edge-only';
+  const options = { edgeUrl: location.origin, trustedKeys, controlled: false, policy };
+  if (local) {
+    if (!FORCED_ENGINE[kind]) throw new Error(`unknown tessera contender ${kind}`);
+    options.engine = FORCED_ENGINE[kind];
+  }
   const started = now();
   const { TesseraRuntime } = await import('/tessera-runtime.js');
-  const rt = await TesseraRuntime.create({ edgeUrl: location.origin, trustedKeys, controlled: false, policy });
+  const rt = await TesseraRuntime.create(options);
   const phases = { create: now() - started, load: 0 };
   let report = null;
-  if (policy === 'local-only') {
+  if (local) {
     const loadStarted = now();
     report = await rt.load(MODEL);
     phases.load = now() - loadStarted;
     Object.assign(phases, report.timings);
+    if (report.engine !== engine) {
+      throw new Error(`engine-mismatch: ${kind}: the model loaded on ${report.engine} (reason ${report.engineReason}), not ${engine}`);
+    }
   }
   const contender = {
-    info: report ? { fileBytes: report.fileBytes, source: report.source, vectorsPassed: report.vectorsPassed, adapterIsFallback: report.adapterIsFallback } : {},
+    info: report
+      ? {
+        fileBytes: report.fileBytes, source: report.source, vectorsPassed: report.vectorsPassed,
+        adapterIsFallback: report.adapterIsFallback, engine: report.engine, engineReason: report.engineReason,
+        calibration: report.calibration,
+      }
+      : {},
     async run(features) {
       const r = await rt.run(MODEL, { features: { dtype: 'float32', shape: [1, 64], data: Float32Array.from(features) } }, { policy });
-      if (r.source !== (policy === 'local-only' ? 'local' : 'edge')) throw new Error(`answer came from ${r.source} (${r.fallbackReason})`);
-      return { scores: Array.from(r.outputs.scores.data), computeMs: r.timings.compute };
+      if (r.source !== (local ? 'local' : 'edge')) throw new Error(`${kind}: answer came from ${r.source} (${r.fallbackReason})`);
+      if (r.engine !== engine) throw new Error(`engine-mismatch: ${kind}: answer computed by ${r.engine}, not ${engine}`);
+      return { scores: Array.from(r.outputs.scores.data), computeMs: r.timings.compute, engine: r.engine };
     },
   };
   return { contender, phases };
@@ -109,7 +145,8 @@ async function openTessera(kind, trustedKeys) {
  * (the edge assembles it from the shards; the HTTP cache revalidates it). One thread: the page
  * is not cross-origin isolated, so no SharedArrayBuffer.
  */
-async function openOrt(kind) {
+async function openOrt(kind, engine) {
+  if (engine !== kind) throw new Error(`engine-mismatch: ${kind} claims engine ${engine}: onnxruntime-web contenders are their EP`);
   const started = now();
   const ort = await import(kind === 'ort-webgpu' ? '/ort/ort.webgpu.min.mjs' : '/ort/ort.wasm.min.mjs');
   ort.env.wasm.numThreads = 1;
@@ -132,7 +169,7 @@ async function openOrt(kind) {
       const runStarted = now();
       const out = await session.run(feeds);
       const computeMs = now() - runStarted;
-      return { scores: Array.from(out.scores.data), computeMs };
+      return { scores: Array.from(out.scores.data), computeMs, engine: kind };
     },
   };
   return { contender, phases };

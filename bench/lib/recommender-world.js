@@ -22,7 +22,10 @@ export const MODEL = 'recommender';
 const PAGE_MODULE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'inference-page.js');
 
 /** The tessera runtime's files the page needs, from the web build. */
-const RUNTIME_FILES = ['tessera-runtime.js', 'tessera_runtime.js', 'tessera_runtime_bg.wasm', 'tessera-runtime-worker.js'];
+const RUNTIME_FILES = [
+  'tessera-runtime.js', 'tessera_runtime.js', 'tessera_runtime_bg.wasm', 'tessera-runtime-worker.js',
+  'tessera_runtime_cpu.js', 'tessera_runtime_cpu_bg.wasm',
+];
 
 /**
  * onnxruntime-web files served under `/ort/`: the wasm build (`onnxruntime-web/wasm`) and the
@@ -39,9 +42,10 @@ export const AUDIENCE = 'tessera-bench';
 
 /**
  * The packed recommender: `dir` (temporary), `artifacts`, the throwaway key's files, the trusted
- * key object (`trustedKeys` entry), the known-answer `vectors` (tessera TestVector format) and
- * `dispose()`. Sets `TESSERA_BIN` from `tesseraBin` when given (playwright/lib resolves the CLI
- * through it).
+ * key object (`trustedKeys` entry), the known-answer `vectors` (tessera TestVector format),
+ * `modelFile` and `vectorsFile` (the unpacked `recommender.onnx` and its vectors, in the demo
+ * models directory) and `dispose()`. Sets `TESSERA_BIN` from `tesseraBin` when given
+ * (playwright/lib resolves the CLI through it).
  * @param {{tesseraBin?: string}} options
  */
 export async function packRecommender({ tesseraBin } = {}) {
@@ -55,6 +59,8 @@ export async function packRecommender({ tesseraBin } = {}) {
     return {
       dir,
       ...packed,
+      modelFile: path.join(models, `${MODEL}.onnx`),
+      vectorsFile: path.join(models, `${MODEL}.vectors.json`),
       trustedKey,
       vectors,
       async dispose() {
@@ -95,13 +101,15 @@ export async function benchApp(world, webDir) {
 /**
  * Starts a release `tessera serve` over the world's artifacts with edge inference on (the
  * world's key trusted), the rate limiter off (`--infer-rate 0`) and `--infer-workers workers`;
- * with `auth`, bearer tokens of the world's key for {@link AUDIENCE} are required.
+ * with `auth`, bearer tokens of the world's key for {@link AUDIENCE} are required; `engine`
+ * (`tract`, `wonnx`, `auto`) is passed as `--engine` when given (the server's default otherwise).
  * Resolves `{url, port, stderr(), stop()}` (see playwright/lib/server.js).
  * @param {object} world from {@link packRecommender}
- * @param {{app?: string, workers?: number, auth?: boolean}} options
+ * @param {{app?: string, workers?: number, auth?: boolean, engine?: string}} options
  */
-export function serveRecommender(world, { app, workers = 1, auth = false } = {}) {
+export function serveRecommender(world, { app, workers = 1, auth = false, engine } = {}) {
   const extraArgs = ['--infer-rate', '0', '--infer-workers', String(workers)];
+  if (engine) extraArgs.push('--engine', engine);
   if (auth) extraArgs.push('--auth-key', world.publicKeyFile, '--auth-audience', AUDIENCE);
   return startServer({ artifacts: world.artifacts, app, trust: [world.publicKeyFile], extraArgs });
 }

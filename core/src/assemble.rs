@@ -7,6 +7,12 @@
 //! ordered shard list as its last byte arrives, then the whole file's size and SHA-256. It
 //! stops at the first wrong shard, so a caller can tell which shard to fetch or discard again.
 //!
+//! A caller with a faster hash (the browser's WebCrypto) hashes each whole shard itself and
+//! hands over its length and digest ([`FileAssembly::push_shard_digest`]); every shard is still
+//! checked against the signed list, in order, and the whole-file digest is then not recomputed
+//! (the signed shard list already pins every byte of the file; the service worker's store
+//! relies on the same).
+//!
 //! It does no IO: where the shards come from (disk, IndexedDB, the network, a service worker
 //! response) is the caller's business. It does not decide *which* file a model runs; that is
 //! [`crate::Manifest::entry`].
@@ -95,6 +101,8 @@ pub struct FileAssembly {
     shard_hasher: Sha256,
     file_hasher: Sha256,
     seen: u64,
+    /// Some shard was checked by the caller's digest: the whole file's digest is not known.
+    by_digest: bool,
 }
 
 impl FileAssembly {
@@ -110,6 +118,7 @@ impl FileAssembly {
             shard_hasher: Sha256::new(),
             file_hasher: Sha256::new(),
             seen: 0,
+            by_digest: false,
         }
     }
 
@@ -178,11 +187,48 @@ impl FileAssembly {
         self.update(bytes)
     }
 
+    /// Checks the next shard by what the caller measured of its bytes: `size` and the
+    /// `digest` it computed. The same check as [`FileAssembly::push_shard`] (and the same
+    /// errors), without the bytes; the assembly's own hashers never see them, so
+    /// [`FileAssembly::finish`] then checks the size and the shard list, not the whole file's
+    /// digest. Only at a shard boundary, and not after [`FileAssembly::update`] fed bytes.
+    pub fn push_shard_digest(
+        &mut self,
+        size: u64,
+        digest: Sha256Digest,
+    ) -> Result<(), AssemblyError> {
+        let Some(shard) = self.shards.get(self.index).copied() else {
+            return Err(AssemblyError::FileSizeMismatch {
+                file: self.file.clone(),
+                expected: self.size,
+                actual: self.seen.saturating_add(size),
+            });
+        };
+        let mixed = self.seen != 0 && !self.by_digest;
+        if mixed || self.in_shard != 0 || size != shard.size || digest != shard.sha256 {
+            return Err(AssemblyError::ShardMismatch {
+                file: self.file.clone(),
+                index: self.index,
+                shard: shard.sha256,
+                size: shard.size,
+                actual: digest,
+                actual_size: size,
+            });
+        }
+        self.by_digest = true;
+        self.seen = self.seen.saturating_add(size);
+        self.index += 1;
+        Ok(())
+    }
+
     /// `Ok` when the bytes fed are exactly the file: every shard matched and the whole file has
-    /// the manifest's size and digest.
+    /// the manifest's size and (when the bytes were fed here) digest.
     pub fn finish(self) -> Result<(), AssemblyError> {
         if self.index < self.shards.len() || self.seen != self.size {
             return Err(self.size_mismatch());
+        }
+        if self.by_digest {
+            return Ok(());
         }
         let actual = Sha256Digest::from_hasher(self.file_hasher);
         if actual != self.sha256 {
@@ -318,5 +364,54 @@ mod tests {
             verify_file(&entry, &file).unwrap_err().code(),
             "file-hash-mismatch"
         );
+    }
+
+    #[test]
+    fn shards_checked_by_the_callers_digest_pass_only_in_order_and_complete() {
+        let shards: [&[u8]; 3] = [b"first shard", b"second", b"3"];
+        let (entry, _) = entry(&shards);
+        let measured = |s: &[u8]| (s.len() as u64, Sha256Digest::of(s));
+        let mut assembly = FileAssembly::new(&entry);
+        for shard in shards {
+            let (size, digest) = measured(shard);
+            assembly.push_shard_digest(size, digest).unwrap();
+        }
+        assert_eq!(assembly.finish(), Ok(()));
+
+        // Out of order: blamed on the shard listed at that position.
+        let mut assembly = FileAssembly::new(&entry);
+        let (size, digest) = measured(shards[1]);
+        let error = assembly.push_shard_digest(size, digest).unwrap_err();
+        assert_eq!(error.code(), "shard-hash-mismatch");
+        assert_eq!(error.shard(), Some(entry.shards[0].sha256));
+
+        // The right digest with the wrong length, and a missing last shard.
+        let mut assembly = FileAssembly::new(&entry);
+        let (size, digest) = measured(shards[0]);
+        assert!(assembly.push_shard_digest(size + 1, digest).is_err());
+        let mut assembly = FileAssembly::new(&entry);
+        for shard in &shards[..2] {
+            let (size, digest) = measured(shard);
+            assembly.push_shard_digest(size, digest).unwrap();
+        }
+        assert_eq!(assembly.finish().unwrap_err().code(), "file-size-mismatch");
+
+        // A shard past the last one.
+        let mut assembly = FileAssembly::new(&entry);
+        for shard in shards {
+            let (size, digest) = measured(shard);
+            assembly.push_shard_digest(size, digest).unwrap();
+        }
+        let (size, digest) = measured(b"extra");
+        assert_eq!(
+            assembly.push_shard_digest(size, digest).unwrap_err().code(),
+            "file-size-mismatch"
+        );
+
+        // Not after bytes were fed: their shard is half-hashed here.
+        let mut assembly = FileAssembly::new(&entry);
+        assembly.update(b"fir").unwrap();
+        let (size, digest) = measured(shards[0]);
+        assert!(assembly.push_shard_digest(size, digest).is_err());
     }
 }

@@ -127,7 +127,7 @@ pub enum Reason {
 /// One side of the fallback: the browser or the edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
-    /// `local`: wonnx on WebGPU in the runtime worker.
+    /// `local`: the runtime worker in the browser (wonnx on WebGPU or tract on the CPU).
     Local,
     /// `edge`: `POST /v1/models/<name>/infer`.
     Edge,
@@ -194,6 +194,9 @@ pub enum FallbackError {
     /// Not one of the [`Plan`] codes.
     #[error("unknown plan {0:?}")]
     UnknownPlan(String),
+    /// Not one of the [`Side`] codes.
+    #[error("unknown side {0:?} (use local or edge)")]
+    UnknownSide(String),
 }
 
 impl ErrorCode for FallbackError {
@@ -202,6 +205,7 @@ impl ErrorCode for FallbackError {
             Self::UnknownPolicy(_) => "policy-unknown",
             Self::UnknownFailure(_) => "failure-unknown",
             Self::UnknownPlan(_) => "plan-unknown",
+            Self::UnknownSide(_) => "side-unknown",
         }
     }
 }
@@ -501,6 +505,17 @@ impl FromStr for Plan {
             .into_iter()
             .find(|p| p.code() == code)
             .ok_or_else(|| FallbackError::UnknownPlan(code.to_owned()))
+    }
+}
+
+impl FromStr for Side {
+    type Err = FallbackError;
+
+    fn from_str(code: &str) -> Result<Self, Self::Err> {
+        [Self::Local, Self::Edge]
+            .into_iter()
+            .find(|s| s.code() == code)
+            .ok_or_else(|| FallbackError::UnknownSide(code.to_owned()))
     }
 }
 

@@ -271,29 +271,137 @@ impl InferRequest {
         self,
         inputs: &[TensorSpec],
     ) -> Result<BTreeMap<String, InputTensor>, InferError> {
-        let expected = || inputs.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
-        if let Some(unknown) = self
-            .inputs
-            .keys()
-            .find(|name| !inputs.iter().any(|s| &s.name == *name))
-        {
-            return Err(InferError::InputUnknown {
-                input: unknown.clone(),
+        validate_each(self.inputs, inputs, RequestTensor::validate)
+    }
+}
+
+/// An input given in-process with its values already in a buffer (the browser runtime's typed
+/// arrays), or as plain numbers: checked by [`validate_typed`] exactly as a [`RequestTensor`]
+/// is, without widening the values to `f64` on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypedTensor {
+    /// Element type name, as in [`RequestTensor::dtype`].
+    pub dtype: String,
+    /// Dimensions; must equal the model's declared shape.
+    pub shape: Vec<u64>,
+    /// The values.
+    pub data: TypedValues,
+}
+
+/// The values of a [`TypedTensor`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypedValues {
+    /// A typed buffer; its element type must be the declared dtype.
+    Buffer(TensorData),
+    /// Plain numbers, checked and converted like a JSON request's `data`.
+    Numbers(Vec<f64>),
+}
+
+/// Checks in-process inputs against the model's declared `inputs`, in the same order and with
+/// the same errors as [`InferRequest::validate`].
+pub fn validate_typed(
+    given: BTreeMap<String, TypedTensor>,
+    inputs: &[TensorSpec],
+) -> Result<BTreeMap<String, InputTensor>, InferError> {
+    validate_each(given, inputs, TypedTensor::validate)
+}
+
+/// Unknown inputs, then missing ones, then each input by `check`, in the model's order.
+fn validate_each<T>(
+    mut given: BTreeMap<String, T>,
+    inputs: &[TensorSpec],
+    check: impl Fn(T, &TensorSpec) -> Result<InputTensor, InferError>,
+) -> Result<BTreeMap<String, InputTensor>, InferError> {
+    let expected = || inputs.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+    if let Some(unknown) = given
+        .keys()
+        .find(|name| !inputs.iter().any(|s| &s.name == *name))
+    {
+        return Err(InferError::InputUnknown {
+            input: unknown.clone(),
+            expected: expected(),
+        });
+    }
+    let mut out = BTreeMap::new();
+    for spec in inputs {
+        let tensor = given
+            .remove(&spec.name)
+            .ok_or_else(|| InferError::InputMissing {
+                input: spec.name.clone(),
                 expected: expected(),
-            });
-        }
-        let mut given = self.inputs;
-        let mut out = BTreeMap::new();
-        for spec in inputs {
-            let tensor = given
-                .remove(&spec.name)
-                .ok_or_else(|| InferError::InputMissing {
-                    input: spec.name.clone(),
-                    expected: expected(),
-                })?;
-            out.insert(spec.name.clone(), tensor.validate(spec)?);
-        }
-        Ok(out)
+            })?;
+        out.insert(spec.name.clone(), check(tensor, spec)?);
+    }
+    Ok(out)
+}
+
+/// The dtype and shape of a given input against its spec: the dtype it names, and the element
+/// count its (declared) shape calls for.
+fn check_header(spec: &TensorSpec, dtype: &str, shape: &[u64]) -> Result<(DType, u64), InferError> {
+    let input = || spec.name.clone();
+    let parsed = parse_dtype(dtype).ok_or_else(|| InferError::DTypeUnsupported {
+        input: input(),
+        dtype: dtype.to_owned(),
+    })?;
+    if parsed != spec.dtype {
+        return Err(InferError::DTypeMismatch {
+            input: input(),
+            expected: spec.dtype,
+            found: parsed,
+        });
+    }
+    if shape != spec.shape {
+        return Err(InferError::ShapeMismatch {
+            input: input(),
+            expected: spec.shape.clone(),
+            found: shape.to_vec(),
+        });
+    }
+    // Equal to the spec's shape, whose product the model defines; saturate rather than trust.
+    let count = shape
+        .iter()
+        .try_fold(1u64, |acc, d| acc.checked_mul(*d))
+        .unwrap_or(u64::MAX);
+    Ok((parsed, count))
+}
+
+impl TypedTensor {
+    fn validate(self, spec: &TensorSpec) -> Result<InputTensor, InferError> {
+        let (dtype, count) = check_header(spec, &self.dtype, &self.shape)?;
+        let data = match self.data {
+            TypedValues::Numbers(values) => from_numbers(&spec.name, dtype, count, &values)?,
+            TypedValues::Buffer(data) => {
+                if data.dtype() != dtype {
+                    return Err(InferError::DataInvalid {
+                        input: spec.name.clone(),
+                        detail: format!(
+                            "its values are a {:?} buffer, its dtype says {dtype:?}",
+                            data.dtype()
+                        ),
+                    });
+                }
+                if data.len() as u64 != count {
+                    return Err(InferError::DataLength {
+                        input: spec.name.clone(),
+                        expected: count,
+                        found: data.len() as u64,
+                    });
+                }
+                if let TensorData::Float32(values) = &data {
+                    if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+                        return Err(InferError::DataInvalid {
+                            input: spec.name.clone(),
+                            detail: format!("value at index {index} is not finite"),
+                        });
+                    }
+                }
+                data
+            }
+        };
+        Ok(InputTensor {
+            shape: self.shape,
+            data,
+        })
     }
 }
 
@@ -319,31 +427,8 @@ impl RequestTensor {
     }
 
     fn validate(self, spec: &TensorSpec) -> Result<InputTensor, InferError> {
+        let (dtype, count) = check_header(spec, &self.dtype, &self.shape)?;
         let input = || spec.name.clone();
-        let dtype = parse_dtype(&self.dtype).ok_or_else(|| InferError::DTypeUnsupported {
-            input: input(),
-            dtype: self.dtype.clone(),
-        })?;
-        if dtype != spec.dtype {
-            return Err(InferError::DTypeMismatch {
-                input: input(),
-                expected: spec.dtype,
-                found: dtype,
-            });
-        }
-        if self.shape != spec.shape {
-            return Err(InferError::ShapeMismatch {
-                input: input(),
-                expected: spec.shape.clone(),
-                found: self.shape,
-            });
-        }
-        // Equal to the spec's shape, whose product the model defines; saturate rather than trust.
-        let count = self
-            .shape
-            .iter()
-            .try_fold(1u64, |acc, d| acc.checked_mul(*d))
-            .unwrap_or(u64::MAX);
         let data = match (self.data, self.data_b64) {
             (Some(values), None) => from_numbers(&spec.name, dtype, count, &values)?,
             (None, Some(b64)) => from_base64(&spec.name, dtype, count, &b64)?,

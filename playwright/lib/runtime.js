@@ -31,7 +31,10 @@ const CLF = path.join(HERE, 'fixtures', 'clf.onnx');
 const CLF_VECTORS = path.join(HERE, 'fixtures', 'clf.vectors.json');
 
 /** The runtime's files from the web build that the page loads. */
-const RUNTIME_FILES = ['tessera-runtime.js', 'tessera-runtime-worker.js', 'tessera_runtime.js', 'tessera_runtime_bg.wasm'];
+const RUNTIME_FILES = [
+  'tessera-runtime.js', 'tessera-runtime-worker.js', 'tessera_runtime.js', 'tessera_runtime_bg.wasm',
+  'tessera_runtime_cpu.js', 'tessera_runtime_cpu_bg.wasm',
+];
 
 /** Where the page's runtimes load models from (the browser's copy; see the file comment). */
 export const BROWSER_MODELS = '/browser-models/';

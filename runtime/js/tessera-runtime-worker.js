@@ -1,7 +1,10 @@
 // tessera runtime worker: a module dedicated worker that runs verified models with wonnx on
-// WebGPU. It holds no policy: the page (tessera-runtime.js) decides where requests run.
+// WebGPU or with tract on the CPU (`tessera_runtime_cpu.js`, imported the first time the runtime
+// picks it). It holds no policy: the page (tessera-runtime.js) decides where requests run, the
+// runtime's wasm which engine runs a model.
 //
-// Messages in:  {id, op: 'init', module, options}   module: the compiled WebAssembly.Module
+// Messages in:  {id, op: 'init', module, options, cpuUrl?}   module: the compiled
+//               WebAssembly.Module; cpuUrl: the CPU engine's glue (default beside this file)
 //               {id, op: 'capabilities'}
 //               {id, op: 'load', name}
 //               {id, op: 'run', name, inputs}        inputs: {name: {dtype, shape, data}}
@@ -86,6 +89,28 @@ function gpuMonitor(scope) {
   };
 }
 
+/**
+ * The CPU engine's loader: imports its glue and instantiates its wasm once, the first time the
+ * runtime asks (never when WebGPU runs everything); a failed attempt (offline, say) is
+ * forgotten so the next load tries again.
+ */
+function cpuEngine(url) {
+  let loading = null;
+  return {
+    load() {
+      if (!loading) {
+        loading = (async () => {
+          const cpu = await import(url);
+          await cpu.default();
+          return cpu.CpuSession;
+        })();
+        loading.catch(() => { loading = null; });
+      }
+      return loading;
+    },
+  };
+}
+
 const gpuErrors = gpuMonitor(self);
 let runtime = null;
 
@@ -109,6 +134,7 @@ async function handle(m) {
       await init({ module_or_path: m.module });
       runtime = new LocalRuntime(m.options);
       if (gpuErrors) runtime.watchGpu(gpuErrors);
+      runtime.useCpuEngine(cpuEngine(m.cpuUrl ?? new URL('./tessera_runtime_cpu.js', import.meta.url).href));
       return true;
     case 'capabilities':
       return runtime.capabilities();

@@ -23,6 +23,15 @@ export type WebgpuErrorCode =
   | 'webgpu-shader-compile-failed' | 'webgpu-validation-error' | 'webgpu-device-lost'
   | 'webgpu-out-of-memory' | 'webgpu-internal-error';
 
+/**
+ * The engine that computed an answer: in the browser wonnx on WebGPU or tract on the CPU (wasm);
+ * on the edge tract natively or wonnx on wgpu (null from an edge older than the field).
+ */
+export type EngineName = 'wonnx-webgpu' | 'tract-wasm' | 'tract-native' | 'wonnx-wgpu';
+
+/** Which engine runs models in the browser: 'auto' (default), or one forced. */
+export type EnginePreference = 'auto' | 'webgpu' | 'cpu';
+
 export type DType = 'float32' | 'int32' | 'int64';
 export type TensorData = Float32Array | Int32Array | BigInt64Array;
 
@@ -62,13 +71,24 @@ export interface RuntimeOptions {
   controlled?: boolean;
   /** Per-attempt timeout (default 30000 ms). */
   timeoutMs?: number;
+  /**
+   * 'auto' (default): the CPU engine where WebGPU cannot run the model (no WebGPU or adapter,
+   * limits, an operator such as Softmax), on a software adapter, or when wonnx fails to build,
+   * self-test or run; on a real GPU the engine a short calibration finds faster (cached per
+   * model version and adapter). 'webgpu': WebGPU only. 'cpu': the CPU engine only.
+   */
+  engine?: EnginePreference;
   workerUrl?: string | URL;
   wasmUrl?: string | URL;
+  /** The CPU engine's `tessera_runtime_cpu.js` (default: beside the worker script). */
+  cpuUrl?: string | URL;
   /**
    * Testing only: build sessions for models whose operators are not verified in browsers
    * (normally refused with 'op-unsupported'), to observe how WebGPU fails them.
    */
   allowUnlistedOps?: boolean;
+  /** Testing only: calibrate engines on a software adapter as on a GPU. */
+  calibrateSoftwareAdapters?: boolean;
 }
 
 export interface Timings {
@@ -82,6 +102,7 @@ export interface Timings {
 export interface RunResult {
   outputs: Record<string, OutputTensor>;
   source: 'local' | 'edge';
+  engine: EngineName | null;
   fallbackReason?: FallbackReason;
   timings: Timings;
 }
@@ -93,6 +114,16 @@ export interface LoadReport {
   outputs: string[];
   fileBytes: number;
   source: 'service-worker' | 'shards';
+  /** The engine the model runs on in this browser. */
+  engine: 'wonnx-webgpu' | 'tract-wasm';
+  /**
+   * Why the CPU engine runs it, when it does: 'engine-cpu-requested', 'software-adapter',
+   * 'calibrated-faster', 'webgpu-failed-calibration', or the code of what stopped WebGPU
+   * ('no-webgpu', 'op-unsupported', 'webgpu-shader-compile-failed', …); null otherwise.
+   */
+  engineReason: string | null;
+  /** The calibration that picked the engine (real GPUs): median ms per run of each engine. */
+  calibration: { webgpuMs: number | null; cpuMs: number | null; picked: string; cached: boolean } | null;
   vectorsPassed: number;
   adapterIsFallback: boolean;
   /** Set when a newer published manifest was refused and the last accepted version loaded instead (no service worker). */

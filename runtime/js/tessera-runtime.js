@@ -1,10 +1,11 @@
-// tessera runtime, page side: runs a model in the browser (wonnx on WebGPU, in a dedicated
-// worker) or on the edge server, as the fallback router decides. ES module, no dependencies.
+// tessera runtime, page side: runs a model in the browser (in a dedicated worker, with wonnx on
+// WebGPU or tract on the CPU) or on the edge server, as the fallback router decides. ES module,
+// no dependencies.
 //
 //   import { TesseraRuntime } from './tessera-runtime.js';
 //   const rt = await TesseraRuntime.create({ edgeUrl, policy: 'prefer-local', token, trustedKeys });
 //   await rt.load('mlp');
-//   const { outputs, source, fallbackReason, timings } =
+//   const { outputs, source, engine, fallbackReason, timings } =
 //     await rt.run('mlp', { x: { dtype: 'float32', shape: [1, 16], data: new Float32Array(16) } });
 //
 // Every decision (where to run, what to do after a failure, when to re-probe) comes from the
@@ -44,9 +45,12 @@ export class TesseraRuntime {
    * Compiles the runtime wasm once, instantiates the router on the page and prepares the worker.
    * Options: edgeUrl (origin of `tessera serve`), policy (default 'prefer-local'), token (edge
    * bearer token), trustedKeys (manifest signing keys), threshold, modelsBase ('/models/'),
-   * controlled (default: whether a service worker controls the page), timeoutMs, workerUrl,
-   * wasmUrl, allowUnlistedOps (testing only: let the worker build sessions for operators not
-   * verified in browsers, to observe how WebGPU fails them).
+   * controlled (default: whether a service worker controls the page), engine ('auto' (default):
+   * WebGPU on a real GPU when it runs the model and a calibration finds it faster, else the CPU
+   * engine; 'webgpu'; 'cpu'), timeoutMs, workerUrl, wasmUrl, cpuUrl (the CPU engine's
+   * `tessera_runtime_cpu.js`, default beside the worker script), allowUnlistedOps and
+   * calibrateSoftwareAdapters (testing only: let the worker build WebGPU sessions for operators
+   * not verified in browsers, to observe how WebGPU fails them; calibrate on a software adapter).
    */
   static async create(options = {}) {
     const wasmUrl = options.wasmUrl ?? new URL('./tessera_runtime_bg.wasm', import.meta.url);
@@ -123,7 +127,7 @@ export class TesseraRuntime {
       try {
         const answer = await this.#attempt(side, name, inputs, timeout, signal, timings);
         this.#router.recordAnswer(name, side, answer.latency, now());
-        return finish(answer.outputs, side, reason, timings, started);
+        return finish(answer, side, reason, timings, started);
       } catch (e) {
         if (!e.failure) throw e;
         this.#router.recordFailure(name, e.failure, now());
@@ -178,7 +182,7 @@ export class TesseraRuntime {
         // The edge request is aborted; a local run cannot be stopped and its answer is dropped.
         cancel.abort();
         this.#router.recordAnswer(name, side, answer.latency, now());
-        resolve(finish(answer.outputs, side, reason, timings, started));
+        resolve(finish(answer, side, reason, timings, started));
       };
       const fail = (e) => {
         if (done) return;
@@ -224,7 +228,7 @@ export class TesseraRuntime {
     const latency = now() - started;
     timings.compute = result.computeMs;
     timings.queue = result.queueMs ?? 0;
-    return { outputs: result.outputs, latency };
+    return { outputs: result.outputs, engine: result.engine, latency };
   }
 
   async #edge(name, inputs, timeout, signal, timings) {
@@ -270,7 +274,7 @@ export class TesseraRuntime {
       timings.queue = t.queue_ms ?? 0;
       timings.compute = t.compute_ms ?? 0;
       timings.network = Math.max(0, latency - (t.total_ms ?? 0));
-      return { outputs: fromWire(json.outputs ?? {}), latency };
+      return { outputs: fromWire(json.outputs ?? {}), engine: json.engine ?? null, latency };
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -300,8 +304,11 @@ export class TesseraRuntime {
     const options = { trustedKeys: this.#options.trustedKeys ?? [], controlled };
     if (this.#options.threshold) options.threshold = this.#options.threshold;
     if (this.#options.modelsBase) options.modelsBase = this.#options.modelsBase;
+    if (this.#options.engine) options.engine = this.#options.engine;
     if (this.#options.allowUnlistedOps) options.allowUnlistedOps = true;
-    worker.postMessage({ id: 0, op: 'init', module: this.#module, options });
+    if (this.#options.calibrateSoftwareAdapters) options.calibrateSoftwareAdapters = true;
+    const cpuUrl = this.#options.cpuUrl ? String(new URL(this.#options.cpuUrl, location.href)) : null;
+    worker.postMessage({ id: 0, op: 'init', module: this.#module, options, cpuUrl });
     this.#pending.set(0, {
       resolve() {},
       reject: (e) => {
@@ -338,9 +345,9 @@ export class TesseraRuntime {
   }
 }
 
-function finish(outputs, source, reason, timings, started) {
+function finish(answer, source, reason, timings, started) {
   timings.total = now() - started;
-  const result = { outputs, source, timings };
+  const result = { outputs: answer.outputs, source, engine: answer.engine, timings };
   if (reason) result.fallbackReason = reason;
   return result;
 }

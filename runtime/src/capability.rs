@@ -46,6 +46,9 @@ pub struct Adapter {
     pub is_fallback: bool,
     /// Its limits.
     pub limits: AdapterLimits,
+    /// `GPUAdapterInfo`'s vendor, architecture, device and description, joined: what a cached
+    /// engine calibration is keyed by (another GPU calibrates again).
+    pub identity: String,
 }
 
 /// Refuses a manifest whose engine/ABI is not this runtime's, or whose `runtime.ops` contain an
@@ -186,9 +189,25 @@ mod wasm {
         } else {
             Vec::new()
         };
+        let info = get(&adapter, "info").unwrap_or(JsValue::UNDEFINED);
+        let identity = ["vendor", "architecture", "device", "description"]
+            .iter()
+            .map(|key| {
+                if info.is_object() {
+                    get(&info, key)
+                        .ok()
+                        .and_then(|v| v.as_string())
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
         Ok(Adapter {
             is_fallback,
             limits: AdapterLimits { values },
+            identity,
         })
     }
 }

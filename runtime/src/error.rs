@@ -94,12 +94,14 @@ pub enum RuntimeError {
         /// What is wrong.
         detail: String,
     },
-    /// wonnx could not build a session.
-    #[error("building the wonnx session for {model:?} failed: {detail}")]
+    /// An engine could not build a session.
+    #[error("building the {engine} session for {model:?} failed: {detail}")]
     Session {
         /// The model.
         model: String,
-        /// wonnx's error.
+        /// The engine (`wonnx-webgpu`, `tract-wasm`).
+        engine: &'static str,
+        /// The engine's error.
         detail: String,
     },
     /// A known-answer vector came out wrong.
@@ -137,6 +139,9 @@ pub enum RuntimeError {
         /// The browser's message.
         detail: String,
     },
+    /// The CPU engine's wasm module could not be fetched or instantiated.
+    #[error("the CPU engine could not be loaded: {0}")]
+    CpuEngineUnavailable(String),
     /// Any other JavaScript exception.
     #[error("{0}")]
     Js(JsError),
@@ -165,6 +170,7 @@ impl ErrorCode for RuntimeError {
             Self::Input(e) => e.code(),
             Self::Run { .. } => "local-run-failed",
             Self::Webgpu { fault, .. } => fault.code(),
+            Self::CpuEngineUnavailable(_) => "cpu-engine-unavailable",
             Self::Js(_) => "js-error",
         }
     }
@@ -188,6 +194,7 @@ impl RuntimeError {
             | Self::Assembly(_)
             | Self::Session { .. }
             | Self::NotLoaded(_)
+            | Self::CpuEngineUnavailable(_)
             | Self::Js(_) => LocalFault::LoadFailed,
             Self::Run { .. } => LocalFault::RunFailed,
             Self::Webgpu { fault, .. } => fault.fault(),

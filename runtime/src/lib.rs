@@ -1,5 +1,6 @@
-//! tessera's inference runtime: runs verified models with wonnx on WebGPU inside a dedicated
-//! Web Worker, and gives the page the fallback router that decides, per request, between the
+//! tessera's inference runtime: runs verified models inside a dedicated Web Worker, with wonnx
+//! on WebGPU or tract on the CPU (a wasm module of its own, `tessera-runtime-cpu`, loaded only
+//! when [`engine_choice`] picks it), and gives the page the fallback router that decides, per request, between the
 //! browser and the edge server (`POST /v1/models/NAME/infer`).
 //!
 //! The same wasm module serves both sides: the page instantiates it for [`FallbackRouter`]
@@ -9,10 +10,11 @@
 //! (`TesseraRuntime`). It does not cache or download models: the service worker does, and this
 //! runtime only reads what it serves and re-checks every byte against the signed manifest.
 //!
-//! Natively only the pure parts build (and are tested): errors, capability rules, self-test
-//! comparison, WebGPU error classification and the string-coded router.
+//! Natively only the pure parts build (and are tested): errors, capability rules, the engine
+//! choice, self-test comparison, WebGPU error classification and the string-coded router.
 
 pub mod capability;
+pub mod engine_choice;
 pub mod error;
 pub mod gpu_errors;
 pub mod js_error;

@@ -113,14 +113,17 @@ impl Routers {
         }
     }
 
-    /// Records an answer from `side` (`local` or `edge`).
-    pub fn record_answer(&mut self, model: &str, side: &str, latency_ms: f64, now_ms: u64) {
-        let side = if side == "local" {
-            Side::Local
-        } else {
-            Side::Edge
-        };
+    /// Records an answer from `side` (`local` or `edge`; anything else is `side-unknown`).
+    pub fn record_answer(
+        &mut self,
+        model: &str,
+        side: &str,
+        latency_ms: f64,
+        now_ms: u64,
+    ) -> Result<(), FallbackError> {
+        let side: Side = side.parse()?;
         self.model(model).record_answer(side, latency_ms, now_ms);
+        Ok(())
     }
 
     /// Records a failed attempt (a local or edge fault code).
@@ -240,9 +243,16 @@ mod wasm {
 
         /// Records an answer from `side` (`local` or `edge`).
         #[wasm_bindgen(js_name = recordAnswer)]
-        pub fn record_answer(&mut self, model: &str, side: &str, latency_ms: f64, now_ms: f64) {
+        pub fn record_answer(
+            &mut self,
+            model: &str,
+            side: &str,
+            latency_ms: f64,
+            now_ms: f64,
+        ) -> Result<(), JsValue> {
             self.routers
-                .record_answer(model, side, latency_ms, millis(now_ms));
+                .record_answer(model, side, latency_ms, millis(now_ms))
+                .map_err(|e| error_value(&e, None))
         }
 
         /// Records a failed attempt by its fault code.
@@ -371,6 +381,14 @@ mod tests {
             "failure-unknown"
         );
         assert_eq!(
+            routers
+                .record_answer("m", "Local", 1.0, 0)
+                .unwrap_err()
+                .code(),
+            "side-unknown",
+            "a side is local or edge, never guessed"
+        );
+        assert_eq!(
             Routers::after_failure("later", "edge-timeout")
                 .unwrap_err()
                 .code(),
@@ -382,8 +400,8 @@ mod tests {
     fn stats_serialize_with_camel_case_fields() {
         let mut routers = Routers::default();
         routers.set_health("m", "healthy", 0).unwrap();
-        routers.record_answer("m", "local", 4.0, 1);
-        routers.record_answer("m", "edge", 9.0, 2);
+        routers.record_answer("m", "local", 4.0, 1).unwrap();
+        routers.record_answer("m", "edge", 9.0, 2).unwrap();
         let json = serde_json::to_value(routers.stats("m", 3)).unwrap();
         assert_eq!(json["health"], "healthy");
         assert_eq!(json["local"]["emaMs"], 4.0);

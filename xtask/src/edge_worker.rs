@@ -11,14 +11,11 @@ use std::process::Command;
 
 use crate::{cargo, root, run, run_tests, Result, StepError, Tally};
 
-/// Where the worker crate compiles: its own directory, so its wasm32/tract build never
-/// invalidates (or waits on) the workspace's `target/`. `CARGO_TARGET_DIR_EDGE_WORKER`
-/// overrides it.
+/// Where the worker crate compiles: outside the workspace's `target/` (so its wasm32/tract build
+/// never invalidates or waits on it), shared with the runtime's CPU engine so tract compiles
+/// once for both ([`crate::web::simd_target_dir`]).
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR_EDGE_WORKER").map_or_else(
-        || root().join("target").join("edge-worker-build"),
-        PathBuf::from,
-    )
+    crate::web::simd_target_dir()
 }
 
 /// Builds the worker into `target/edge-worker/` (`tessera_edge_worker.js`,
@@ -64,29 +61,33 @@ pub fn build() -> Result<PathBuf> {
     Ok(out)
 }
 
-/// rustfmt and clippy over the worker crate (for wasm32, in its own target directory): the
-/// workspace's `cargo fmt --all` and `cargo clippy --workspace` do not reach it.
+/// rustfmt and clippy over the wasm SIMD crates outside the workspace (this worker and the
+/// runtime's CPU engine, `runtime-cpu/`), for wasm32 in their shared target directory: the
+/// workspace's `cargo fmt --all` and `cargo clippy --workspace` do not reach them.
 pub fn lint() -> Result {
     crate::setup::rust_wasm_target()?;
-    let crate_dir = root().join("edge-worker");
-    run(cargo().current_dir(&crate_dir).args(["fmt", "--check"]))?;
-    run(cargo()
-        .current_dir(&crate_dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .args([
-            "clippy",
-            "--locked",
-            "--release",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--",
-            "-D",
-            "warnings",
-            "-W",
-            "clippy::unwrap_used",
-            "-W",
-            "clippy::expect_used",
-        ]))
+    for dir in ["edge-worker", "runtime-cpu"] {
+        let crate_dir = root().join(dir);
+        run(cargo().current_dir(&crate_dir).args(["fmt", "--check"]))?;
+        run(cargo()
+            .current_dir(&crate_dir)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .args([
+                "clippy",
+                "--locked",
+                "--release",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--",
+                "-D",
+                "warnings",
+                "-W",
+                "clippy::unwrap_used",
+                "-W",
+                "clippy::expect_used",
+            ]))?;
+    }
+    Ok(())
 }
 
 /// Builds the worker, then runs its suite on local workerd against `tessera serve`.

@@ -257,6 +257,14 @@ fn install_tools() -> Result {
         ),
         // The edge load generator of bench item 8 (`bench/edge.js`, also in the smoke run).
         (Present::Binary("hey"), "hey"),
+        // The README's artifacts host, served over HTTPS to Chromium from docs/deploy/
+        // (playwright/tests/split-domain-https.test.js); nginx is in /usr/sbin, off a user's PATH.
+        (Present::File("/usr/sbin/nginx"), "nginx"),
+        (
+            Present::File("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so"),
+            "libnginx-mod-http-brotli-static",
+        ),
+        (Present::Binary("caddy"), "caddy"),
     ])?;
     setup::npm_packages()?;
     setup::python_packages()
@@ -334,10 +342,11 @@ fn test(no_lint: bool, no_browser: bool) -> Result {
     outcome
 }
 
-/// Builds everything a page loads: the service worker and the inference runtime.
+/// Builds everything a page loads: the service worker, the inference runtime and its CPU engine.
 fn build_all_web(release: bool) -> Result<PathBuf> {
     web::build(&web::SERVICE_WORKER, release)?;
-    web::build(&web::RUNTIME, release)
+    web::build(&web::RUNTIME, release)?;
+    web::build(&web::RUNTIME_CPU, release)
 }
 
 /// Scenario files that run a second time on the IndexedDB shard store (the store of browsers
@@ -357,6 +366,7 @@ const FALLBACK_STORE_SCENARIOS: &[&str] = &[
     "per-file-download",
     "restarted-worker",
     "multi-tab",
+    "storage-housekeeping",
 ];
 
 /// The suites that run in headless Chromium against a real `tessera serve`: the wasm-bindgen

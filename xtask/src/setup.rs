@@ -4,8 +4,8 @@
 //! the wasm32 target (rustup), `wasm-bindgen-cli` at exactly the `wasm-bindgen` version in
 //! Cargo.lock (compiled from the crate registry, ~7 min, skipped when present), Debian packages
 //! (installed with apt-get when running as root, otherwise a message saying what to install), npm
-//! packages from package-lock.json (`npm ci`), and the demo models' Python packages pinned in
-//! `models/requirements.txt` (pip). Nothing here downloads a binary from outside a package
+//! packages from package-lock.json (`npm ci`), and the Python packages of the demo models and of
+//! bench item 8's onnxruntime anchor, pinned in `models/requirements.txt` (pip). Nothing here downloads a binary from outside a package
 //! registry.
 
 use std::process::Command;
@@ -146,11 +146,12 @@ pub fn npm_packages() -> Result {
         .current_dir(&root))
 }
 
-/// `pip install -r models/requirements.txt` unless numpy and onnx are importable (the demo models
-/// are built by `models/make_models.py`).
+/// `pip install -r models/requirements.txt` unless numpy, onnx and onnxruntime are all importable
+/// (the demo models are built by `models/make_models.py`; onnxruntime is bench item 8's native
+/// anchor, `models/bench_onnxruntime.py`).
 pub fn python_packages() -> Result {
     let importable = Command::new("python3")
-        .args(["-c", "import numpy, onnx"])
+        .args(["-c", "import numpy, onnx, onnxruntime"])
         .output()
         .is_ok_and(|o| o.status.success());
     if importable {

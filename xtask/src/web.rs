@@ -2,8 +2,10 @@
 //! (release) → `target/web/`, next to the hand-written scripts that go with it. wasm-bindgen and
 //! wasm-opt are skipped when a stamp (`target/web/.<stem>.stamp`) shows their outputs were made
 //! from the same wasm with the same recipe and are untouched since, so a warm `cargo xtask demo`
-//! starts in about a second. Two packages are built this way: the service worker (`tessera-sw` +
-//! `sw/js/`) and the inference runtime (`tessera-runtime` + `runtime/js/`). It shells out to
+//! starts in about a second. Three packages are built this way: the service worker (`tessera-sw` +
+//! `sw/js/`), the inference runtime (`tessera-runtime` + `runtime/js/`) and the runtime's CPU
+//! engine (`tessera-runtime-cpu`, a crate outside the workspace built with wasm SIMD into the
+//! target directory it shares with the edge worker, [`simd_target_dir`]). It shells out to
 //! cargo, wasm-bindgen and npm's binaryen; it holds no project logic.
 
 use std::path::{Path, PathBuf};
@@ -22,6 +24,18 @@ pub struct WebPackage {
     js_dir: &'static str,
     /// Scripts copied from `js_dir` into `target/web/`.
     js_files: &'static [&'static str],
+    /// A crate outside the workspace (its folder): built with its own lockfile and wasm SIMD,
+    /// always in release (tract unoptimised is ~50× slower), into [`simd_target_dir`]; shipped
+    /// without wasm-opt (its tract kernels are `-O3`, and binaryen takes minutes on it).
+    standalone: Option<&'static str>,
+}
+
+/// Where the wasm SIMD crates outside the workspace (`runtime-cpu/`, `edge-worker/`) build:
+/// one directory, so their common dependencies (tract, wonnx's protobuf types, tessera-core)
+/// compile once. `CARGO_TARGET_DIR_WASM_SIMD` overrides it.
+pub fn simd_target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR_WASM_SIMD")
+        .map_or_else(|| root().join("target").join("wasm-simd"), PathBuf::from)
 }
 
 /// The service worker: the drop-in `sw.js`, its library and the page client.
@@ -36,6 +50,7 @@ pub const SERVICE_WORKER: WebPackage = WebPackage {
         "tessera-client.js",
         "tessera-client.d.ts",
     ],
+    standalone: None,
 };
 
 /// The inference runtime: its dedicated worker and the page client. Its wasm needs
@@ -50,30 +65,65 @@ pub const RUNTIME: WebPackage = WebPackage {
         "tessera-runtime.js",
         "tessera-runtime.d.ts",
     ],
+    standalone: None,
+};
+
+/// The runtime's CPU engine: tract on wasm32 + SIMD, loaded by the runtime's worker on demand.
+pub const RUNTIME_CPU: WebPackage = WebPackage {
+    package: "tessera-runtime-cpu",
+    stem: "tessera_runtime_cpu",
+    js_dir: "runtime-cpu",
+    js_files: &[],
+    standalone: Some("runtime-cpu"),
 };
 
 /// Builds `web` into `target/web/` and returns that directory. `release` uses the
 /// `wasm-release` profile and runs `wasm-opt -Oz`; otherwise a quick dev build.
 pub fn build(web: &WebPackage, release: bool) -> crate::Result<PathBuf> {
     let root = root();
-    let profile = if release { "wasm-release" } else { "dev" };
-    run(cargo().args([
-        "build",
-        "-p",
-        web.package,
-        "--lib",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--profile",
-        profile,
-    ]))?;
-    let target_dir =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let profile_dir = if release { "wasm-release" } else { "debug" };
-    let wasm = target_dir
-        .join("wasm32-unknown-unknown")
-        .join(profile_dir)
-        .join(format!("{}.wasm", web.stem));
+    let (wasm, profile) = match web.standalone {
+        Some(dir) => {
+            let target_dir = simd_target_dir();
+            run(cargo()
+                .current_dir(root.join(dir))
+                .env("CARGO_TARGET_DIR", &target_dir)
+                .args([
+                    "build",
+                    "--locked",
+                    "--lib",
+                    "--release",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                ]))?;
+            let wasm = target_dir
+                .join("wasm32-unknown-unknown")
+                .join("release")
+                .join(format!("{}.wasm", web.stem));
+            (wasm, "release (simd128)")
+        }
+        None => {
+            let profile = if release { "wasm-release" } else { "dev" };
+            run(cargo().args([
+                "build",
+                "-p",
+                web.package,
+                "--lib",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--profile",
+                profile,
+            ]))?;
+            let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| root.join("target"), PathBuf::from);
+            let profile_dir = if release { "wasm-release" } else { "debug" };
+            let wasm = target_dir
+                .join("wasm32-unknown-unknown")
+                .join(profile_dir)
+                .join(format!("{}.wasm", web.stem));
+            (wasm, profile)
+        }
+    };
+    let optimise = release && web.standalone.is_none();
     let out = root.join("target").join("web");
     std::fs::create_dir_all(&out)
         .map_err(|e| StepError(format!("cannot create {}: {e}", out.display())))?;
@@ -85,7 +135,7 @@ pub fn build(web: &WebPackage, release: bool) -> crate::Result<PathBuf> {
     let recipe = format!(
         "profile {profile}\nwasm-bindgen {}\nwasm-opt {}\n",
         crate::setup::locked_wasm_bindgen_version()?,
-        if release {
+        if optimise {
             WASM_OPT_ARGS.join(" ")
         } else {
             "-".into()
@@ -97,16 +147,19 @@ pub fn build(web: &WebPackage, release: bool) -> crate::Result<PathBuf> {
         eprintln!(
             "xtask: {} is up to date (wasm-bindgen{} skipped)",
             bg.display(),
-            if release { ", wasm-opt" } else { "" }
+            if optimise { ", wasm-opt" } else { "" }
         );
     } else {
         // A build cut short must not look fresh next time.
         let _ = std::fs::remove_file(&stamp_file);
-        run(Command::new("wasm-bindgen")
-            .args(["--target", "web", "--out-name", web.stem, "--out-dir"])
-            .arg(&out)
-            .arg(&wasm))?;
-        if release {
+        let mut bindgen = Command::new("wasm-bindgen");
+        bindgen.args(["--target", "web", "--out-name", web.stem]);
+        if web.standalone.is_some() {
+            // Not run through wasm-opt: drop the name section (1.6 MB of tract) here.
+            bindgen.args(["--remove-name-section", "--remove-producers-section"]);
+        }
+        run(bindgen.arg("--out-dir").arg(&out).arg(&wasm))?;
+        if optimise {
             crate::setup::npm_packages()?;
             let wasm_opt = root.join("node_modules").join(".bin").join("wasm-opt");
             run(Command::new(&wasm_opt)
