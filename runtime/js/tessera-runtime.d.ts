@@ -73,8 +73,8 @@ export interface RuntimeOptions {
   timeoutMs?: number;
   /**
    * 'auto' (default): the CPU engine where WebGPU cannot run the model (no WebGPU or adapter,
-   * limits, an operator such as Softmax), on a software adapter, or when wonnx fails to build,
-   * self-test or run; on a real GPU the engine a short calibration finds faster (cached per
+   * limits, an operator such as Softmax), on a software adapter, or when wonnx fails to build
+   * or pass its self-test at load; on a real GPU the engine a short calibration finds faster (cached per
    * model version and adapter). 'webgpu': WebGPU only. 'cpu': the CPU engine only.
    */
   engine?: EnginePreference;
