@@ -1,5 +1,6 @@
 //! Storage housekeeping decisions: how much of a store each stored model version holds alone
-//! and how much it shares ([`footprints`]), when a model's last use is worth writing down
+//! and how much it shares ([`footprints`]), which stored versions to remove when a download
+//! needs room ([`plan_eviction`]), when a model's last use is worth writing down
 //! ([`should_record_use`]), and how long a download will take at the speed measured so far
 //! ([`SpeedMeter`], [`eta_seconds`]).
 //!
@@ -99,6 +100,75 @@ pub fn unshared(versions: &[Vec<ShardRef>], version: usize) -> BTreeSet<ShardRef
         .filter(|s| !others.contains(&s.sha256))
         .copied()
         .collect()
+}
+
+/// One stored model version as [`plan_eviction`] weighs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVersion {
+    /// Its distinct shards.
+    pub shards: Vec<ShardRef>,
+    /// When it was last served, ms since the epoch (`None`: never — the oldest use there is).
+    pub last_used_ms: Option<u64>,
+    /// Whether it may be removed: not the version being installed, not a version a model is
+    /// serving while it updates, not one a live response is reading, not one the app keeps.
+    pub evictable: bool,
+}
+
+/// Which stored versions to remove to free `needed` bytes ([`plan_eviction`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Eviction {
+    /// Indexes into the versions passed, least recently used first.
+    pub victims: Vec<usize>,
+    /// Bytes their removal frees: stored shards no remaining version references.
+    pub frees: u64,
+}
+
+/// The least recently used evictable versions whose removal frees at least `needed` bytes of
+/// the shards `stored` says are held, fewest first in use order (never-used before used, then
+/// by index). A shard a remaining version still references frees nothing. `Err(freeable)`
+/// when even removing every evictable version would free less than `needed`: then nothing
+/// should be removed (another model lost for a download that still fails helps nobody), and
+/// `freeable` says how close it came.
+pub fn plan_eviction(
+    versions: &[StoredVersion],
+    stored: impl Fn(&Sha256Digest) -> bool,
+    needed: u64,
+) -> Result<Eviction, u64> {
+    let mut order: Vec<usize> = (0..versions.len())
+        .filter(|&i| versions[i].evictable)
+        .collect();
+    order.sort_by_key(|&i| (versions[i].last_used_ms.unwrap_or(0), i));
+    let frees = |victims: &[usize]| -> u64 {
+        let kept: BTreeSet<Sha256Digest> = versions
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !victims.contains(i))
+            .flat_map(|(_, v)| v.shards.iter().map(|s| s.sha256))
+            .collect();
+        let freed: BTreeMap<Sha256Digest, u64> = victims
+            .iter()
+            .flat_map(|&i| versions[i].shards.iter())
+            .filter(|s| !kept.contains(&s.sha256) && stored(&s.sha256))
+            .map(|s| (s.sha256, s.size))
+            .collect();
+        freed.values().fold(0u64, |a, b| a.saturating_add(*b))
+    };
+    let mut victims = Vec::new();
+    let mut freed = 0;
+    for i in order {
+        if freed >= needed {
+            break;
+        }
+        victims.push(i);
+        freed = frees(&victims);
+    }
+    if freed < needed {
+        return Err(freed);
+    }
+    Ok(Eviction {
+        victims,
+        frees: freed,
+    })
 }
 
 /// How many download measurements a [`SpeedMeter`] keeps (the most recent).
@@ -202,6 +272,76 @@ mod tests {
             sha256: Sha256Digest::of(&[n]),
             size,
         }
+    }
+
+    fn version(shards: &[ShardRef], last_used_ms: Option<u64>, evictable: bool) -> StoredVersion {
+        StoredVersion {
+            shards: shards.to_vec(),
+            last_used_ms,
+            evictable,
+        }
+    }
+
+    #[test]
+    fn eviction_takes_the_least_recently_used_first_and_only_as_many_as_needed() {
+        let (a, b, c, d) = (shard(1, 100), shard(2, 200), shard(3, 300), shard(4, 50));
+        let versions = [
+            version(&[a], Some(5_000), true),
+            version(&[b], Some(1_000), true),
+            version(&[c], None, true),
+            version(&[d], Some(0), false),
+        ];
+        // Never used goes first, then the oldest use; the installing version is never a victim.
+        let plan = plan_eviction(&versions, |_| true, 250).unwrap();
+        assert_eq!(plan.victims, vec![2]);
+        assert_eq!(plan.frees, 300);
+        let plan = plan_eviction(&versions, |_| true, 450).unwrap();
+        assert_eq!(plan.victims, vec![2, 1]);
+        assert_eq!(plan.frees, 500);
+        assert_eq!(
+            plan_eviction(&versions, |_| true, 0).unwrap(),
+            Eviction::default()
+        );
+    }
+
+    #[test]
+    fn shared_and_unstored_shards_free_nothing() {
+        let (a, b, c) = (shard(1, 100), shard(2, 200), shard(3, 400));
+        let versions = [
+            // Old, but every byte it holds is shared with the version being installed.
+            version(&[a, b], Some(1), true),
+            version(&[a, b, c], None, false),
+            // Its only shard was never stored (an unfinished download).
+            version(&[shard(9, 1_000)], Some(2), true),
+        ];
+        let stored = |sha: &Sha256Digest| *sha != shard(9, 0).sha256;
+        assert_eq!(plan_eviction(&versions, stored, 1), Err(0));
+    }
+
+    #[test]
+    fn nothing_is_removed_when_removing_everything_would_not_be_enough() {
+        let versions = [
+            version(&[shard(1, 100)], Some(1), true),
+            version(&[shard(2, 100)], Some(2), true),
+            version(&[shard(3, 100)], Some(3), false),
+        ];
+        assert_eq!(plan_eviction(&versions, |_| true, 201), Err(200));
+        let plan = plan_eviction(&versions, |_| true, 200).unwrap();
+        assert_eq!(plan.victims, vec![0, 1]);
+    }
+
+    #[test]
+    fn a_shard_two_victims_share_is_freed_once_both_go() {
+        let (a, b) = (shard(1, 100), shard(2, 10));
+        let versions = [
+            version(&[a, b], Some(1), true),
+            version(&[a], Some(2), true),
+        ];
+        // Removing the first frees only its own shard: the second still holds `a`.
+        let plan = plan_eviction(&versions, |_| true, 10).unwrap();
+        assert_eq!((plan.victims.clone(), plan.frees), (vec![0], 10));
+        let plan = plan_eviction(&versions, |_| true, 50).unwrap();
+        assert_eq!((plan.victims, plan.frees), (vec![0, 1], 110));
     }
 
     #[test]

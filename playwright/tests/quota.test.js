@@ -13,6 +13,16 @@ scenario('a quota smaller than the model fails with quota, and succeeds once the
   const result = await env.ensure(env.model, { timeoutMs: 15_000 });
   assert.equal(result.ok, false, `a ${total}-byte model fit into a 2 MiB quota`);
   assert.equal(result.error.code, 'quota', JSON.stringify(result.error));
+  // The figures an app needs to explain it: what was missing, what was left, whether storage is
+  // persisted, and that removing nothing else would have helped (nothing else is stored).
+  // (`needed` is what was still missing when the disk was found full: the whole model when the
+  // estimate says so up front, less the shards verified when a write was refused first — here,
+  // as the worker's own `estimate()` does not see the CDP override, only the writes meet it.)
+  const d = result.error.details;
+  assert.ok(d?.needed > 0 && d.needed <= total, JSON.stringify(result.error));
+  assert.ok(Number.isInteger(d.available) && d.available >= 0, JSON.stringify(d));
+  assert.equal(typeof d.persisted, 'boolean');
+  assert.equal(d.freeable, 0);
 
   const info = await env.fetchModelFile('weights.bin', { timeoutMs: 15_000 });
   assert.equal(info.fromServiceWorker, true);

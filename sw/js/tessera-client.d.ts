@@ -19,7 +19,9 @@ export interface ModelStatus {
   shardsInFlight: number;
   /** Whether the download continued from bytes stored earlier. */
   resumed: boolean;
-  error: { code: string; message: string } | null;
+  error: { code: string; message: string; details?: QuotaDetails } | null;
+  /** Present (true) on the `absent` status of a model the worker removed to make room for another download. */
+  evicted?: true;
   /** Where this worker keeps shards (on the answers of ensureModel/status/checkUpdate/remove). */
   storage?: 'opfs' | 'indexeddb';
 }
@@ -73,10 +75,24 @@ export interface DownloadEstimate {
   available: number | null;
 }
 
+/** The figures of a `quota` error: what the download lacked and what could be done about it. */
+export interface QuotaDetails {
+  /** Bytes the download still needed. */
+  needed: number;
+  /** Bytes the origin may still store (the browser's estimate). */
+  available: number;
+  /** Whether the browser granted persistent storage (not persisted: it may evict under pressure). */
+  persisted: boolean;
+  /** Bytes removing other stored models would free (they were not removed: not enough, or `"evict": "never"`). */
+  freeable: number;
+}
+
 /** An error reported by the tessera service worker; `code` is stable. */
 export class TesseraError extends Error {
-  constructor(code: string, message: string);
+  constructor(code: string, message: string, details?: QuotaDetails | null);
   code: string;
+  /** Figures the app can act on (`quota`), else null. */
+  details: QuotaDetails | null;
 }
 
 export const Tessera: {
@@ -95,7 +111,13 @@ export const Tessera: {
    */
   ensureModel(
     name: string,
-    opts?: { onProgress?: (s: ModelStatus) => void; signal?: AbortSignal; files?: string[] },
+    opts?: {
+      onProgress?: (s: ModelStatus) => void;
+      signal?: AbortSignal;
+      files?: string[];
+      /** Ask the browser for persistent storage first (navigator.storage.persist(), only when not yet persisted). Default true. */
+      persist?: boolean;
+    },
   ): Promise<ModelStatus>;
   status(name: string): Promise<ModelStatus>;
   remove(name: string): Promise<void>;

@@ -7,11 +7,28 @@
 
 /** An error reported by the tessera service worker; `code` is stable (see the README). */
 export class TesseraError extends Error {
-  /** @param {string} code @param {string} message */
-  constructor(code, message) {
+  /** @param {string} code @param {string} message @param {object | null} [details] */
+  constructor(code, message, details = null) {
     super(message);
     this.name = 'TesseraError';
     this.code = code;
+    /** Figures the app can act on (`quota`: needed, available, persisted, freeable), else null. */
+    this.details = details ?? null;
+  }
+}
+
+/**
+ * Asks the browser for persistent storage before a download (`persist()` exists only in
+ * windows, not in the worker), unless it was granted already; a refusal or a browser without
+ * it changes nothing.
+ */
+async function askPersistence() {
+  const storage = typeof navigator === 'undefined' ? null : navigator.storage;
+  if (!storage?.persist || !storage.persisted) return;
+  try {
+    if (!(await storage.persisted())) await storage.persist();
+  } catch {
+    // Best effort: the download works without it.
   }
 }
 
@@ -89,7 +106,7 @@ function call(message, { onProgress, signal } = {}) {
           if (onProgress) onProgress(m.status);
         } else if (m.type === 'result') {
           if (m.ok) finish(resolve, m.status);
-          else finish(reject, new TesseraError(m.error?.code ?? 'unknown', m.error?.message ?? 'unknown error'));
+          else finish(reject, new TesseraError(m.error?.code ?? 'unknown', m.error?.message ?? 'unknown error', m.error?.details));
         }
       };
       activeWorker().then(
@@ -213,9 +230,10 @@ export const Tessera = {
    * `files`, the whole model (then `ready`); with `files` (logical paths), only those files'
    * shards are downloaded and verified — each is then served, the rest of the model is not.
    */
-  ensureModel(name, opts = {}) {
+  async ensureModel(name, opts = {}) {
     const message = { op: 'ensure', model: name };
     if (opts.files) message.files = [...opts.files];
+    if (opts.persist !== false) await askPersistence();
     return call(message, opts);
   },
 

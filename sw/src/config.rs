@@ -36,6 +36,22 @@ pub struct Config {
     pub app_shell: Vec<String>,
     /// Optional URL whose `GET` answers `{"token": "..."}`.
     pub token_url: Option<String>,
+    /// What may be removed when a download does not fit.
+    pub evict: EvictChoice,
+}
+
+/// What the worker may remove to make room for a download that does not fit (`"evict"` in
+/// the config): `"lru"` (default) removes stored versions of other models, least recently
+/// served first, and only when that makes enough room; `"never"` removes nothing (the download
+/// fails with `quota` and the app decides).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EvictChoice {
+    /// Least recently used first.
+    #[default]
+    Lru,
+    /// Never remove anything to make room.
+    Never,
 }
 
 /// Where shard bytes are kept (`"storage"` in the config): `"auto"` (default) picks the origin
@@ -98,6 +114,8 @@ struct RawConfig {
     token_url: Option<String>,
     #[serde(default)]
     storage: StorageChoice,
+    #[serde(default)]
+    evict: EvictChoice,
 }
 
 fn default_prefix() -> String {
@@ -161,6 +179,7 @@ impl Config {
             app_shell: raw.app_shell,
             token_url: raw.token_url.filter(|u| !u.is_empty()),
             storage: raw.storage,
+            evict: raw.evict,
         })
     }
 
@@ -209,6 +228,12 @@ mod tests {
         assert_eq!(c.artifacts_base, "/models/");
         assert_eq!((c.threshold, c.concurrency, c.chunk_size), (1, 4, 1 << 20));
         assert!(c.app_shell.is_empty() && c.token_url.is_none());
+        assert_eq!(c.evict, EvictChoice::Lru);
+        let never = format!(r#"{{"trustedKeys": [{}], "evict": "never"}}"#, key_json());
+        assert_eq!(
+            Config::from_json(never.as_bytes()).unwrap().evict,
+            EvictChoice::Never
+        );
         assert_eq!(
             c.artifact_path("/models/m/model.onnx"),
             Some("m/model.onnx")
@@ -230,6 +255,7 @@ mod tests {
             format!(r#"{{"trustedKeys": [{k}], "concurrency": 0}}"#),
             format!(r#"{{"trustedKeys": [{k}], "chunkSize": 10}}"#),
             format!(r#"{{"trustedKeys": [{k}], "unknownField": 1}}"#),
+            format!(r#"{{"trustedKeys": [{k}], "evict": "sometimes"}}"#),
             r#"{"trustedKeys": [{"keyid": "00", "algorithm": "ed25519", "publicKey": "AAAA"}]}"#
                 .to_owned(),
         ];

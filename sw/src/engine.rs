@@ -278,6 +278,11 @@ impl Engine {
         fut
     }
 
+    /// Whether an install or update of `model` is running in this worker.
+    pub fn installing(&self, model: &str) -> bool {
+        self.flights.borrow().contains_key(model)
+    }
+
     /// The manifest `model` serves when it is known ready (every file stored and verified).
     pub fn ready_manifest(&self, model: &str) -> Option<Rc<Manifest>> {
         self.ready.borrow().get(model).cloned()

@@ -31,15 +31,24 @@ pub enum SwError {
     /// A model name or file path is not valid.
     #[error(transparent)]
     Layout(#[from] LayoutError),
-    /// The storage estimate says the missing bytes don't fit.
-    #[error("not enough storage for model {model}: {needed} bytes needed, {available} available")]
+    /// The missing bytes don't fit, even after removing what the config lets the worker
+    /// remove (up front by the storage estimate, or after a write failed for lack of space).
+    #[error(
+        "not enough storage for model {model}: {needed} bytes needed, {available} available \
+         (removing other stored models could free {freeable}; storage persisted: {persisted})"
+    )]
     Quota {
         /// The model being downloaded.
         model: String,
         /// Bytes still to download.
         needed: u64,
-        /// Bytes the origin may still use.
+        /// Bytes the origin may still use (the browser's estimate).
         available: u64,
+        /// Whether the browser granted this origin persistent storage.
+        persisted: bool,
+        /// Bytes removing every other stored model version this worker may remove would free
+        /// (less than what was missing, or they would have been removed).
+        freeable: u64,
     },
     /// The browser refused a write for lack of storage.
     #[error("storage quota exceeded while writing: {0}")]
@@ -147,9 +156,38 @@ impl SwError {
         }
     }
 
-    /// The JSON `{ "code", "message" }` pages and error bodies carry.
+    /// The JSON `{ "code", "message" }` pages and error bodies carry, plus `details` where the
+    /// page can act on figures (`quota`: `needed`, `available`, `persisted`, `freeable`).
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({ "code": self.code(), "message": self.to_string() })
+        let mut json = serde_json::json!({ "code": self.code(), "message": self.to_string() });
+        if let Some(details) = self.details() {
+            json["details"] = details;
+        }
+        json
+    }
+
+    /// The figures of a failure, where it has some.
+    pub fn details(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::Quota {
+                needed,
+                available,
+                persisted,
+                freeable,
+                ..
+            } => Some(serde_json::json!({
+                "needed": needed,
+                "available": available,
+                "persisted": persisted,
+                "freeable": freeable,
+            })),
+            _ => None,
+        }
+    }
+
+    /// Whether the browser or the estimate said there is no room.
+    pub fn is_quota(&self) -> bool {
+        matches!(self, Self::Quota { .. } | Self::QuotaExceeded(_))
     }
 }
 
@@ -206,6 +244,21 @@ mod tests {
                 404,
             ),
         ];
+        let quota = SwError::Quota {
+            model: "m".into(),
+            needed: 10,
+            available: 4,
+            persisted: false,
+            freeable: 3,
+        };
+        assert_eq!(
+            quota.to_json()["details"],
+            serde_json::json!({"needed": 10, "available": 4, "persisted": false, "freeable": 3})
+        );
+        assert!(SwError::from(js("TypeError"))
+            .to_json()
+            .get("details")
+            .is_none());
         for (err, code, status) in cases {
             assert_eq!(err.code(), code, "{err}");
             assert_eq!(err.http_status(), status, "{err}");

@@ -19,6 +19,8 @@ pub mod download;
 #[cfg(target_arch = "wasm32")]
 pub mod engine;
 #[cfg(target_arch = "wasm32")]
+pub mod evict;
+#[cfg(target_arch = "wasm32")]
 pub mod fetcher;
 #[cfg(target_arch = "wasm32")]
 pub mod hash;

@@ -29,6 +29,9 @@ pub struct ErrorInfo {
     pub code: String,
     /// Human-readable text.
     pub message: String,
+    /// Figures the page can act on (see `SwError::details`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 impl ErrorInfo {
@@ -38,6 +41,7 @@ impl ErrorInfo {
         Self {
             code: err.code().to_owned(),
             message: err.to_string(),
+            details: err.details(),
         }
     }
 }
@@ -66,6 +70,10 @@ pub struct ModelStatus {
     pub shards_in_flight: usize,
     /// Whether this download continued from bytes stored earlier.
     pub resumed: bool,
+    /// Set (only then serialized) on the `absent` status of a model the worker removed to make
+    /// room for another model's download.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub evicted: bool,
     /// The failure when `state` is `error`.
     pub error: Option<ErrorInfo>,
 }
@@ -84,6 +92,7 @@ impl ModelStatus {
             shards_total: 0,
             shards_in_flight: 0,
             resumed: false,
+            evicted: false,
             error: None,
         }
     }

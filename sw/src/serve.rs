@@ -60,9 +60,18 @@ pub fn route(engine: &Engine, url: &str) -> Route {
     }
 }
 
-/// The response to `request` (never rejects: failures are JSON error responses).
+/// The response to `request` (never rejects: failures are JSON error responses). When the
+/// stored bytes of a verified shard are gone (the browser cleared them), the shards found lost
+/// are forgotten and the request is answered once more, downloading them again.
 pub async fn respond(engine: Rc<Engine>, request: Request) -> Response {
-    match serve(engine, &request).await {
+    let result = match serve(engine.clone(), &request).await {
+        Err(SwError::StoreCorrupt { .. }) => match engine.store.forget_lost().await {
+            Ok(_) => serve(engine, &request).await,
+            Err(e) => Err(e),
+        },
+        other => other,
+    };
+    match result {
         Ok(r) => r,
         Err(e) => error_response(&e),
     }

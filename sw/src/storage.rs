@@ -16,9 +16,9 @@ fn manager() -> StorageManager {
     scope.navigator().storage()
 }
 
-/// Asks the browser not to evict this origin's storage; `true` when granted.
-pub async fn persist() -> bool {
-    let Ok(promise) = catch(manager().persist()) else {
+/// The boolean a `StorageManager` promise resolves to; `false` when it fails or says nothing.
+async fn flag(promise: Result<js_sys::Promise, crate::js_error::JsError>) -> bool {
+    let Ok(promise) = promise else {
         return false;
     };
     await_promise(promise)
@@ -28,17 +28,15 @@ pub async fn persist() -> bool {
         .unwrap_or(false)
 }
 
+/// Asks the browser not to evict this origin's storage; `true` when granted.
+pub async fn persist() -> bool {
+    flag(catch(manager().persist())).await
+}
+
 /// Whether the browser granted this origin persistent storage (`navigator.storage.persisted()`,
 /// which asks nothing of the user); `false` when it cannot tell.
 pub async fn persisted() -> bool {
-    let Ok(promise) = catch(manager().persisted()) else {
-        return false;
-    };
-    await_promise(promise)
-        .await
-        .ok()
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false)
+    flag(catch(manager().persisted())).await
 }
 
 /// `(usage, quota)` of this origin in bytes, if the browser says (`navigator.storage.estimate()`).
@@ -62,10 +60,9 @@ pub async fn available() -> Option<u64> {
     Some(quota.saturating_sub(usage))
 }
 
-/// Fails with `quota` when the shards still `missing` (less what is already staged of them)
-/// do not fit in the storage left; else returns the bytes already staged of them (read once
-/// here: on OPFS each lookup lists a shard's files).
-pub async fn check_fits(store: &Store, model: &str, missing: &[ShardRef]) -> Result<u64, SwError> {
+/// The bytes of `missing` already staged (kept from an interrupted download) and the bytes
+/// still to download, read once (on OPFS each lookup lists a shard's files).
+pub async fn staged_and_needed(store: &Store, missing: &[ShardRef]) -> Result<(u64, u64), SwError> {
     let (mut staged, mut needed) = (0u64, 0u64);
     for shard in missing {
         let stored = store
@@ -76,15 +73,28 @@ pub async fn check_fits(store: &Store, model: &str, missing: &[ShardRef]) -> Res
         staged += stored;
         needed = needed.saturating_add(shard.size - stored);
     }
-    let Some(available) = available().await else {
-        return Ok(staged);
-    };
-    if needed > available {
-        return Err(SwError::Quota {
-            model: model.to_owned(),
-            needed,
-            available,
-        });
+    Ok((staged, needed))
+}
+
+/// `quota` for `model`, with the browser's figures now: `needed` bytes do not fit, and
+/// removing what the worker may remove would free `freeable`.
+pub async fn quota_error(model: &str, needed: u64, freeable: u64) -> SwError {
+    let (available, persisted) = futures_util::future::join(available(), persisted()).await;
+    SwError::Quota {
+        model: model.to_owned(),
+        needed,
+        available: available.unwrap_or(0),
+        persisted,
+        freeable,
     }
-    Ok(staged)
+}
+
+/// Fails with `quota` when the shards still `missing` (less what is already staged of them)
+/// do not fit in the storage left; else returns the bytes already staged of them.
+pub async fn check_fits(store: &Store, model: &str, missing: &[ShardRef]) -> Result<u64, SwError> {
+    let (staged, needed) = staged_and_needed(store, missing).await?;
+    match available().await {
+        Some(available) if needed > available => Err(quota_error(model, needed, 0).await),
+        _ => Ok(staged),
+    }
 }

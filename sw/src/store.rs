@@ -280,6 +280,26 @@ impl Store {
         self.bytes.remove(sha).await
     }
 
+    /// Forgets every verified shard whose bytes are gone (the browser cleared the origin's
+    /// files under storage pressure, or the user cleared site data): one listing of the stored
+    /// shards. They are missing from then on, so the next install downloads them again.
+    /// Returns how many were lost.
+    pub async fn forget_lost(&self) -> Result<usize, SwError> {
+        let verified = self.verified_shards().await?;
+        if verified.is_empty() {
+            return Ok(0);
+        }
+        let present = self.bytes.stored().await?;
+        let lost: Vec<Sha256Digest> = verified
+            .difference(&present)
+            .filter_map(|hex| hex.parse().ok())
+            .collect();
+        for sha in &lost {
+            self.discard(sha).await?;
+        }
+        Ok(lost.len())
+    }
+
     /// Deletes every shard (verified or staged) whose digest is not in `keep`. On OPFS it also
     /// drops shard bytes an IndexedDB-backed worker (an earlier version, or `"storage":
     /// "indexeddb"`) left: they can no longer be served.

@@ -19,7 +19,7 @@ use crate::engine::Engine;
 use crate::error::SwError;
 use crate::progress::{ModelStatus, State};
 use crate::store::ModelRecord;
-use crate::{download, storage};
+use crate::{download, evict, storage};
 
 /// Why an install/update runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +47,8 @@ pub async fn run(
     mode: Mode,
 ) -> Result<Rc<Manifest>, SwError> {
     let name = model.as_str();
+    // Shards whose bytes the browser cleared count as missing and are downloaded again.
+    engine.store.forget_lost().await?;
     let rec = engine.store.model(name).await?.unwrap_or_default();
     let active = rec
         .active
@@ -171,7 +173,7 @@ async fn install(
     if !missing.is_empty() {
         // Bytes staged by an earlier, interrupted download count as done from the first
         // report on, so progress never jumps back when the download resumes them.
-        let staged = storage::check_fits(&engine.store, name, &missing).await?;
+        let staged = fit(engine, name, &missing).await?;
         engine.update_status(name, true, |s| {
             *s = ModelStatus::new(name, State::Downloading);
             s.version = shown_version.clone();
@@ -182,7 +184,7 @@ async fn install(
             s.shards_done = shards_total - missing_count;
             s.resumed = staged > 0;
         });
-        download::fetch_shards(engine, name, missing, total - missing_bytes, shards_total).await?;
+        download(engine, name, missing, total - missing_bytes, shards_total).await?;
     }
     if is_switch || missing_count > 0 {
         engine.update_status(name, true, |s| {
@@ -287,7 +289,7 @@ pub async fn ensure_file(
     missing.sort();
     missing.dedup();
     if !missing.is_empty() {
-        storage::check_fits(&engine.store, name, &missing).await?;
+        fit(engine, name, &missing).await?;
         let total = manifest.unique_shard_bytes();
         let done: u64 = manifest
             .unique_shards()
@@ -296,9 +298,67 @@ pub async fn ensure_file(
             .map(|s| s.size)
             .sum();
         let shards_total = manifest.unique_shards().len();
-        download::fetch_shards(engine, name, missing, done.min(total), shards_total).await?;
+        download(engine, name, missing, done.min(total), shards_total).await?;
     }
     Ok(Rc::new(manifest))
+}
+
+/// Checks that the `missing` shards of `model` fit in the storage left; when they do not,
+/// removes what the config lets the worker remove ([`evict::make_room`]) and checks again.
+/// Returns the bytes of them already staged.
+async fn fit(engine: &Rc<Engine>, model: &str, missing: &[ShardRef]) -> Result<u64, SwError> {
+    match storage::check_fits(&engine.store, model, missing).await {
+        Err(SwError::Quota {
+            needed, available, ..
+        }) => {
+            make_room(engine, model, needed.saturating_sub(available), needed).await?;
+            storage::check_fits(&engine.store, model, missing).await
+        }
+        other => other,
+    }
+}
+
+/// Frees `to_free` bytes for `model` or fails with `quota` (`needed`: the bytes its download
+/// still lacks), removing nothing then.
+async fn make_room(
+    engine: &Rc<Engine>,
+    model: &str,
+    to_free: u64,
+    needed: u64,
+) -> Result<evict::Room, SwError> {
+    match evict::make_room(engine, model, to_free).await? {
+        Ok(room) => Ok(room),
+        Err(freeable) => Err(storage::quota_error(model, needed, freeable).await),
+    }
+}
+
+/// Downloads the `missing` shards of `model` ([`download::fetch_shards`]). When the browser
+/// refuses a write for lack of space, the shards verified so far stay (a refused piece never
+/// becomes visible), room for everything still missing is made ([`make_room`]) and the rest
+/// is downloaded once more; a second refusal fails with `quota` and the browser's figures.
+async fn download(
+    engine: &Rc<Engine>,
+    model: &str,
+    missing: Vec<ShardRef>,
+    base_done: u64,
+    shards_total: usize,
+) -> Result<(), SwError> {
+    let first = download::fetch_shards(engine, model, missing.clone(), base_done, shards_total);
+    match first.await {
+        Err(e) if e.is_quota() => {}
+        other => return other,
+    }
+    let have = engine.store.verified_shards().await?;
+    let (done, left): (Vec<ShardRef>, Vec<ShardRef>) = missing
+        .into_iter()
+        .partition(|s| have.contains(&s.sha256.to_hex()));
+    let (_, needed) = storage::staged_and_needed(&engine.store, &left).await?;
+    make_room(engine, model, needed, needed).await?;
+    let base_done = base_done + done.iter().map(|s| s.size).sum::<u64>();
+    match download::fetch_shards(engine, model, left, base_done, shards_total).await {
+        Err(e) if e.is_quota() => Err(storage::quota_error(model, needed, 0).await),
+        other => other,
+    }
 }
 
 fn missing_shard(sha: &Sha256Digest) -> SwError {

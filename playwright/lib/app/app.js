@@ -8,7 +8,7 @@ const out = document.getElementById('out');
 
 /** A thrown value as plain data: `{ name, code, message }`. */
 function describe(err) {
-  return { name: err?.name ?? 'Error', code: err?.code ?? null, message: String(err?.message ?? err) };
+  return { name: err?.name ?? 'Error', code: err?.code ?? null, message: String(err?.message ?? err), details: err?.details ?? null };
 }
 
 function hex(buffer) {
