@@ -60,11 +60,18 @@ pub fn demo(addr: &str) -> Result {
     if !models_current(&root, &models) {
         make_models(&root, &models)?;
         // Packs of older models would still be served as 1.0.0: pack the new ones afresh.
+        let mut repacked = false;
         for model in MODELS {
             let packed = artifacts.join(model);
             if packed.exists() {
                 std::fs::remove_dir_all(&packed).map_err(|e| io_err("clear", &packed, e))?;
+                repacked = true;
             }
+        }
+        if repacked {
+            eprintln!(
+                "xtask: the demo models changed since they were packed: packed afresh as 1.0.0; in a browser that stored the old ones, clear the site's data (or use \u{201c}Remove from device\u{201d})"
+            );
         }
     }
 
