@@ -4,14 +4,16 @@
 // (`summarizer.vectorTexts`); the app splits and encodes the same texts and must get the same
 // rows, clock-time tokens and non-ASCII letters included. A mismatch would mean the page asks
 // the model about other words than the ones it was trained on, and briefs go wrong without any
-// error. No browser: encode.js is plain JavaScript.
+// error. Models built before their inputs last changed are not reused (the demo world rebuilds
+// them). No browser: encode.js is plain JavaScript.
 
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { demoModels } from '../lib/demo.js';
+import { DEMO_MODEL_INPUTS, DEMO_MODELS, demoModels, demoModelsCurrent } from '../lib/demo.js';
 import { REPO_ROOT } from '../lib/fixtures.js';
 
 const ENCODE = path.join(REPO_ROOT, 'demo-pwa', 'ui', 'encode.js');
@@ -67,4 +69,22 @@ test('demo encode: clock times count as one time token each, other numbers do no
   assert.equal(times('Pinhão:10:30'), 0, 'a colon before the hour makes it something else');
   assert.equal(times('Belém 9:30'), 1, 'a non-ASCII letter separates, as in word tokens');
   assert.deepEqual(sentenceTokens('Check-in 7:15'), ['check', 'in', '7', '15', TIME_TOKEN], 'word tokens first, then time tokens');
+});
+
+test('demo encode: models built before make_models.py or the sample changed are rebuilt, not reused', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'tessera-demo-models-'));
+  try {
+    const files = ['travel.json', ...DEMO_MODELS.flatMap((m) => [`${m}.onnx`, `${m}.vectors.json`])];
+    for (const f of files) await writeFile(path.join(dir, f), '');
+    const newest = Math.max(...await Promise.all(DEMO_MODEL_INPUTS.map(async (f) => (await stat(path.join(REPO_ROOT, f))).mtimeMs)));
+    const at = (ms) => utimes(path.join(dir, 'travel.json'), ms / 1000, ms / 1000);
+    await at(newest - 60_000);
+    assert.equal(demoModelsCurrent(dir), false, 'built before an input last changed: stale');
+    await at(newest + 60_000);
+    assert.equal(demoModelsCurrent(dir), true, 'built after every input: reused');
+    await rm(path.join(dir, 'summarizer.onnx'));
+    assert.equal(demoModelsCurrent(dir), false, 'a model file is missing: rebuilt');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
