@@ -5,7 +5,9 @@
 import { Tessera } from './tessera-client.js';
 import { TesseraRuntime } from './tessera-runtime.js';
 import { describeEngineReason, describeError, describeReason, isKnownError } from './ui/messages.js';
-import { encodePreferences, encodeSentences, sentenceScores, splitSentences, topInOrder } from './ui/encode.js';
+import {
+  encodePreferences, encodeSentences, SENTENCE_DIMS, sentenceScores, splitSentences, topInOrder,
+} from './ui/encode.js';
 import { SAMPLE_ITINERARY } from './ui/sample.js';
 
 const RECOMMENDER = 'recommender';
@@ -907,7 +909,7 @@ let storingSummarizer = false;
 /**
  * Stores the summarizer for offline use whenever its policy may run it on this device (anything
  * but "Edge only": "Prefer the edge" promises that this device answers when the edge can't be
- * reached, offline included) and this device can run it. 2 MB, one shard; the line under its
+ * reached, offline included) and this device can run it. 3 MB, one shard; the line under its
  * form says whether it is stored.
  */
 async function storeSummarizer() {
@@ -1008,7 +1010,7 @@ let summarizing = false;
 
 async function summarize() {
   if (summarizing) return;
-  const dims = travel?.summarizer?.dims ?? 256;
+  const dims = travel?.summarizer?.dims ?? SENTENCE_DIMS;
   const max = travel?.summarizer?.maxSentences ?? 32;
   const sentences = splitSentences($('itinerary').value).slice(0, max);
   if (sentences.length === 0) {

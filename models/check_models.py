@@ -23,7 +23,7 @@ ORT_TOLERANCE = 1e-4
 MODELS = {
     # name: (allowed ops, input name, input shape, output name, output shape)
     "recommender": ({"Gemm", "MatMul", "Add", "Relu"}, "features", [1, 64], "scores", [1, 120]),
-    "summarizer": ({"Gemm", "MatMul", "Add", "Relu", "Softmax"}, "sentences", [32, 256],
+    "summarizer": ({"Gemm", "MatMul", "Add", "Relu", "Softmax"}, "sentences", [32, 768],
                    "scores", [32, 2]),
 }
 RECOMMENDER_BYTES = (20 << 20, 50 << 20)

@@ -30,7 +30,7 @@ export function encodePreferences(features, values, width = FEATURE_WIDTH) {
   return out;
 }
 
-/** FNV-1a, 32-bit, over the bytes of an ASCII string (tokens are [a-z0-9]+, so one byte each). */
+/** FNV-1a, 32-bit, over the bytes of an ASCII string (tokens are [a-z0-9]+ or `_time`, so one byte each). */
 export function fnv1a32(text) {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i += 1) {
@@ -48,13 +48,32 @@ export function tokens(sentence) {
   return (sentence.match(/[A-Za-z0-9]+/g) ?? []).map((t) => t.toLowerCase());
 }
 
+/** The pseudo-token counted once per clock time ("_" never occurs in a word token). */
+export const TIME_TOKEN = '_time';
+
 /**
- * One sentence as a `dims`-wide vector: token counts at `fnv1a32(token) % dims`, divided by the
- * vector's Euclidean norm (all zeros when the sentence has no tokens).
+ * Clock times ("8:30", "20:30"): one or two ASCII digits, a colon, two digits, not inside a longer
+ * run of letters, digits or colons (the pattern of travel.json `summarizer.times`).
  */
-export function encodeSentence(sentence, dims = 256) {
+const CLOCK = /(?<![0-9A-Za-z:])[0-9]{1,2}:[0-9]{2}(?![0-9A-Za-z:])/g;
+
+/** What the summarizer counts in a sentence: its word {@link tokens}, then one {@link TIME_TOKEN} per clock time. */
+export function sentenceTokens(sentence) {
+  const times = sentence.match(CLOCK) ?? [];
+  return [...tokens(sentence), ...times.map(() => TIME_TOKEN)];
+}
+
+/** Hash buckets of the summarizer's input (travel.json `summarizer.dims`). */
+export const SENTENCE_DIMS = 768;
+
+/**
+ * One sentence as a `dims`-wide vector: counts of its {@link sentenceTokens} at
+ * `fnv1a32(token) % dims`, divided by the vector's Euclidean norm (all zeros when the sentence has
+ * no tokens).
+ */
+export function encodeSentence(sentence, dims = SENTENCE_DIMS) {
   const row = new Float32Array(dims);
-  for (const t of tokens(sentence)) row[fnv1a32(t) % dims] += 1;
+  for (const t of sentenceTokens(sentence)) row[fnv1a32(t) % dims] += 1;
   let sum = 0;
   for (const x of row) sum += x * x;
   if (sum > 0) {
@@ -65,7 +84,7 @@ export function encodeSentence(sentence, dims = 256) {
 }
 
 /** The summarizer's input: `maxSentences` rows of `dims` floats, zero rows for padding. */
-export function encodeSentences(sentences, dims = 256, maxSentences = 32) {
+export function encodeSentences(sentences, dims = SENTENCE_DIMS, maxSentences = 32) {
   const data = new Float32Array(maxSentences * dims);
   sentences.slice(0, maxSentences).forEach((s, i) => data.set(encodeSentence(s, dims), i * dims));
   return data;

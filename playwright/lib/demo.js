@@ -1,12 +1,12 @@
 // The demo world (Wayfarer, `demo-pwa/`) built the way `cargo xtask demo` builds it: the demo
-// models from `models/make_models.py` (built once into `target/demo-models/` and reused), a
+// models from `models/make_models.py` (built into `target/demo-models/`, reused while current), a
 // fresh dev key, signed packs of `recommender` and `summarizer` with their test vectors, the app
 // directory (demo-pwa + web build + travel.json + tessera.config.json + trusted-keys.json) and
 // `tessera serve --app --artifacts --trust` behind the fault-injecting proxy. `demoScenario()`
 // wraps `node:test` like `scenario()` does; it knows nothing of what the scenarios assert.
 
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -65,10 +65,31 @@ export const SCREENSHOTS = path.join(RESULTS, 'screenshots');
 
 let modelsBuilt = null;
 
-/** Builds the demo models into {@link DEMO_MODELS_DIR} unless its files are already there (once per run). */
-export function demoModels() {
+/**
+ * What `models/make_models.py` reads: models built before any of these last changed are stale
+ * (the summarizer's features and its known-answer sample come from them).
+ */
+export const DEMO_MODEL_INPUTS = [
+  path.join('models', 'make_models.py'),
+  path.join('models', 'destinations.txt'),
+  path.join('demo-pwa', 'ui', 'sample.js'),
+];
+
+/** Whether the models in `dir` are all there and newer than every file in {@link DEMO_MODEL_INPUTS}. */
+export function demoModelsCurrent(dir) {
   const wanted = ['travel.json', ...DEMO_MODELS.flatMap((m) => [`${m}.onnx`, `${m}.vectors.json`])];
-  if (wanted.every((f) => existsSync(path.join(DEMO_MODELS_DIR, f)))) return Promise.resolve(DEMO_MODELS_DIR);
+  if (!wanted.every((f) => existsSync(path.join(dir, f)))) return false;
+  // travel.json is written last.
+  const built = statSync(path.join(dir, 'travel.json')).mtimeMs;
+  return DEMO_MODEL_INPUTS.every((f) => statSync(path.join(REPO_ROOT, f)).mtimeMs <= built);
+}
+
+/**
+ * Builds the demo models into {@link DEMO_MODELS_DIR} unless they are there and current (see
+ * {@link demoModelsCurrent}); once per run.
+ */
+export function demoModels() {
+  if (demoModelsCurrent(DEMO_MODELS_DIR)) return Promise.resolve(DEMO_MODELS_DIR);
   // Built beside the cache and renamed into place, so a test file running in parallel never
   // sees half-written models.
   modelsBuilt ??= (async () => {

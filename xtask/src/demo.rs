@@ -2,7 +2,7 @@
 //!
 //! Steps, each skipped when its output exists (or, for the builds, is up to date): the release
 //! `tessera` CLI and web build (service worker + runtime), the demo models (`models/make_models.py`, Python + numpy + onnx
-//! from `models/requirements.txt`), a dev signing key, the signed packs of both models, and the
+//! from `models/requirements.txt`; rebuilt, and repacked, when their inputs changed), a dev signing key, the signed packs of both models, and the
 //! app directory (`demo-pwa/` + the web build + a generated `tessera.config.json`). Then it runs
 //! `tessera serve` with the app, the artifacts and the edge inference API until Ctrl-C. All state
 //! lives in `.tessera/` (git-ignored); delete it to start over.
@@ -56,11 +56,23 @@ pub fn demo(addr: &str) -> Result {
     let web = build_all_web(true)?;
 
     let models = state.join("models");
-    if MODELS
-        .iter()
-        .any(|m| !models.join(format!("{m}.onnx")).exists())
-    {
+    let artifacts = state.join("artifacts");
+    if !models_current(&root, &models) {
         make_models(&root, &models)?;
+        // Packs of older models would still be served as 1.0.0: pack the new ones afresh.
+        let mut repacked = false;
+        for model in MODELS {
+            let packed = artifacts.join(model);
+            if packed.exists() {
+                std::fs::remove_dir_all(&packed).map_err(|e| io_err("clear", &packed, e))?;
+                repacked = true;
+            }
+        }
+        if repacked {
+            eprintln!(
+                "xtask: the demo models changed since they were packed: packed afresh as 1.0.0; in a browser that stored the old ones, clear the site's data (or use \u{201c}Remove from device\u{201d})"
+            );
+        }
     }
 
     let key_dir = state.join("dev-key");
@@ -73,7 +85,6 @@ pub fn demo(addr: &str) -> Result {
     let public_key = std::fs::read_to_string(key_dir.join("tessera.pub.json"))
         .map_err(|e| io_err("read", &key_dir.join("tessera.pub.json"), e))?;
 
-    let artifacts = state.join("artifacts");
     for model in MODELS {
         if !artifacts.join(model).join("manifest.json").exists() {
             run(Command::new(&tessera)
@@ -105,6 +116,31 @@ pub fn demo(addr: &str) -> Result {
         .arg("--trust")
         .arg(key_dir.join("tessera.pub.json"))
         .args(["--addr", addr]))
+}
+
+/// What `models/make_models.py` reads (the summarizer's features and its known-answer sample
+/// among them); the same list as `playwright/lib/demo.js`.
+const MODEL_INPUTS: [&str; 3] = [
+    "models/make_models.py",
+    "models/destinations.txt",
+    "demo-pwa/ui/sample.js",
+];
+
+/// Whether the models in `dir` are all there and were written after every file of
+/// [`MODEL_INPUTS`] last changed (`travel.json` is written last). Anything unreadable counts as
+/// not current, so the models are rebuilt.
+pub(crate) fn models_current(root: &Path, dir: &Path) -> bool {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let all_there = MODELS.iter().all(|m| {
+        dir.join(format!("{m}.onnx")).exists() && dir.join(format!("{m}.vectors.json")).exists()
+    });
+    let Some(built) = modified(&dir.join("travel.json")) else {
+        return false;
+    };
+    all_there
+        && MODEL_INPUTS
+            .iter()
+            .all(|input| modified(&root.join(input)).is_some_and(|changed| changed <= built))
 }
 
 /// `python3 models/make_models.py --out DIR`, installing the pinned Python packages when they
@@ -174,4 +210,51 @@ fn copy_dir(from: &Path, to: &Path) -> Result {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    fn touch(path: &Path, at: SystemTime) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let file = std::fs::File::create(path).unwrap();
+        file.set_modified(at).unwrap();
+    }
+
+    /// Models written after their inputs are current; an input edited later, or a missing model
+    /// file, makes them stale (so `cargo xtask demo` never serves a summarizer older than its
+    /// features).
+    #[test]
+    fn models_are_current_only_when_newer_than_every_input() {
+        let base =
+            std::env::temp_dir().join(format!("tessera-xtask-models-{}", std::process::id()));
+        let (root, dir) = (base.join("root"), base.join("models"));
+        let then = SystemTime::now() - Duration::from_secs(3600);
+        for input in MODEL_INPUTS {
+            touch(&root.join(input), then);
+        }
+        for model in MODELS {
+            touch(&dir.join(format!("{model}.onnx")), then);
+            touch(&dir.join(format!("{model}.vectors.json")), then);
+        }
+        assert!(!models_current(&root, &dir), "no travel.json: not current");
+        touch(&dir.join("travel.json"), then + Duration::from_secs(60));
+        assert!(models_current(&root, &dir), "built after every input");
+        touch(
+            &root.join("demo-pwa/ui/sample.js"),
+            then + Duration::from_secs(120),
+        );
+        assert!(
+            !models_current(&root, &dir),
+            "the sample changed after the build"
+        );
+        touch(&dir.join("travel.json"), then + Duration::from_secs(180));
+        assert!(models_current(&root, &dir), "rebuilt");
+        std::fs::remove_file(dir.join("summarizer.onnx")).unwrap();
+        assert!(!models_current(&root, &dir), "a model file is missing");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 }
