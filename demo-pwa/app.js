@@ -4,7 +4,7 @@
 // README tells third parties to; no bundler, no framework.
 import { Tessera } from './tessera-client.js';
 import { TesseraRuntime } from './tessera-runtime.js';
-import { describeEngineReason, describeError, describeReason, isKnownError } from './ui/messages.js';
+import { describeEngineReason, describeError, describeQuota, describeReason, isKnownError } from './ui/messages.js';
 import {
   encodePreferences, encodeSentences, SENTENCE_DIMS, sentenceScores, splitSentences, topInOrder,
 } from './ui/encode.js';
@@ -53,7 +53,7 @@ async function main() {
   watchNetwork();
   setUpSettings();
   setUpSummarizer();
-  $('dl-retry').addEventListener('click', () => download());
+  $('dl-retry').addEventListener('click', () => download({ confirmed: true }));
   $('dl-remove').addEventListener('click', () => askToRemove());
   $('remove-dialog').addEventListener('close', () => {
     if ($('remove-dialog').returnValue === 'remove') removeModel();
@@ -360,9 +360,53 @@ function showNotStored(text) {
   $('dl-check').hidden = true;
 }
 
-async function download() {
+/**
+ * Above this many bytes still to download the app asks first, saying the size and the time it
+ * takes at the download speed measured so far (`Tessera.estimate`). The demo's recommender (28 MB)
+ * is below it; `?askAbove=BYTES` in the page's URL sets another threshold.
+ */
+const ASK_ABOVE_BYTES = Number(new URLSearchParams(location.search).get('askAbove') ?? 100e6);
+
+/** "about 40 s" / "about 3 min" for a time in whole seconds. */
+function duration(seconds) {
+  return seconds < 90 ? `about ${seconds} s` : `about ${Math.ceil(seconds / 60)} min`;
+}
+
+/**
+ * Whether to go ahead with the download: yes when what is missing is at most
+ * {@link ASK_ABOVE_BYTES} (or the estimate can't be had: the download then says what failed),
+ * else the user's answer in the download dialog.
+ */
+async function confirmBigDownload() {
+  const estimate = await Tessera.estimate(RECOMMENDER).catch(() => null);
+  if (!estimate || estimate.missing <= ASK_ABOVE_BYTES) return true;
+  const time = estimate.etaSeconds === null
+    ? 'How long it takes depends on your connection.'
+    : `At the speed measured on this device so far that takes ${duration(estimate.etaSeconds)}.`;
+  const room = estimate.available === null ? '' : ` This site may still store ${bytes(estimate.available)} here.`;
+  $('download-text').textContent = `It needs ${bytes(estimate.missing)} of storage on this device. ${time}${room}`;
+  const dialog = $('download-dialog');
+  dialog.returnValue = '';
+  dialog.showModal();
+  await new Promise((resolve) => dialog.addEventListener('close', resolve, { once: true }));
+  return dialog.returnValue === 'download';
+}
+
+/** Whether the user answered "Not now" in the download dialog (answers then come from the edge). */
+let downloadDeclined = false;
+
+async function download({ confirmed = false } = {}) {
   if (downloading) return;
   downloading = true;
+  downloadDeclined = false;
+  if (!confirmed && !(await confirmBigDownload())) {
+    downloading = false;
+    downloadDeclined = true;
+    showNotStored('Not downloaded yet — choose Download when you want the recommender on this device; until then answers come from the edge');
+    $('dl-retry').textContent = 'Download';
+    $('dl-retry').hidden = false;
+    return;
+  }
   recommenderSkipped = false;
   $('dl-error').hidden = true;
   $('dl-retry').hidden = true;
@@ -372,7 +416,7 @@ async function download() {
     renderStatus(await Tessera.ensureModel(RECOMMENDER, { onProgress: renderStatus }));
     warmUp();
   } catch (e) {
-    showDownloadError(e.code, e.message, true);
+    showDownloadError(e.code, e.message, true, e.details);
   } finally {
     unsubscribe();
     downloading = false;
@@ -492,7 +536,7 @@ async function removeModel() {
 function renderStatus(s) {
   if (!s) return;
   if (s.state === 'error' && s.error) {
-    showDownloadError(s.error.code, s.error.message, true);
+    showDownloadError(s.error.code, s.error.message, true, s.error.details);
     return;
   }
   if (s.version) servingVersion = s.version;
@@ -557,13 +601,14 @@ function shardsText(s) {
   return moving > 0 ? `${text} \u00b7 ${moving} downloading` : text;
 }
 
-function showDownloadError(code, message, retry) {
+function showDownloadError(code, message, retry, details = null) {
   recommenderState = 'error';
   $('dl-state').textContent = STATE_TEXT.error;
   $('dl-state').className = 'state state-error';
   $('dl-bar').classList.add('bar-error');
   const box = $('dl-error');
-  box.replaceChildren(describeError(code, message));
+  const figures = code === 'quota' ? describeQuota(details, bytes) : null;
+  box.replaceChildren(figures ? `${describeError(code, message)} ${figures}` : describeError(code, message));
   if (isKnownError(code)) box.append(' ', codeTag(code));
   setCode(box, code);
   box.hidden = false;
@@ -751,7 +796,8 @@ async function recommend() {
   const button = $('rec-run');
   button.disabled = true;
   $('rec-out').setAttribute('aria-busy', 'true');
-  const policy = policies[RECOMMENDER];
+  // Declined in the download dialog: the model is not fetched behind the user's back.
+  const policy = downloadDeclined ? 'edge-only' : policies[RECOMMENDER];
   button.textContent = policy === 'edge-only' || policy === 'prefer-edge' ? 'Asking the edge\u2026' : 'Thinking on your device\u2026';
   const data = encodePreferences(travel.features, readPreferences(), travel.width ?? 64);
   const question = readForm();

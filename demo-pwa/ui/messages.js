@@ -182,6 +182,23 @@ export function describeError(code, fallbackMessage, { edgeFallback = true, situ
   return `Something went wrong [${code || 'unknown'}]${detail}.`;
 }
 
+/**
+ * The figures of a `quota` error in words (`details`: `{ needed, available, persisted, freeable }`
+ * from the service worker; `bytes` formats a byte count), saying what the user can do; null
+ * without figures.
+ */
+export function describeQuota(details, bytes) {
+  if (!details || !(details.needed > 0)) return null;
+  const parts = [`The model still needs ${bytes(details.needed)}; this site may store ${bytes(details.available)} more here.`];
+  if (details.freeable > 0) {
+    parts.push(`Removing the other models stored here would free only ${bytes(details.freeable)}, so they were kept.`);
+  }
+  parts.push(details.persisted
+    ? 'Free space on this device (other sites’ data, files) and retry.'
+    : 'Free space on this device (other sites’ data, files) and retry; installing the app also makes the browser more likely to keep its storage.');
+  return parts.join(' ');
+}
+
 /** Why a model runs on the CPU and not the GPU (a load report's `engineReason`), as a short phrase; null when there is none. */
 export function describeEngineReason(reason) {
   if (!reason) return null;
