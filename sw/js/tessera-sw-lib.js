@@ -136,8 +136,19 @@ export function createTessera(options = {}) {
       if (!configResponse.ok) throw new Error(`tessera: ${configUrl} answered ${configResponse.status}`);
       const config = JSON.parse(await configResponse.clone().text());
       await cache.put(configUrl, configResponse);
-      const urls = [wasmUrl, glueUrl, ...(config.appShell ?? []).map((u) => new URL(u, base).href)];
-      await cache.addAll(urls.map((u) => new Request(u, { cache: 'reload' })));
+      const fresh = (u) => new Request(u, { cache: 'reload' });
+      await cache.addAll([wasmUrl, glueUrl].map(fresh));
+      const shellUrls = (config.appShell ?? []).map((u) => new URL(u, base).href);
+      try {
+        await cache.addAll(shellUrls.map(fresh));
+      } catch (e) {
+        if (e?.name !== 'QuotaExceededError') throw e;
+        // No room for the whole app shell: install anyway (models still download, verify and
+        // serve) with what fits, and say what won't work offline, rather than no worker at all.
+        const settled = await Promise.allSettled(shellUrls.map((u) => cache.add(fresh(u))));
+        const missing = shellUrls.filter((_, i) => settled[i].status === 'rejected');
+        console.warn(`tessera: not enough storage to keep the whole app shell for offline use; not cached: ${missing.join(', ')}`);
+      }
       // The page client, when it is served beside the worker (an app may bundle it instead).
       const client = await fetch(new Request(clientUrl, { cache: 'reload' })).catch(() => null);
       if (client && client.ok) await cache.put(clientUrl, client);
