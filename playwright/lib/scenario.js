@@ -327,6 +327,21 @@ export function totalBytes(manifest) {
   return uniqueShardBytes(manifest);
 }
 
+/**
+ * `Tessera[method](...args)` called in `env`'s page through `tessera-client.js`: `{ ok, value }`,
+ * or `{ ok: false, error: { code, message, details } }` with the TesseraError's fields.
+ */
+export function callClient(env, method, ...args) {
+  return env.page.evaluate(async ([m, a]) => {
+    const { Tessera } = await import('/tessera-client.js');
+    try {
+      return { ok: true, value: await Tessera[m](...a) };
+    } catch (e) {
+      return { ok: false, error: { code: e?.code ?? null, message: String(e?.message ?? e), details: e?.details ?? null } };
+    }
+  }, [method, args]);
+}
+
 /** Polls `fn()` (async) until it returns a truthy value; rejects after `timeoutMs`. */
 export async function until(fn, { timeoutMs = 20_000, what = 'condition', everyMs = 50 } = {}) {
   const deadline = Date.now() + timeoutMs;

@@ -13,24 +13,13 @@ import assert from 'node:assert/strict';
 import { Fixture, SHARD_SIZE, pseudoRandomBytes } from '../lib/fixtures.js';
 import {
   CHUNK_SIZE,
+  callClient as client,
   assertServedExactly,
   scenario,
   shardRequests,
   until,
   weightShardRequestAt,
 } from '../lib/scenario.js';
-
-/** `Tessera[method](...args)` in the page: `{ ok, value?, error? }` (error with `details`). */
-function client(env, method, ...args) {
-  return env.page.evaluate(async ([m, a]) => {
-    const { Tessera } = await import('/tessera-client.js');
-    try {
-      return { ok: true, value: await Tessera[m](...a) };
-    } catch (e) {
-      return { ok: false, error: { code: e?.code ?? null, message: String(e?.message ?? e), details: e?.details ?? null } };
-    }
-  }, [method, args]);
-}
 
 const usage = (env) => env.page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
 

@@ -8,19 +8,7 @@
 import assert from 'node:assert/strict';
 
 import { Fixture, SHARD_SIZE, uniqueShards } from '../lib/fixtures.js';
-import { EXPECTED_STORAGE, assertServedExactly, scenario, shardOf, shardRequests, until } from '../lib/scenario.js';
-
-/** `Tessera[method](...args)` in the page: `{ ok, value?, error? }`. */
-function client(env, method, ...args) {
-  return env.page.evaluate(async ([m, a]) => {
-    const { Tessera } = await import('/tessera-client.js');
-    try {
-      return { ok: true, value: await Tessera[m](...a) };
-    } catch (e) {
-      return { ok: false, error: { code: e?.code ?? null, message: String(e?.message ?? e) } };
-    }
-  }, [method, args]);
-}
+import { EXPECTED_STORAGE, assertServedExactly, callClient as client, scenario, shardOf, shardRequests, until } from '../lib/scenario.js';
 
 async function call(env, method, ...args) {
   const r = await client(env, method, ...args);
