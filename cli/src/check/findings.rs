@@ -64,13 +64,7 @@ impl Finding {
         detail: impl Into<String>,
         fix: impl Into<String>,
     ) -> Self {
-        Self {
-            check,
-            target: target.to_owned(),
-            status: Status::Warn,
-            detail: detail.into(),
-            fix: Some(fix.into()),
-        }
+        Self::with_fix(Status::Warn, check, target, detail.into(), fix.into())
     }
 
     /// A failing row with its fix.
@@ -80,12 +74,22 @@ impl Finding {
         detail: impl Into<String>,
         fix: impl Into<String>,
     ) -> Self {
+        Self::with_fix(Status::Fail, check, target, detail.into(), fix.into())
+    }
+
+    fn with_fix(
+        status: Status,
+        check: &'static str,
+        target: &str,
+        detail: String,
+        fix: String,
+    ) -> Self {
         Self {
             check,
             target: target.to_owned(),
-            status: Status::Fail,
-            detail: detail.into(),
-            fix: Some(fix.into()),
+            status,
+            detail,
+            fix: Some(fix),
         }
     }
 }
