@@ -2,20 +2,24 @@
 //! must feed (dtype and static shape, as `tessera_core::infer::TensorSpec`), the outputs with
 //! their declared shapes, and the byte size of the largest initializer (what a WebGPU storage
 //! buffer must hold). Shared by the edge (native) and the browser runtime (wasm) so both accept
-//! exactly the same models. It builds no session and runs nothing; [`engine`] is the seam
-//! engines that do implement.
+//! exactly the same models. A graph whose weights live in external data files (ONNX
+//! `data_location = EXTERNAL`, e.g. `model.onnx` + `model.onnx_data`) is refused with
+//! [`SignatureError::ExternalData`]: the engines behind [`engine`] build sessions from one
+//! buffer (tract-onnx reads external data only through a filesystem path), so such a graph would
+//! otherwise fail late or run with missing weights. It builds no session and runs nothing;
+//! [`engine`] is the seam engines that do implement.
 
 pub mod engine;
 #[cfg(feature = "tract")]
 pub mod tract;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use protobuf::Message as _;
 use tessera_core::infer::TensorSpec;
 use tessera_core::manifest::DType;
 use tessera_core::ErrorCode;
-use wonnx::onnx::{ModelProto, ValueInfoProto};
+use wonnx::onnx::{ModelProto, TensorProto_DataLocation, ValueInfoProto};
 
 /// ONNX `TensorProto.DataType` values tessera's dtypes map to.
 const ONNX_FLOAT: i32 = 1;
@@ -52,6 +56,15 @@ pub enum SignatureError {
     /// An input or output tessera cannot feed or read.
     #[error("{0}")]
     Unsupported(String),
+    /// Initializers stored in external data files: the graph alone is not the model, and
+    /// tessera's engines take one self-contained graph.
+    #[error("{tensors} initializer(s) are stored in external data file(s) {files:?}; tessera's engines (wonnx, tract) load self-contained ONNX graphs only (onnxruntime-web's externalData option loads such a model through the service worker)")]
+    ExternalData {
+        /// How many initializers are external.
+        tensors: usize,
+        /// The external files they name (`location` entries), sorted, unique.
+        files: Vec<String>,
+    },
 }
 
 impl ErrorCode for SignatureError {
@@ -59,6 +72,7 @@ impl ErrorCode for SignatureError {
         match self {
             Self::Malformed(_) => "onnx-malformed",
             Self::Unsupported(_) => "onnx-unsupported",
+            Self::ExternalData { .. } => "onnx-external-data",
         }
     }
 }
@@ -68,6 +82,23 @@ pub fn inspect(bytes: &[u8]) -> Result<ModelSignature, SignatureError> {
     let proto = ModelProto::parse_from_bytes(bytes)
         .map_err(|e| SignatureError::Malformed(e.to_string()))?;
     let graph = proto.get_graph();
+    let external: Vec<_> = graph
+        .get_initializer()
+        .iter()
+        .filter(|t| t.get_data_location() == TensorProto_DataLocation::EXTERNAL)
+        .collect();
+    if !external.is_empty() {
+        let files: BTreeSet<String> = external
+            .iter()
+            .flat_map(|t| t.get_external_data())
+            .filter(|entry| entry.get_key() == "location")
+            .map(|entry| entry.get_value().to_owned())
+            .collect();
+        return Err(SignatureError::ExternalData {
+            tensors: external.len(),
+            files: files.into_iter().collect(),
+        });
+    }
     let initializers: HashSet<&str> = graph
         .get_initializer()
         .iter()
@@ -177,6 +208,38 @@ mod tests {
         assert_eq!(sig.outputs[0].shape, Some(vec![1, 8]));
         // The 16x32 and 32x8 weights: the largest is 32*16 floats.
         assert_eq!(sig.largest_initializer_bytes, 32 * 16 * 4);
+    }
+
+    #[test]
+    fn external_data_is_refused_with_its_files() {
+        use wonnx::onnx::StringStringEntryProto;
+        let mut proto = ModelProto::parse_from_bytes(MLP).unwrap();
+        let graph = proto.mut_graph();
+        for (i, tensor) in graph.mut_initializer().iter_mut().enumerate() {
+            // What onnx.save(..., save_as_external_data=True) writes: no raw data, a location.
+            tensor.clear_raw_data();
+            tensor.clear_float_data();
+            tensor.set_data_location(TensorProto_DataLocation::EXTERNAL);
+            for (key, value) in [
+                ("location", "mlp.onnx_data"),
+                ("offset", (i * 64).to_string().as_str()),
+            ] {
+                let mut entry = StringStringEntryProto::new();
+                entry.set_key(key.to_owned());
+                entry.set_value(value.to_owned());
+                tensor.mut_external_data().push(entry);
+            }
+        }
+        let count = graph.get_initializer().len();
+        let err = inspect(&proto.write_to_bytes().unwrap()).unwrap_err();
+        assert_eq!(err.code(), "onnx-external-data");
+        assert_eq!(
+            err,
+            SignatureError::ExternalData {
+                tensors: count,
+                files: vec!["mlp.onnx_data".to_owned()],
+            }
+        );
     }
 
     #[test]

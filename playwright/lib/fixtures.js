@@ -242,7 +242,7 @@ export function uniqueShardBytes(manifest) {
 
 /**
  * Creates the standard fixture: keys, `weights.bin` (7 MiB + 12 345 bytes, 8 shards),
- * `config.json`, packed as `1.0.0` unless `pack: false`.
+ * `config.json`, packed as `1.0.0` unless `pack: false` (then the artifacts directory is empty).
  */
 export async function createFixture({ name = 'tiny', weightsSize = 7 * SHARD_SIZE + 12_345, pack = true } = {}) {
   const dir = await mkdtemp(path.join(tmpdir(), 'tessera-e2e-'));
@@ -253,6 +253,8 @@ export async function createFixture({ name = 'tiny', weightsSize = 7 * SHARD_SIZ
   const fixture = new Fixture(dir, name, files);
   await tessera(['keygen', '--out', fixture.keys.trusted]);
   await tessera(['keygen', '--out', fixture.keys.untrusted]);
+  // Unpacked, the directory still exists, so a server can start before the test packs its own files.
+  await mkdir(fixture.artifacts, { recursive: true });
   if (pack) await fixture.pack('1.0.0');
   return fixture;
 }

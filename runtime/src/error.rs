@@ -94,6 +94,18 @@ pub enum RuntimeError {
         /// What is wrong.
         detail: String,
     },
+    /// The entry graph keeps its weights in external data files (`model.onnx` +
+    /// `model.onnx_data`): wonnx and tract take one self-contained graph, so the runtime refuses
+    /// it rather than run it without its weights. Such a model runs in the page with
+    /// onnxruntime-web's `externalData` option through the service worker (README, "Multi-file
+    /// models").
+    #[error("model {model:?} keeps its weights in external data files {files:?}: the runtime's engines load self-contained ONNX graphs only")]
+    ExternalData {
+        /// The model.
+        model: String,
+        /// The external files the graph names.
+        files: Vec<String>,
+    },
     /// An engine could not build a session.
     #[error("building the {engine} session for {model:?} failed: {detail}")]
     Session {
@@ -164,6 +176,7 @@ impl ErrorCode for RuntimeError {
             Self::ManifestRejected { code, .. } => code,
             Self::Assembly(e) => e.code(),
             Self::ModelUnsupported { .. } => "model-unsupported",
+            Self::ExternalData { .. } => "model-external-data",
             Self::Session { .. } => "session-failed",
             Self::SelfTest { .. } => "local-self-test-failed",
             Self::NotLoaded(_) => "model-not-loaded",
@@ -186,7 +199,8 @@ impl RuntimeError {
             Self::LimitsExceeded { .. } => LocalFault::LimitsExceeded,
             Self::OpUnsupported { .. }
             | Self::EngineUnsupported { .. }
-            | Self::ModelUnsupported { .. } => LocalFault::OpUnsupported,
+            | Self::ModelUnsupported { .. }
+            | Self::ExternalData { .. } => LocalFault::OpUnsupported,
             Self::SelfTest { .. } => LocalFault::SelfTestFailed,
             Self::Fetch { .. }
             | Self::HttpStatus { .. }

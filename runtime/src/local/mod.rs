@@ -333,11 +333,18 @@ impl Inner {
         let (manifest, file, bytes, source) = fetched?;
         timings.fetch_ms = now_ms() - started;
 
-        let signature =
-            tessera_onnx::inspect(&bytes).map_err(|e| RuntimeError::ModelUnsupported {
+        let signature = tessera_onnx::inspect(&bytes).map_err(|e| match e {
+            tessera_onnx::SignatureError::ExternalData { files, .. } => {
+                RuntimeError::ExternalData {
+                    model: name.to_owned(),
+                    files,
+                }
+            }
+            other => RuntimeError::ModelUnsupported {
                 model: name.to_owned(),
-                detail: e.to_string(),
-            })?;
+                detail: other.to_string(),
+            },
+        })?;
         let webgpu = if self.preference() == EnginePreference::Cpu {
             Webgpu::Unusable(RuntimeError::Config("WebGPU was not asked for".into()))
         } else {
