@@ -1328,7 +1328,7 @@ fn unusable_public_key_files_are_rejected_by_code() {
     let err = TrustedKeys::from_files([&good, &edit(&|f| f.algorithm = "rsa".into())]).unwrap_err();
     assert_eq!(
         err,
-        KeyError::Malformed("algorithm \"rsa\" (only \"ed25519\" is supported)".into())
+        KeyError::Malformed("algorithm \"rsa\" (supported: \"ed25519\", \"ecdsa-p256\")".into())
     );
 }
 
@@ -1853,6 +1853,11 @@ fn refusal_codes_are_exactly_the_acceptance_paths_codes() {
         },
         ManifestError::EntryMissing { entry: None },
         ManifestError::EntryAmbiguous { candidates: vec![] },
+        ManifestError::StatementType {
+            statement_type: String::new(),
+            predicate_type: String::new(),
+        },
+        ManifestError::SubjectMismatch(String::new()),
     ];
     let policy = [
         UpdateError::PreviousForOtherModel {
