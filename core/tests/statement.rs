@@ -4,11 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use common::file_json;
 use ed25519_dalek::SigningKey as EdKey;
 use p256::ecdsa::SigningKey as P256Key;
 use serde_json::{json, Value};
@@ -31,19 +34,6 @@ fn p256_key(seed: u8) -> P256Key {
 
 fn ed_key(seed: u8) -> EdKey {
     EdKey::from_bytes(&[seed; 32])
-}
-
-fn file_json(path: &str, shards: &[&[u8]]) -> Value {
-    let content: Vec<u8> = shards.concat();
-    json!({
-        "path": path,
-        "size": content.len(),
-        "sha256": Sha256Digest::of(&content),
-        "shards": shards
-            .iter()
-            .map(|s| json!({ "sha256": Sha256Digest::of(s), "size": s.len() }))
-            .collect::<Vec<_>>(),
-    })
 }
 
 /// A valid schema-1 manifest; two files share the shard `b"shared"`.
