@@ -1,7 +1,11 @@
 //! Key files: generating a signing key pair, loading a private key (PKCS#8 PEM) and public key
 //! files ([`PublicKeyFile`] JSON).
 //!
-//! The private key is written as PKCS#8 v1 (RFC 8410 `OneAsymmetricKey` version 0, the seed only,
+//! Manifests are signed with Ed25519 or ECDSA P-256 keys ([`ManifestKey`]); a P-256 key is the
+//! PKCS#8 PEM `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256` writes (or
+//! `tessera keygen --algorithm ecdsa-p256`). Inference tokens (`tessera token`) stay Ed25519.
+//!
+//! An Ed25519 private key is written as PKCS#8 v1 (RFC 8410 `OneAsymmetricKey` version 0, the seed only,
 //! no public key attribute): the form `openssl genpkey -algorithm ed25519` writes and that
 //! OpenSSL 3.0 (`openssl pkey`, `pkeyutl`) and Python `cryptography` read. Keys written by
 //! earlier versions (PKCS#8 v2, with the public key) still load; the public key in a v2 file
@@ -16,9 +20,11 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::spki::der::zeroize::Zeroizing;
 use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, KeypairBytes};
 use ed25519_dalek::SigningKey;
-use tessera_core::keys::{key_id, PublicKeyFile, TrustedKeys};
+use tessera_core::dsse::EnvelopeSigner;
+use tessera_core::keys::{PublicKey, PublicKeyFile, TrustedKeys, ALGORITHM_ECDSA_P256};
 
 use crate::atomic::TempFile;
 use crate::error::ArtifactsError;
@@ -28,10 +34,47 @@ pub const PRIVATE_KEY_FILE: &str = "tessera.key";
 /// File name of the public key `keygen` writes.
 pub const PUBLIC_KEY_FILE: &str = "tessera.pub.json";
 
+/// A private key that signs manifests.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ManifestKey {
+    /// Ed25519 (what `tessera keygen` writes by default).
+    Ed25519(SigningKey),
+    /// ECDSA P-256 with SHA-256 (DER signatures).
+    EcdsaP256(p256::ecdsa::SigningKey),
+}
+
+impl EnvelopeSigner for ManifestKey {
+    fn public_key(&self) -> PublicKey {
+        match self {
+            Self::Ed25519(key) => key.public_key(),
+            Self::EcdsaP256(key) => key.public_key(),
+        }
+    }
+
+    fn sign_message(&self, message: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Ed25519(key) => key.sign_message(message),
+            Self::EcdsaP256(key) => key.sign_message(message),
+        }
+    }
+}
+
+/// The algorithm of a key [`generate_key_pair`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum KeyAlgorithm {
+    /// Ed25519 (the default; also signs inference tokens).
+    #[default]
+    Ed25519,
+    /// ECDSA P-256, the key type of Sigstore and OpenSSF Model Signing (manifests only).
+    EcdsaP256,
+}
+
 /// What [`generate_key_pair`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedKey {
-    /// Id of the new key ([`key_id`]).
+    /// Id of the new key ([`PublicKey::key_id`]).
     pub keyid: String,
     /// The private key (PKCS#8 v1 PEM).
     pub private_key: PathBuf,
@@ -45,6 +88,16 @@ pub struct GeneratedKey {
 /// Without `force`, fails with [`ArtifactsError::KeyFileExists`] if either file exists, and
 /// writes neither. With `force`, replaces both atomically.
 pub fn generate_key_pair(dir: &Path, force: bool) -> Result<GeneratedKey, ArtifactsError> {
+    generate_key_pair_with(dir, force, KeyAlgorithm::Ed25519)
+}
+
+/// [`generate_key_pair`] for a key of `algorithm`. A P-256 private key is written as the
+/// unencrypted PKCS#8 PEM OpenSSL writes and reads.
+pub fn generate_key_pair_with(
+    dir: &Path,
+    force: bool,
+    algorithm: KeyAlgorithm,
+) -> Result<GeneratedKey, ArtifactsError> {
     let private_path = dir.join(PRIVATE_KEY_FILE);
     let public_path = dir.join(PUBLIC_KEY_FILE);
     if !force {
@@ -64,14 +117,31 @@ pub fn generate_key_pair(dir: &Path, force: bool) -> Result<GeneratedKey, Artifa
     })?;
     // `SigningKey` wipes itself on drop (ed25519-dalek's `zeroize` feature); the PEM below is a
     // `Zeroizing<String>`. The stack copy of the seed is cleared best-effort.
-    let key = SigningKey::from_bytes(&seed);
-    seed.fill(0);
-    let pem = private_key_pem(&key).map_err(|e| ArtifactsError::Io {
+    let cannot_encode = |e: &dyn std::fmt::Display| ArtifactsError::Io {
         action: "cannot encode",
         path: private_path.clone(),
         source: io::Error::other(e.to_string()),
-    })?;
-    let public = PublicKeyFile::new(&key.verifying_key());
+    };
+    let (pem, public) = match algorithm {
+        KeyAlgorithm::Ed25519 => {
+            let key = SigningKey::from_bytes(&seed);
+            seed.fill(0);
+            let pem = private_key_pem(&key).map_err(|e| cannot_encode(&e))?;
+            (pem, key.public_key())
+        }
+        KeyAlgorithm::EcdsaP256 => {
+            // 32 random bytes are a valid scalar unless 0 or >= n (probability ~2^-32): refused
+            // then, never biased.
+            let key = p256::ecdsa::SigningKey::from_slice(&seed);
+            seed.fill(0);
+            let key = key.map_err(|e| cannot_encode(&e))?;
+            let pem = key
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|e| cannot_encode(&e))?;
+            (pem, key.public_key())
+        }
+    };
+    let public = PublicKeyFile::of(&public);
     let mut public_json = serde_json::to_vec_pretty(&public).map_err(|e| ArtifactsError::Io {
         action: "cannot encode",
         path: public_path.clone(),
@@ -82,7 +152,7 @@ pub fn generate_key_pair(dir: &Path, force: bool) -> Result<GeneratedKey, Artifa
     write_key_file(&private_path, pem.as_bytes(), true, force)?;
     write_key_file(&public_path, &public_json, false, force)?;
     Ok(GeneratedKey {
-        keyid: key_id(&key.verifying_key()),
+        keyid: public.keyid,
         private_key: private_path,
         public_key: public_path,
     })
@@ -90,10 +160,7 @@ pub fn generate_key_pair(dir: &Path, force: bool) -> Result<GeneratedKey, Artifa
 
 /// Encodes `key` as a PKCS#8 v1 PEM (`-----BEGIN PRIVATE KEY-----`, version 0, no public key):
 /// what `keygen` writes. The result wipes itself on drop.
-pub fn private_key_pem(
-    key: &SigningKey,
-) -> Result<ed25519_dalek::pkcs8::spki::der::zeroize::Zeroizing<String>, ed25519_dalek::pkcs8::Error>
-{
+pub fn private_key_pem(key: &SigningKey) -> Result<Zeroizing<String>, ed25519_dalek::pkcs8::Error> {
     let mut seed = KeypairBytes {
         secret_key: key.to_bytes(),
         public_key: None,
@@ -107,6 +174,37 @@ pub fn private_key_pem(
 /// Loads a PKCS#8 PEM Ed25519 private key: v1 (what `keygen` and `openssl genpkey` write) or v2
 /// (with the public key, which must match; what `keygen` wrote before it switched to v1).
 pub fn load_signing_key(path: &Path) -> Result<SigningKey, ArtifactsError> {
+    let text = read_private_key(path)?;
+    SigningKey::from_pkcs8_pem(&text).map_err(|e| not_pem(path, e.to_string()))
+}
+
+/// Loads a PKCS#8 PEM private key that signs manifests: Ed25519 (as [`load_signing_key`]) or
+/// ECDSA P-256 (what `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256` writes).
+pub fn load_manifest_key(path: &Path) -> Result<ManifestKey, ArtifactsError> {
+    let text = read_private_key(path)?;
+    let ed25519 = match SigningKey::from_pkcs8_pem(&text) {
+        Ok(key) => return Ok(ManifestKey::Ed25519(key)),
+        Err(e) => e,
+    };
+    p256::ecdsa::SigningKey::from_pkcs8_pem(&text)
+        .map(ManifestKey::EcdsaP256)
+        .map_err(|p256| {
+            not_pem(
+                path,
+                format!("not an Ed25519 key ({ed25519}) nor a {ALGORITHM_ECDSA_P256} key ({p256})"),
+            )
+        })
+}
+
+fn not_pem(path: &Path, detail: String) -> ArtifactsError {
+    ArtifactsError::PrivateKeyNotPem {
+        path: path.to_path_buf(),
+        detail,
+    }
+}
+
+/// The text of a private key file (zeroized on drop).
+fn read_private_key(path: &Path) -> Result<Zeroizing<String>, ArtifactsError> {
     let bytes = fs::read(path).map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => ArtifactsError::PrivateKeyMissing {
             path: path.to_path_buf(),
@@ -116,12 +214,9 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, ArtifactsError> {
             source,
         },
     })?;
-    let not_pem = |detail: String| ArtifactsError::PrivateKeyNotPem {
-        path: path.to_path_buf(),
-        detail,
-    };
-    let text = std::str::from_utf8(&bytes).map_err(|_| not_pem("the file is not text".into()))?;
-    SigningKey::from_pkcs8_pem(text).map_err(|e| not_pem(e.to_string()))
+    String::from_utf8(bytes)
+        .map(Zeroizing::new)
+        .map_err(|_| not_pem(path, "the file is not text".into()))
 }
 
 /// Loads one public key file and checks the key (algorithm, encoding, key id).
@@ -133,7 +228,7 @@ pub fn load_public_key(path: &Path) -> Result<PublicKeyFile, ArtifactsError> {
             path: path.to_path_buf(),
             detail: e.to_string(),
         })?;
-    file.verifying_key().map_err(|source| ArtifactsError::Key {
+    file.public_key().map_err(|source| ArtifactsError::Key {
         path: path.to_path_buf(),
         source,
     })?;
@@ -145,7 +240,7 @@ pub fn load_trusted_keys(paths: &[PathBuf]) -> Result<TrustedKeys, ArtifactsErro
     let mut trusted = TrustedKeys::new();
     for path in paths {
         let file = load_public_key(path)?;
-        let key = file.verifying_key().map_err(|source| ArtifactsError::Key {
+        let key = file.public_key().map_err(|source| ArtifactsError::Key {
             path: path.clone(),
             source,
         })?;

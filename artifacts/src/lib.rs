@@ -24,7 +24,8 @@ pub mod verify;
 
 pub use error::ArtifactsError;
 pub use keyfile::{
-    generate_key_pair, load_public_key, load_signing_key, load_trusted_keys, GeneratedKey,
+    generate_key_pair, generate_key_pair_with, load_manifest_key, load_public_key,
+    load_signing_key, load_trusted_keys, GeneratedKey, KeyAlgorithm, ManifestKey,
 };
 pub use manifest_file::{read_envelope, read_manifest_unverified};
 pub use pack::{pack, read_test_vectors, PackEvent, PackInput, PackOptions, PackReport};

@@ -21,16 +21,16 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ed25519_dalek::SigningKey;
 use sha2::{Digest as _, Sha256};
-use tessera_core::dsse::Envelope;
+use tessera_core::dsse::{Envelope, EnvelopeSigner};
 use tessera_core::layout::{
     manifest_path, versioned_manifest_path, LogicalPath, ModelName, SHARDS_DIR,
 };
 use tessera_core::manifest::{
     FileEntry, ManifestError, RuntimeRequirement, ShardRef, TestVector, ENGINE_WONNX,
-    LEGACY_ENTRY_EXTENSION, PAYLOAD_TYPE, SCHEMA_VERSION,
+    LEGACY_ENTRY_EXTENSION, SCHEMA_VERSION,
 };
+use tessera_core::statement;
 use tessera_core::{Manifest, Sha256Digest};
 
 use crate::atomic::{self, TempFile};
@@ -204,7 +204,8 @@ fn entry_point(
 }
 
 /// Packs `inputs` as `options.name` `options.version` into the artifact directory `root`,
-/// signs the manifest with `key`, and makes it the model's current manifest.
+/// signs the manifest — an in-toto statement ([`tessera_core::statement`]) — with `key`
+/// (Ed25519 or ECDSA P-256), and makes it the model's current manifest.
 ///
 /// Op types for `runtime.ops` are read from every input whose name ends in `.onnx` during the
 /// same single read that shards it. `progress` is called as work advances.
@@ -212,7 +213,7 @@ pub fn pack(
     root: &Path,
     inputs: &[PackInput],
     options: &PackOptions,
-    key: &SigningKey,
+    key: &(impl EnvelopeSigner + ?Sized),
     progress: &mut dyn FnMut(PackEvent<'_>),
 ) -> Result<PackReport, ArtifactsError> {
     if !(MIN_SHARD_SIZE..=MAX_SHARD_SIZE).contains(&options.shard_size) {
@@ -298,7 +299,8 @@ pub fn pack(
             check_successor(current, &manifest)?;
         }
 
-        let envelope = Envelope::sign(PAYLOAD_TYPE, &manifest.to_json(), key).to_json();
+        let envelope =
+            Envelope::sign(statement::PAYLOAD_TYPE, &manifest.to_statement_json(), key).to_json();
         atomic::write_file(&version_file, &envelope)?;
         atomic::write_file(&manifest_file, &envelope)?;
         Ok(manifest)
@@ -539,6 +541,7 @@ impl<R: Read> Read for Tee<'_, '_, R> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    use ed25519_dalek::SigningKey;
     use tessera_core::ErrorCode as _;
 
     use super::*;

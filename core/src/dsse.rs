@@ -1,4 +1,5 @@
-//! DSSE (Dead Simple Signing Envelope, as used by in-toto and Sigstore) with Ed25519.
+//! DSSE (Dead Simple Signing Envelope, as used by in-toto and Sigstore) with Ed25519 and ECDSA
+//! P-256 signatures ([`crate::keys::PublicKey`]).
 //!
 //! The envelope carries the exact payload bytes (base64) and signatures over
 //! `PAE(payloadType, payload)` = `"DSSEv1" SP len(type) SP type SP len(payload) SP payload`,
@@ -10,11 +11,51 @@ use std::collections::BTreeSet;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer as _, SigningKey};
+use ed25519_dalek::Signer as _;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
-use crate::keys::{key_id, TrustedKeys};
+use crate::keys::{PublicKey, TrustedKeys};
+
+/// A private key that signs envelopes: Ed25519 (`ed25519_dalek::SigningKey`) or ECDSA P-256
+/// (`p256::ecdsa::SigningKey`, DER signatures as standard tools write them).
+pub trait EnvelopeSigner {
+    /// The matching public key (its id labels the signature).
+    fn public_key(&self) -> PublicKey;
+    /// The signature of `message` (the PAE), in the encoding [`PublicKey::verify`] reads.
+    fn sign_message(&self, message: &[u8]) -> Vec<u8>;
+}
+
+impl<K: EnvelopeSigner + ?Sized> EnvelopeSigner for &K {
+    fn public_key(&self) -> PublicKey {
+        (**self).public_key()
+    }
+
+    fn sign_message(&self, message: &[u8]) -> Vec<u8> {
+        (**self).sign_message(message)
+    }
+}
+
+impl EnvelopeSigner for ed25519_dalek::SigningKey {
+    fn public_key(&self) -> PublicKey {
+        PublicKey::Ed25519(self.verifying_key())
+    }
+
+    fn sign_message(&self, message: &[u8]) -> Vec<u8> {
+        self.sign(message).to_bytes().to_vec()
+    }
+}
+
+impl EnvelopeSigner for p256::ecdsa::SigningKey {
+    fn public_key(&self) -> PublicKey {
+        PublicKey::EcdsaP256(*self.verifying_key())
+    }
+
+    fn sign_message(&self, message: &[u8]) -> Vec<u8> {
+        let signature: p256::ecdsa::DerSignature = self.sign(message);
+        signature.as_bytes().to_vec()
+    }
+}
 
 /// A signed envelope, in its JSON form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,9 +72,10 @@ pub struct Envelope {
 /// One signature in an envelope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvelopeSignature {
-    /// Id of the signing key ([`crate::keys::key_id`]).
+    /// Id of the signing key ([`crate::keys::PublicKey::key_id`]).
     pub keyid: String,
-    /// Standard base64 of the 64-byte Ed25519 signature over the PAE.
+    /// Standard base64 of the signature over the PAE: 64 bytes for Ed25519; DER (or raw
+    /// 64-byte `r || s`) for ECDSA P-256.
     pub sig: String,
 }
 
@@ -104,7 +146,7 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 
 impl Envelope {
     /// Signs `payload` with `key` into a new envelope.
-    pub fn sign(payload_type: &str, payload: &[u8], key: &SigningKey) -> Self {
+    pub fn sign<K: EnvelopeSigner + ?Sized>(payload_type: &str, payload: &[u8], key: &K) -> Self {
         let mut envelope = Self {
             payload_type: payload_type.to_owned(),
             payload: BASE64.encode(payload),
@@ -114,16 +156,16 @@ impl Envelope {
         envelope
     }
 
-    fn add_signature(&mut self, payload: &[u8], key: &SigningKey) {
-        let sig = key.sign(&pae(&self.payload_type, payload));
+    fn add_signature<K: EnvelopeSigner + ?Sized>(&mut self, payload: &[u8], key: &K) {
+        let sig = key.sign_message(&pae(&self.payload_type, payload));
         self.signatures.push(EnvelopeSignature {
-            keyid: key_id(&key.verifying_key()),
-            sig: BASE64.encode(sig.to_bytes()),
+            keyid: key.public_key().key_id(),
+            sig: BASE64.encode(sig),
         });
     }
 
-    /// Adds a signature by another key (for threshold signing).
-    pub fn cosign(&mut self, key: &SigningKey) -> Result<(), SignatureError> {
+    /// Adds a signature by another key (for threshold signing), of either algorithm.
+    pub fn cosign<K: EnvelopeSigner + ?Sized>(&mut self, key: &K) -> Result<(), SignatureError> {
         let payload = self.payload_bytes()?;
         self.add_signature(&payload, key);
         Ok(())
@@ -159,11 +201,22 @@ impl Envelope {
         trusted: &TrustedKeys,
         threshold: usize,
     ) -> Result<Vec<u8>, SignatureError> {
+        self.verify_any(&[expected_type], trusted, threshold)
+    }
+
+    /// [`Envelope::verify`] for a payload that may be of any of `accepted_types` (the signed
+    /// `payload_type` then tells the caller which it is).
+    pub fn verify_any(
+        &self,
+        accepted_types: &[&str],
+        trusted: &TrustedKeys,
+        threshold: usize,
+    ) -> Result<Vec<u8>, SignatureError> {
         let threshold = threshold.max(1);
-        if self.payload_type != expected_type {
+        if !accepted_types.contains(&self.payload_type.as_str()) {
             return Err(SignatureError::WrongPayloadType {
                 found: self.payload_type.clone(),
-                expected: expected_type.to_owned(),
+                expected: accepted_types.join(" or "),
             });
         }
         let payload = self.payload_bytes()?;
@@ -176,11 +229,7 @@ impl Envelope {
             };
             let verified = BASE64
                 .decode(&entry.sig)
-                .ok()
-                .and_then(|raw| Signature::from_slice(&raw).ok())
-                // Strict: rejects small-order keys and `R` values, with which a signature can be
-                // made to verify for any message.
-                .is_some_and(|sig| key.verify_strict(&message, &sig).is_ok());
+                .is_ok_and(|raw| key.verify(&message, &raw));
             if verified {
                 valid.insert(entry.keyid.as_str());
             } else if first_invalid.is_none() {

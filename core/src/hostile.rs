@@ -9,6 +9,8 @@
 //! test a client that already accepted that one (rollback, mix-and-match); the offered one must
 //! be refused and the previous one must keep being used.
 //!
+//! Envelopes carry in-toto statements ([`crate::statement`]), the format `tessera pack` writes.
+//!
 //! Pure: it signs with the keys it is given and reads no clock (`now` is an argument).
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -17,7 +19,8 @@ use ed25519_dalek::SigningKey;
 
 use crate::dsse::Envelope;
 use crate::layout::{LayoutError, ModelName};
-use crate::manifest::{FileEntry, Manifest, ManifestError, PAYLOAD_TYPE};
+use crate::manifest::{FileEntry, Manifest, ManifestError};
+use crate::statement::PAYLOAD_TYPE;
 
 /// How long the valid manifests of the table stay valid: 30 days.
 const VALIDITY_SECS: u64 = 30 * 86_400;
@@ -58,7 +61,8 @@ pub fn cases(
         m.expires_at = now.saturating_add(VALIDITY_SECS);
         m
     };
-    let sign = |m: &Manifest, key: &SigningKey| Envelope::sign(PAYLOAD_TYPE, &m.to_json(), key);
+    let sign =
+        |m: &Manifest, key: &SigningKey| Envelope::sign(PAYLOAD_TYPE, &m.to_statement_json(), key);
     let signed = |m: &Manifest| sign(m, trusted).to_json();
     let copy_of = |file: &FileEntry, path: &str| -> Result<FileEntry, ManifestError> {
         Ok(FileEntry {

@@ -28,6 +28,7 @@ pub mod policy;
 pub mod range;
 pub mod ratelimit;
 pub mod selftest;
+pub mod statement;
 
 pub use digest::Sha256Digest;
 pub use error::ErrorCode;

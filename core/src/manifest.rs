@@ -2,9 +2,15 @@
 //!
 //! A manifest names a model version (semver), the runtime it needs, its validity window, its
 //! files (logical path, size, sha256) with each file's ordered, content-addressed shards, and
-//! optional known-answer test vectors. It is JSON (schema [`SCHEMA_VERSION`]) and travels inside
-//! a signed DSSE envelope ([`crate::dsse`]); this module parses and checks its internal
-//! consistency but says nothing about trust — that is [`crate::policy`].
+//! optional known-answer test vectors. It travels inside a signed DSSE envelope ([`crate::dsse`])
+//! in one of two forms, both read into the one [`Manifest`] type:
+//! - an in-toto Statement v1 with a tessera predicate ([`crate::statement`], DSSE type
+//!   [`crate::statement::PAYLOAD_TYPE`]) — what `tessera pack` writes;
+//! - the schema-1 JSON ([`SCHEMA_VERSION`], DSSE type [`PAYLOAD_TYPE`]) that tessera wrote before,
+//!   still read so deployed artifacts keep working.
+//!
+//! This module parses and checks internal consistency but says nothing about trust — that is
+//! [`crate::policy`].
 //!
 //! Timestamps are Unix seconds (UTC): integers, so no clock or calendar code is needed here.
 
@@ -16,9 +22,11 @@ use crate::digest::Sha256Digest;
 use crate::error::ErrorCode;
 use crate::layout::{LogicalPath, ModelName};
 
-/// The manifest schema this crate reads and writes.
+/// The version of the manifest's content model: the `schema` of a schema-1 manifest, and the
+/// `schema` of every in-memory [`Manifest`] (an in-toto statement's predicate maps onto it).
 pub const SCHEMA_VERSION: u32 = 1;
-/// The DSSE `payloadType` of a signed tessera manifest.
+/// The DSSE `payloadType` of a schema-1 manifest (the format before in-toto statements; still
+/// read, no longer written by `tessera pack`).
 pub const PAYLOAD_TYPE: &str = "application/vnd.tessera.manifest+json; version=1";
 /// The extension of the file a manifest without `runtime.entry` runs (the legacy rule).
 pub const LEGACY_ENTRY_EXTENSION: &str = ".onnx";
@@ -92,6 +100,18 @@ pub enum ManifestError {
         /// The `.onnx` files listed.
         candidates: Vec<String>,
     },
+    /// An in-toto statement that is not a Statement v1 with tessera's manifest predicate.
+    #[error("signed statement has _type {statement_type:?} and predicateType {predicate_type:?}; tessera reads {} with {}", crate::statement::STATEMENT_TYPE, crate::statement::PREDICATE_TYPE)]
+    StatementType {
+        /// The statement's `_type`.
+        statement_type: String,
+        /// The statement's `predicateType`.
+        predicate_type: String,
+    },
+    /// An in-toto statement whose subjects are not exactly the files and shards its predicate
+    /// lists (with the same sha256).
+    #[error("signed statement's subjects disagree with its files and shards: {0}")]
+    SubjectMismatch(String),
     /// A test vector tensor whose data doesn't match its shape or element type.
     #[error("test vector {vector:?}, tensor {tensor:?}: {detail}")]
     InvalidTensor {
@@ -117,6 +137,8 @@ impl ErrorCode for ManifestError {
             Self::InvalidTensor { .. } => "manifest-invalid-tensor",
             Self::EntryMissing { .. } => "manifest-entry-missing",
             Self::EntryAmbiguous { .. } => "manifest-entry-ambiguous",
+            Self::StatementType { .. } => "manifest-statement-type",
+            Self::SubjectMismatch(_) => "manifest-subject-mismatch",
         }
     }
 }
@@ -248,8 +270,31 @@ pub struct TestVector {
 }
 
 impl Manifest {
-    /// Parses and checks a manifest's JSON bytes (the DSSE payload).
+    /// Parses and checks a verified DSSE payload of type `payload_type`: an in-toto statement
+    /// ([`crate::statement::PAYLOAD_TYPE`]) or a schema-1 manifest (any other type; the caller
+    /// has already checked the type is one it accepts). The signed type decides the format, so a
+    /// payload is never read as the other kind.
+    pub fn from_payload(payload_type: &str, bytes: &[u8]) -> Result<Self, ManifestError> {
+        if payload_type == crate::statement::PAYLOAD_TYPE {
+            crate::statement::from_json(bytes)
+        } else {
+            Self::from_schema1_json(bytes)
+        }
+    }
+
+    /// Parses and checks a manifest's JSON bytes, either form: an in-toto statement (a JSON
+    /// object with `_type`) or a schema-1 manifest. For payloads whose DSSE type is at hand use
+    /// [`Manifest::from_payload`].
     pub fn from_json(bytes: &[u8]) -> Result<Self, ManifestError> {
+        if crate::statement::is_statement(bytes) {
+            crate::statement::from_json(bytes)
+        } else {
+            Self::from_schema1_json(bytes)
+        }
+    }
+
+    /// Parses and checks a schema-1 manifest.
+    fn from_schema1_json(bytes: &[u8]) -> Result<Self, ManifestError> {
         // Read the schema first so a future manifest gets "unsupported", not "malformed".
         #[derive(Deserialize)]
         struct SchemaOnly {
@@ -268,11 +313,18 @@ impl Manifest {
         Ok(manifest)
     }
 
-    /// The manifest as pretty JSON (what `tessera pack` signs).
+    /// The manifest as pretty schema-1 JSON (signed with [`PAYLOAD_TYPE`]; `tessera pack` signs
+    /// [`Manifest::to_statement_json`] instead).
     pub fn to_json(&self) -> Vec<u8> {
         // Serializing plain structs with string keys cannot fail.
         #[allow(clippy::expect_used)]
         serde_json::to_vec_pretty(self).expect("manifest serializes")
+    }
+
+    /// The manifest as a pretty in-toto statement ([`crate::statement`]), signed with
+    /// [`crate::statement::PAYLOAD_TYPE`]: what `tessera pack` signs.
+    pub fn to_statement_json(&self) -> Vec<u8> {
+        crate::statement::to_json(self)
     }
 
     /// Checks internal consistency (done by [`Manifest::from_json`]; call it on manifests you

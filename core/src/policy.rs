@@ -4,10 +4,13 @@
 //!
 //! [`UpdatePolicy::evaluate`] checks, in this order, stopping at the first failure:
 //!
-//! 1. the bytes are a DSSE envelope whose payload type is [`PAYLOAD_TYPE`] and which carries
-//!    valid signatures by at least `threshold` distinct trusted keys ([`Envelope::verify`]);
+//! 1. the bytes are a DSSE envelope whose payload type is an in-toto statement's
+//!    ([`statement::PAYLOAD_TYPE`]) or a schema-1 manifest's ([`PAYLOAD_TYPE`]) and which carries
+//!    valid signatures (Ed25519 or ECDSA P-256) by at least `threshold` distinct trusted keys
+//!    ([`Envelope::verify_any`]);
 //! 2. the signed payload bytes — exactly those, never re-serialized — are a consistent manifest
-//!    ([`Manifest::from_json`]), which includes naming its entry point, the file the runtime
+//!    of the signed type ([`Manifest::from_payload`]; a statement's subjects must be exactly its
+//!    files and shards), which includes naming its entry point, the file the runtime
 //!    loads ([`Manifest::entry`]: `runtime.entry`, or the only `.onnx` file of a manifest packed
 //!    before that field existed);
 //! 3. the manifest names the model the client asked for (`manifest-name-mismatch`: a valid
@@ -46,6 +49,7 @@ use crate::error::ErrorCode;
 use crate::keys::TrustedKeys;
 use crate::layout::ModelName;
 use crate::manifest::{Manifest, ManifestError, PAYLOAD_TYPE};
+use crate::statement;
 
 /// Clock skew tolerated on `issued_at` by [`UpdatePolicy::new`]: five minutes.
 pub const DEFAULT_MAX_CLOCK_SKEW_SECS: u64 = 300;
@@ -212,6 +216,8 @@ pub const REFUSAL_CODES: &[&str] = &[
     "manifest-invalid-tensor",
     "manifest-entry-missing",
     "manifest-entry-ambiguous",
+    "manifest-statement-type",
+    "manifest-subject-mismatch",
     "previous-manifest-mismatch",
     "manifest-name-mismatch",
     "manifest-expired",
@@ -278,8 +284,12 @@ impl UpdatePolicy {
     /// window (for audits of archived versions, e.g. `tessera verify`).
     pub fn verify_signed(&self, envelope_json: &[u8]) -> Result<Manifest, UpdateError> {
         let envelope = Envelope::from_json(envelope_json)?;
-        let payload = envelope.verify(PAYLOAD_TYPE, &self.trusted, self.threshold)?;
-        Ok(Manifest::from_json(&payload)?)
+        let payload = envelope.verify_any(
+            &[statement::PAYLOAD_TYPE, PAYLOAD_TYPE],
+            &self.trusted,
+            self.threshold,
+        )?;
+        Ok(Manifest::from_payload(&envelope.payload_type, &payload)?)
     }
 
     fn check_validity(&self, manifest: &Manifest, now: u64) -> Result<(), UpdateError> {

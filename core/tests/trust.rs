@@ -5,11 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use common::file_json;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde_json::{json, Value};
 
@@ -51,19 +54,6 @@ fn policy(keys: &[&SigningKey], threshold: usize) -> UpdatePolicy {
 
 fn recommender() -> ModelName {
     "recommender".parse().unwrap()
-}
-
-fn file_json(path: &str, shards: &[&[u8]]) -> Value {
-    let content: Vec<u8> = shards.concat();
-    json!({
-        "path": path,
-        "size": content.len(),
-        "sha256": Sha256Digest::of(&content),
-        "shards": shards
-            .iter()
-            .map(|s| json!({ "sha256": Sha256Digest::of(s), "size": s.len() }))
-            .collect::<Vec<_>>(),
-    })
 }
 
 /// A valid manifest for `recommender` at `version`, issued at T0, valid 30 days.
@@ -1328,7 +1318,7 @@ fn unusable_public_key_files_are_rejected_by_code() {
     let err = TrustedKeys::from_files([&good, &edit(&|f| f.algorithm = "rsa".into())]).unwrap_err();
     assert_eq!(
         err,
-        KeyError::Malformed("algorithm \"rsa\" (only \"ed25519\" is supported)".into())
+        KeyError::Malformed("algorithm \"rsa\" (supported: \"ed25519\", \"ecdsa-p256\")".into())
     );
 }
 
@@ -1853,6 +1843,11 @@ fn refusal_codes_are_exactly_the_acceptance_paths_codes() {
         },
         ManifestError::EntryMissing { entry: None },
         ManifestError::EntryAmbiguous { candidates: vec![] },
+        ManifestError::StatementType {
+            statement_type: String::new(),
+            predicate_type: String::new(),
+        },
+        ManifestError::SubjectMismatch(String::new()),
     ];
     let policy = [
         UpdateError::PreviousForOtherModel {

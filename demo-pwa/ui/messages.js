@@ -44,6 +44,8 @@ const ERRORS = {
   'manifest-name-mismatch': 'The server answered with the manifest of a different model; it was refused.',
   'manifest-malformed': 'The model\u2019s manifest is malformed and was refused.',
   'manifest-invalid': 'The model\u2019s manifest is invalid and was refused.',
+  'manifest-statement-type': 'The model\u2019s signed statement is not a tessera model manifest, so it was refused.',
+  'manifest-subject-mismatch': 'The model\u2019s signed statement lists files or fingerprints that disagree with its own file list, so it was refused.',
   'manifest-schema-unsupported': 'The model\u2019s manifest uses a format this app doesn\u2019t understand yet.',
   'manifest-unreadable': 'The model\u2019s manifest couldn\u2019t be read.',
   'envelope-malformed': 'The model\u2019s signed envelope is malformed and was refused.',

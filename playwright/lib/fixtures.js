@@ -65,10 +65,19 @@ export function sha256Hex(bytes) {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Decodes a DSSE envelope file into its manifest (display only: no signature check). */
+/**
+ * Decodes a DSSE envelope file into its manifest (display only: no signature check): an in-toto
+ * statement's predicate (what `tessera pack` signs), or a schema-1 manifest as it is.
+ */
 export async function readManifest(file) {
   const envelope = JSON.parse(await readFile(file, 'utf8'));
-  return JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+  return manifestOfPayload(envelope.payload);
+}
+
+/** The manifest fields of a base64 DSSE payload: a statement's `predicate`, or the payload itself. */
+export function manifestOfPayload(payload) {
+  const decoded = JSON.parse(Buffer.from(payload, 'base64').toString('utf8'));
+  return decoded._type ? decoded.predicate : decoded;
 }
 
 /**

@@ -7,14 +7,14 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import { readManifest } from '../lib/fixtures.js';
 import { assertAnswer, assertFailure, BROWSER_MODELS, mlpVectors, runtimeScenario } from '../lib/runtime.js';
 
 runtimeScenario('runtime: a shard flipped on the server never reaches an engine (shard-hash-mismatch), and the edge answers', async (env) => {
   const vector = (await mlpVectors()).at(-1);
   const models = path.join(env.appDir, BROWSER_MODELS);
-  const manifest = JSON.parse(await readFile(path.join(models, 'mlp', 'manifest.json'), 'utf8'));
-  const statement = JSON.parse(Buffer.from(manifest.payload, 'base64').toString('utf8'));
-  const file = statement.files.find((f) => f.path === statement.runtime.entry);
+  const manifest = await readManifest(path.join(models, 'mlp', 'manifest.json'));
+  const file = manifest.files.find((f) => f.path === manifest.runtime.entry);
   const shard = path.join(models, '_shards', file.shards.at(-1).sha256);
   const bytes = await readFile(shard);
   bytes[bytes.length >> 1] ^= 0x01;

@@ -146,12 +146,16 @@ pub fn npm_packages() -> Result {
         .current_dir(&root))
 }
 
-/// `pip install -r models/requirements.txt` unless numpy, onnx and onnxruntime are all importable
-/// (the demo models are built by `models/make_models.py`; onnxruntime is bench item 8's native
-/// anchor, `models/bench_onnxruntime.py`).
+/// `pip install -r models/requirements.txt` unless numpy, onnx, onnxruntime, in-toto-attestation
+/// and cryptography are all importable (the demo models are built by `models/make_models.py`;
+/// onnxruntime is bench item 8's native anchor, `models/bench_onnxruntime.py`; the last two check
+/// tessera's signed statements in `cli/tests/interop.rs`).
 pub fn python_packages() -> Result {
     let importable = Command::new("python3")
-        .args(["-c", "import numpy, onnx, onnxruntime"])
+        .args([
+            "-c",
+            "import numpy, onnx, onnxruntime, in_toto_attestation, cryptography",
+        ])
         .output()
         .is_ok_and(|o| o.status.success());
     if importable {

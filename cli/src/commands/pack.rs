@@ -9,7 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use clap::Args;
 use tessera_artifacts::pack::{MAX_SHARD_SIZE, MIN_SHARD_SIZE, RECOMMENDED_MIN_SHARD_SIZE};
 use tessera_artifacts::{
-    load_signing_key, pack, read_test_vectors, PackEvent, PackInput, PackOptions,
+    load_manifest_key, pack, read_test_vectors, PackEvent, PackInput, PackOptions,
 };
 use tessera_core::layout::{LayoutError, LogicalPath, ModelName};
 
@@ -20,7 +20,8 @@ use crate::units::{parse_duration, parse_size};
 /// Pack model files into a signed, sharded artifact.
 #[derive(Debug, Args)]
 pub struct PackArgs {
-    /// Private key (PKCS#8 PEM) from `tessera keygen`.
+    /// Private key (PKCS#8 PEM): Ed25519 or ECDSA P-256, from `tessera keygen` or `openssl
+    /// genpkey` (e.g. -algorithm EC -pkeyopt ec_paramgen_curve:P-256).
     #[arg(long, value_name = "KEY", env = "TESSERA_KEY")]
     key: PathBuf,
     /// Model name: 1-64 characters a-z 0-9 . _ -, starting with a letter or digit.
@@ -81,7 +82,7 @@ pub fn run(args: &PackArgs, quiet: bool) -> Result<(), CliError> {
         .iter()
         .map(|f| input(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let key = load_signing_key(&args.key)?;
+    let key = load_manifest_key(&args.key)?;
 
     let mut options = PackOptions::new(name, version);
     options.valid_for = valid_for;
