@@ -55,20 +55,19 @@ pub fn locked_wasm_bindgen_version() -> Result<String> {
 /// (`--locked` is deliberately not passed: see shared/TOOLCHAIN.md.)
 pub fn wasm_bindgen_cli() -> Result {
     let want = locked_wasm_bindgen_version()?;
-    let have = Command::new("wasm-bindgen")
-        .arg("--version")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-    if have
-        .as_deref()
-        .is_some_and(|v| v.split_whitespace().nth(1) == Some(want.as_str()))
-    {
+    if prints_version(Command::new("wasm-bindgen").arg("--version"), &want) {
         return Ok(());
     }
     eprintln!("xtask: installing wasm-bindgen-cli {want} (compiles from source, several minutes)");
     run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &want, "--force"]))
+}
+
+/// Whether `cmd` (a `--version` call) succeeds and prints `NAME <want>`.
+fn prints_version(cmd: &mut Command, want: &str) -> bool {
+    cmd.output()
+        .ok()
+        .filter(|o| o.status.success())
+        .is_some_and(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().nth(1) == Some(want))
 }
 
 /// The cargo-fuzz version `cargo xtask fuzz` drives (libFuzzer through `libfuzzer-sys`, see
@@ -78,16 +77,10 @@ pub const CARGO_FUZZ_VERSION: &str = "0.13.1";
 /// `cargo install cargo-fuzz --version` [`CARGO_FUZZ_VERSION`] unless `cargo fuzz --version`
 /// already prints it. It runs on the stable toolchain (with `RUSTC_BOOTSTRAP=1`, see `fuzz.rs`).
 pub fn cargo_fuzz() -> Result {
-    let have = Command::new("cargo")
-        .args(["fuzz", "--version"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-    if have
-        .as_deref()
-        .is_some_and(|v| v.split_whitespace().nth(1) == Some(CARGO_FUZZ_VERSION))
-    {
+    if prints_version(
+        Command::new("cargo").args(["fuzz", "--version"]),
+        CARGO_FUZZ_VERSION,
+    ) {
         return Ok(());
     }
     eprintln!(
