@@ -23,6 +23,7 @@ pub mod housekeeping;
 pub mod infer;
 pub mod keys;
 pub mod layout;
+pub mod limits;
 pub mod manifest;
 pub mod policy;
 pub mod range;

@@ -4,6 +4,8 @@
 //!
 //! [`UpdatePolicy::evaluate`] checks, in this order, stopping at the first failure:
 //!
+//! 0. the envelope, and then the payload it signs, are within [`crate::limits`]' caps on size
+//!    and JSON depth (`manifest-too-large`, `manifest-too-deep`), checked before any parsing;
 //! 1. the bytes are a DSSE envelope whose payload type is an in-toto statement's
 //!    ([`statement::PAYLOAD_TYPE`]) or a schema-1 manifest's ([`PAYLOAD_TYPE`]) and which carries
 //!    valid signatures (Ed25519 or ECDSA P-256) by at least `threshold` distinct trusted keys
@@ -48,6 +50,7 @@ use crate::dsse::{Envelope, SignatureError};
 use crate::error::ErrorCode;
 use crate::keys::TrustedKeys;
 use crate::layout::ModelName;
+use crate::limits::{self, LimitError};
 use crate::manifest::{Manifest, ManifestError, PAYLOAD_TYPE};
 use crate::statement;
 
@@ -93,6 +96,9 @@ pub struct Accepted {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UpdateError {
+    /// The envelope or its payload is too large or nests too deeply to be parsed at all.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     /// The envelope is malformed, of the wrong type, or not signed well enough.
     #[error(transparent)]
     Signature(#[from] SignatureError),
@@ -178,6 +184,7 @@ pub enum UpdateError {
 impl ErrorCode for UpdateError {
     fn code(&self) -> &'static str {
         match self {
+            Self::Limit(e) => e.code(),
             Self::Signature(e) => e.code(),
             Self::Manifest(e) => e.code(),
             Self::PreviousForOtherModel { .. } => "previous-manifest-mismatch",
@@ -201,6 +208,8 @@ pub fn refusal_code(code: &str) -> Option<&'static str> {
 /// The codes [`refusal_code`] knows (`core/tests/trust.rs` checks they are exactly the codes of
 /// the refusal variants).
 pub const REFUSAL_CODES: &[&str] = &[
+    "manifest-too-large",
+    "manifest-too-deep",
     "envelope-malformed",
     "envelope-payload-type",
     "manifest-signature-invalid",
@@ -283,12 +292,14 @@ impl UpdatePolicy {
     /// Steps 1–2 alone: a validly signed, consistent manifest, whatever its name and validity
     /// window (for audits of archived versions, e.g. `tessera verify`).
     pub fn verify_signed(&self, envelope_json: &[u8]) -> Result<Manifest, UpdateError> {
+        limits::check_manifest(envelope_json)?;
         let envelope = Envelope::from_json(envelope_json)?;
         let payload = envelope.verify_any(
             &[statement::PAYLOAD_TYPE, PAYLOAD_TYPE],
             &self.trusted,
             self.threshold,
         )?;
+        limits::check_manifest(&payload)?;
         Ok(Manifest::from_payload(&envelope.payload_type, &payload)?)
     }
 

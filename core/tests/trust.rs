@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use tessera_core::dsse::{pae, Envelope, SignatureError};
 use tessera_core::keys::{key_id, KeyError, PublicKeyFile, TrustedKeys};
 use tessera_core::layout::{ArtifactPath, LogicalPath, ModelName};
+use tessera_core::limits::LimitError;
 use tessera_core::manifest::{ManifestError, PAYLOAD_TYPE};
 use tessera_core::policy::{refusal_code, Acceptance, UpdateError, UpdatePolicy, REFUSAL_CODES};
 use tessera_core::{ErrorCode, Manifest, Sha256Digest};
@@ -1887,10 +1888,15 @@ fn refusal_codes_are_exactly_the_acceptance_paths_codes() {
             offered_issued_at: 1,
         },
     ];
+    let limits = [
+        LimitError::TooLarge { size: 2, limit: 1 },
+        LimitError::TooDeep { limit: 1 },
+    ];
     let codes: std::collections::BTreeSet<&str> = signature
         .into_iter()
         .map(UpdateError::from)
         .chain(manifest.into_iter().map(UpdateError::from))
+        .chain(limits.into_iter().map(UpdateError::from))
         .chain(policy)
         .map(|e| e.code())
         .collect();

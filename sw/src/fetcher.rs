@@ -36,10 +36,20 @@ impl Fetched {
     }
 
     /// The whole body (for small documents: manifests, tokens).
-    pub async fn bytes(mut self) -> Result<Vec<u8>, JsError> {
+    pub async fn bytes(self) -> Result<Vec<u8>, JsError> {
+        self.bytes_up_to(usize::MAX).await
+    }
+
+    /// The body, but no more than the first chunks past `cap` bytes: reading stops (and the rest
+    /// is cancelled) once more than `cap` bytes arrived, so a caller that refuses bodies over
+    /// `cap` never buffers an unbounded one.
+    pub async fn bytes_up_to(mut self, cap: usize) -> Result<Vec<u8>, JsError> {
         let mut out = Vec::new();
         while let Some(chunk) = self.next_chunk().await? {
             out.extend_from_slice(&chunk.to_vec());
+            if out.len() > cap {
+                break;
+            }
         }
         Ok(out)
     }

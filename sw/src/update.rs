@@ -132,10 +132,14 @@ pub(crate) async fn fetch_and_judge(
         }
         status => return Err(SwError::HttpStatus { url, status }),
     }
-    let bytes = fetched.bytes().await.map_err(|cause| SwError::Network {
-        url: url.clone(),
-        cause,
-    })?;
+    // Core refuses an envelope over the cap (`manifest-too-large`); stop reading just past it.
+    let bytes = fetched
+        .bytes_up_to(tessera_core::limits::MAX_MANIFEST_BYTES)
+        .await
+        .map_err(|cause| SwError::Network {
+            url: url.clone(),
+            cause,
+        })?;
     let now = (js_sys::Date::now() / 1000.0) as u64;
     let accepted = engine
         .config

@@ -6,6 +6,8 @@
 //! - `cargo xtask demo`: builds everything, makes the demo models and a dev signing key when
 //!   missing, packs them and serves the travel-planner PWA until Ctrl-C (see `demo.rs`).
 //! - `cargo xtask build-web`: the service worker and runtime for the web, into `target/web/`.
+//! - `cargo xtask fuzz [--seconds N] [--target NAME]`: cargo-fuzz on every parser of untrusted
+//!   bytes (see `fuzz.rs`); `cargo xtask test` runs each target briefly.
 //! - `cargo xtask bench [--quick]`: tessera side by side with its peers; results in
 //!   `target/bench/results.json` and BENCHMARKS.md (see `bench.rs`, `bench/README.md`).
 //!
@@ -14,6 +16,7 @@
 mod bench;
 mod demo;
 mod edge_worker;
+mod fuzz;
 mod setup;
 mod web;
 
@@ -60,6 +63,16 @@ enum Task {
         #[arg(long)]
         only: Option<String>,
     },
+    /// Fuzz every parser of untrusted bytes (cargo-fuzz, libFuzzer) and merge new coverage into
+    /// fuzz/corpus/; prints execs, exec/s, cov/ft, corpus size and findings per target.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 600)]
+        seconds: u64,
+        /// Only this target (default: all of them).
+        #[arg(long)]
+        target: Option<String>,
+    },
     /// Build everything, make the demo models and a dev key, pack, and serve the travel planner.
     Demo {
         /// Address to listen on.
@@ -86,6 +99,8 @@ fn main() -> ExitCode {
         }),
         Task::Bench { quick, only } => bench::bench(quick, only.as_deref()),
         Task::Demo { addr } => demo::demo(&addr),
+        Task::Fuzz { seconds, target } => setup::cargo_fuzz()
+            .and_then(|()| fuzz::fuzz(seconds, target.as_deref(), false, &mut Tally::default())),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -267,7 +282,8 @@ fn install_tools() -> Result {
         (Present::Binary("caddy"), "caddy"),
     ])?;
     setup::npm_packages()?;
-    setup::python_packages()
+    setup::python_packages()?;
+    setup::cargo_fuzz()
 }
 
 fn test(no_lint: bool, no_browser: bool) -> Result {
@@ -333,7 +349,10 @@ fn test(no_lint: bool, no_browser: bool) -> Result {
         })
         // The edge worker on local workerd against `tessera serve` (its edgeUrl check uses the
         // web build the browser suites made, and is skipped without it).
-        .and_then(|()| edge_worker::test(&mut tally));
+        .and_then(|()| edge_worker::test(&mut tally))
+        // Every fuzz target built and run briefly on its committed corpus (a smoke run: the
+        // corpora are not changed; `cargo xtask fuzz` is the long run).
+        .and_then(|()| fuzz::fuzz(fuzz::SMOKE_SECONDS, None, true, &mut tally));
     // The closing line CI reads: every suite's results, summed.
     println!(
         "\nxtask: {} passed, {} failed, {} skipped",

@@ -5,7 +5,8 @@
 //! Cargo.lock (compiled from the crate registry, ~7 min, skipped when present), Debian packages
 //! (installed with apt-get when running as root, otherwise a message saying what to install), npm
 //! packages from package-lock.json (`npm ci`), and the Python packages of the demo models and of
-//! bench item 8's onnxruntime anchor, pinned in `models/requirements.txt` (pip). Nothing here downloads a binary from outside a package
+//! bench item 8's onnxruntime anchor, pinned in `models/requirements.txt` (pip), and `cargo-fuzz`
+//! at a pinned version (compiled from the crate registry). Nothing here downloads a binary from outside a package
 //! registry.
 
 use std::process::Command;
@@ -54,20 +55,44 @@ pub fn locked_wasm_bindgen_version() -> Result<String> {
 /// (`--locked` is deliberately not passed: see shared/TOOLCHAIN.md.)
 pub fn wasm_bindgen_cli() -> Result {
     let want = locked_wasm_bindgen_version()?;
-    let have = Command::new("wasm-bindgen")
-        .arg("--version")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-    if have
-        .as_deref()
-        .is_some_and(|v| v.split_whitespace().nth(1) == Some(want.as_str()))
-    {
+    if prints_version(Command::new("wasm-bindgen").arg("--version"), &want) {
         return Ok(());
     }
     eprintln!("xtask: installing wasm-bindgen-cli {want} (compiles from source, several minutes)");
     run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &want, "--force"]))
+}
+
+/// Whether `cmd` (a `--version` call) succeeds and prints `NAME <want>`.
+fn prints_version(cmd: &mut Command, want: &str) -> bool {
+    cmd.output()
+        .ok()
+        .filter(|o| o.status.success())
+        .is_some_and(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().nth(1) == Some(want))
+}
+
+/// The cargo-fuzz version `cargo xtask fuzz` drives (libFuzzer through `libfuzzer-sys`, see
+/// fuzz/Cargo.lock).
+pub const CARGO_FUZZ_VERSION: &str = "0.13.1";
+
+/// `cargo install cargo-fuzz --version` [`CARGO_FUZZ_VERSION`] unless `cargo fuzz --version`
+/// already prints it. It runs on the stable toolchain (with `RUSTC_BOOTSTRAP=1`, see `fuzz.rs`).
+pub fn cargo_fuzz() -> Result {
+    if prints_version(
+        Command::new("cargo").args(["fuzz", "--version"]),
+        CARGO_FUZZ_VERSION,
+    ) {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: installing cargo-fuzz {CARGO_FUZZ_VERSION} (compiles from source, ~2 minutes)"
+    );
+    run(Command::new("cargo").args([
+        "install",
+        "cargo-fuzz",
+        "--version",
+        CARGO_FUZZ_VERSION,
+        "--force",
+    ]))
 }
 
 fn on_path(binary: &str) -> bool {

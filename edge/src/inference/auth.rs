@@ -111,8 +111,10 @@ pub fn issue_token(
         .map_err(|e| TokenError::Encode(e.to_string()))
 }
 
-/// Checks bearer tokens against an [`AuthConfig`].
-pub(crate) struct Authenticator {
+/// Checks bearer tokens against an [`AuthConfig`]. (Public, hidden, for the fuzz target
+/// `fuzz/fuzz_targets/jwt.rs`; the server builds its own.)
+#[doc(hidden)]
+pub struct Authenticator {
     keys: BTreeMap<String, DecodingKey>,
     validation: Validation,
 }
@@ -126,8 +128,9 @@ impl std::fmt::Debug for Authenticator {
 }
 
 /// What a valid token says about its bearer.
+#[doc(hidden)]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Caller {
+pub struct Caller {
     /// The token's `sub`, if any.
     pub(crate) subject: Option<String>,
     /// Whose rate-limit bucket the request takes from: `sub:<subject>`, or `token:<sha256>`
@@ -142,7 +145,7 @@ struct CheckedClaims {
 }
 
 impl Authenticator {
-    pub(crate) fn new(config: &AuthConfig) -> Self {
+    pub fn new(config: &AuthConfig) -> Self {
         install_provider();
         let keys = config
             .keys
@@ -163,7 +166,7 @@ impl Authenticator {
     }
 
     /// Checks the value of an `Authorization` header (`None`: no header).
-    pub(crate) fn check(&self, authorization: Option<&[u8]>) -> Result<Caller, InferenceError> {
+    pub fn check(&self, authorization: Option<&[u8]>) -> Result<Caller, InferenceError> {
         let raw = authorization.ok_or(InferenceError::AuthMissing)?;
         let text = std::str::from_utf8(raw)
             .map_err(|_| InferenceError::AuthInvalid("header is not text".into()))?;

@@ -50,11 +50,12 @@ use tessera_core::ratelimit::{Decision, KeyedLimiter, Rate};
 use tessera_core::ErrorCode as _;
 
 pub use auth::{issue_token, AuthConfig, TokenClaims, TokenError, DEFAULT_LEEWAY_SECS};
+#[doc(hidden)]
+pub use auth::{Authenticator, Caller};
 pub use engines::{EngineChoice, UnknownEngine, TRACT_NATIVE, WONNX_WGPU};
 pub use error::InferenceError;
 
 use crate::client_ip::ClientIp;
-use auth::Authenticator;
 use engine::Engine;
 use metrics::{Metrics, OTHER_MODEL};
 use model::{LoadedModel, ModelStore};

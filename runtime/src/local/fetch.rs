@@ -10,6 +10,7 @@ use js_sys::{Promise, Reflect, Uint8Array};
 use serde::Deserialize;
 use tessera_core::assemble::{verify_file, FileAssembly};
 use tessera_core::layout::{accepted_path, manifest_path, shard_path, ModelName};
+use tessera_core::limits::MAX_MANIFEST_BYTES;
 use tessera_core::manifest::{FileEntry, Manifest};
 use tessera_core::policy::{refusal_code, UpdateError};
 use tessera_core::{ErrorCode, Sha256Digest};
@@ -55,7 +56,7 @@ impl Inner {
             .as_deref()
             .and_then(|bytes| self.policy.reopen(model, bytes).ok());
         let url = format!("{}{}", self.base, manifest_path(model));
-        let published = match fetch_bytes(&url).await {
+        let published = match fetch_bytes_up_to(&url, MAX_MANIFEST_BYTES).await {
             Ok(bytes) => bytes,
             Err(error @ RuntimeError::Fetch { .. }) => {
                 return previous.map(|m| (m, None)).ok_or(error);
@@ -269,9 +270,48 @@ async fn fetch_from_worker(model: &ModelName, url: &str) -> Result<Vec<u8>, Runt
     })
 }
 
-/// `fetch(url)` → the body bytes of a 2xx response.
-async fn fetch_bytes(url: &str) -> Result<Vec<u8>, RuntimeError> {
-    Ok(Uint8Array::new(&fetch_buffer(url).await?).to_vec())
+/// `fetch(url)` → the body of a 2xx response, read chunk by chunk from its stream and no further
+/// than the first chunk past `cap` bytes (core refuses a manifest over its cap; the runtime must
+/// not buffer an unbounded body first). The rest of the body is cancelled.
+async fn fetch_bytes_up_to(url: &str, cap: usize) -> Result<Vec<u8>, RuntimeError> {
+    let response = fetch_ok(url).await?;
+    let failed = |source: JsError| RuntimeError::Fetch {
+        url: url.to_owned(),
+        source,
+    };
+    let js = |e: JsValue| failed(JsError::from(e));
+    let body = Reflect::get(&response, &JsValue::from_str("body")).map_err(js)?;
+    if body.is_null() || body.is_undefined() {
+        return Ok(Vec::new());
+    }
+    let call = |target: &JsValue, method: &str| -> Result<JsValue, RuntimeError> {
+        let function: js_sys::Function = Reflect::get(target, &JsValue::from_str(method))
+            .map_err(js)?
+            .dyn_into()
+            .map_err(js)?;
+        function.call0(target).map_err(js)
+    };
+    let reader = call(&body, "getReader")?;
+    let mut out = Vec::new();
+    while out.len() <= cap {
+        let step = await_promise(call(&reader, "read")?.dyn_into().map_err(js)?)
+            .await
+            .map_err(failed)?;
+        if Reflect::get(&step, &JsValue::from_str("done"))
+            .map_err(js)?
+            .is_truthy()
+        {
+            return Ok(out);
+        }
+        let chunk: Uint8Array = Reflect::get(&step, &JsValue::from_str("value"))
+            .map_err(js)?
+            .dyn_into()
+            .map_err(js)?;
+        out.extend_from_slice(&chunk.to_vec());
+    }
+    // Past the cap: drop the rest of the body (a failed cancel changes nothing for the caller).
+    let _ = call(&reader, "cancel");
+    Ok(out)
 }
 
 /// `fetch(url)` → the body of a 2xx response, left in JS memory.
