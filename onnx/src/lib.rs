@@ -12,6 +12,7 @@
 pub mod engine;
 #[cfg(feature = "tract")]
 pub mod tract;
+mod wire;
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -81,21 +82,25 @@ impl ErrorCode for SignatureError {
 /// protobuf 2.28 trusts a packed field's declared length and reserves room for it before reading
 /// (a 200-byte model declaring ~1.4 PB of floats aborted the process: found by the
 /// `onnx_signature` fuzz target); with it, a nested message longer than the input is a parse
-/// error. It does not cover a packed field whose enclosing message is in bounds: protobuf
-/// reserves before it checks that length (open, see onnx/tests/fuzz_findings.rs).
-fn parse_model(bytes: &[u8]) -> protobuf::ProtobufResult<ModelProto> {
-    let mut input = protobuf::CodedInputStream::from_bytes(bytes);
-    input.push_limit(bytes.len() as u64)?;
-    let mut proto = ModelProto::new();
-    proto.merge_from(&mut input)?;
-    input.check_eof()?;
-    proto.check_initialized()?;
-    Ok(proto)
+/// error. A packed field longer than the message around it is refused before parsing by
+/// [`wire::check_model`] (protobuf reserves for it before checking its length).
+fn parse_model(bytes: &[u8]) -> Result<ModelProto, String> {
+    wire::check_model(bytes)?;
+    let parse = || -> protobuf::ProtobufResult<ModelProto> {
+        let mut input = protobuf::CodedInputStream::from_bytes(bytes);
+        input.push_limit(bytes.len() as u64)?;
+        let mut proto = ModelProto::new();
+        proto.merge_from(&mut input)?;
+        input.check_eof()?;
+        proto.check_initialized()?;
+        Ok(proto)
+    };
+    parse().map_err(|e| e.to_string())
 }
 
 /// Reads a model's signature from its ONNX bytes.
 pub fn inspect(bytes: &[u8]) -> Result<ModelSignature, SignatureError> {
-    let proto = parse_model(bytes).map_err(|e| SignatureError::Malformed(e.to_string()))?;
+    let proto = parse_model(bytes).map_err(SignatureError::Malformed)?;
     let graph = proto.get_graph();
     let external: Vec<_> = graph
         .get_initializer()

@@ -22,13 +22,11 @@ fn a_real_model_still_reads() {
     assert!(!signature.inputs.is_empty());
 }
 
-/// OPEN (second `onnx_signature` finding, not fixed): a packed `double` field inside a tensor
-/// whose own length is in bounds declares ~33 GB; protobuf 2.28 (`read_repeated_packed_*_into`)
-/// reserves `len / 4` elements *before* checking `len` against the input, so the allocation
-/// aborts the process. The outer limit in `parse_model` does not reach it. Ignored because it
-/// aborts the test binary; run with `--ignored` to reproduce.
+/// A packed `double` field inside a tensor whose own length is in bounds declares ~33 GB;
+/// protobuf 2.28 (`read_repeated_packed_*_into`) reserves `len / 4` elements before checking
+/// `len` against the input, so the allocation aborted the process. The wire-format bounds check
+/// run before parsing (`onnx/src/wire.rs`) refuses it.
 #[test]
-#[ignore = "open finding: aborts the process (protobuf 2.28 reserves before bounds-checking)"]
 fn a_packed_field_longer_than_its_tensor_is_malformed_not_an_abort() {
     let bytes = include_bytes!("huge_packed_double.onnx");
     let error = tessera_onnx::inspect(bytes).unwrap_err();
