@@ -15,7 +15,7 @@ import { launchBrowser } from '../playwright/lib/browser.js';
 import { SHARD_SIZE, shardsOf, uniqueShardBytes } from '../playwright/lib/fixtures.js';
 import { Env, settle } from '../playwright/lib/scenario.js';
 import { startProxy } from '../playwright/lib/server.js';
-import { downloadAll } from './lib/page.js';
+import { downloadAll, timedEnsure } from './lib/page.js';
 import { fmtBytes, fmtMedian, fmtNum, fmtRatio, fmtSpread, mbps, median, MiB, repeat, repsFor, summary } from './lib/stats.js';
 import { BENCH_BROWSER_ARGS } from './lib/world.js';
 
@@ -59,15 +59,7 @@ async function coldDownload(ctx) {
       const plain = await settle(env.page.evaluate(downloadAll, [shards, 4]), 600_000, 'plain fetch');
       if (plain.bytes !== bytes) throw new Error(`plain fetch got ${plain.bytes} of ${bytes} bytes`);
       await env.page.evaluate((m) => window.harness.remove(m), env.model);
-      const cold = await settle(
-        env.page.evaluate(async (m) => {
-          const t0 = performance.now();
-          const r = await window.harness.ensure(m);
-          return { ms: performance.now() - t0, ok: r.ok, error: r.error };
-        }, env.model),
-        600_000,
-        'ensureModel',
-      );
+      const cold = await settle(env.page.evaluate(timedEnsure, env.model), 600_000, 'ensureModel');
       if (!cold.ok) throw new Error(`ensureModel failed: ${JSON.stringify(cold.error)}`);
       if (!warmUp) {
         runs.plain.push(mbps(plain.bytes, plain.ms));

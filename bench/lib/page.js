@@ -35,6 +35,17 @@ export async function readAll(reads) {
 }
 
 /**
+ * `window.harness.ensure(model)` (the test page's `Tessera.ensureModel`), timed in the page:
+ * resolves `{ms, ok, error}`.
+ * @param {string} model
+ */
+export async function timedEnsure(model) {
+  const t0 = performance.now();
+  const r = await window.harness.ensure(model);
+  return { ms: performance.now() - t0, ok: r.ok, error: r.error };
+}
+
+/**
  * Fetches `urls` `parallel` at a time with `cache: 'no-store'` (the network, never a cache),
  * counting body bytes: a plain download with no verification and no storage.
  * @param {[string[], number]} args

@@ -13,8 +13,11 @@
 
 import init, { TesseraServiceWorker } from './tessera_sw.js';
 
+/** How long a started worker waits before it resumes unfinished downloads. */
+const RESUME_DELAY_MS = 50;
+
 /**
- * @param {{ base?: string, configUrl?: string, wasmUrl?: string, cacheName?: string, prefix?: string, dropIn?: boolean }} [options]
+ * @param {{ base?: string, configUrl?: string, wasmUrl?: string, cacheName?: string, prefix?: string, dropIn?: boolean, timings?: boolean }} [options]
  *   base: where tessera's files live (default: the worker script's directory);
  *   prefix: the configured URL prefix, used only before the engine has started (default '/models/');
  *   dropIn: tessera is the app's only service worker (sw.js): before the engine has started it
@@ -22,6 +25,8 @@ import init, { TesseraServiceWorker } from './tessera_sw.js';
  *   network). In the composable form (default) it claims only the model prefix until it has
  *   started — the app's own routes answer everything else, also when the browser restarted the
  *   worker offline — and then the prefix and its configured `appShell`.
+ *   timings: record `performance` marks and measures named `tessera:*` in the worker (start-up
+ *   steps, storage operations) for benches to read; off by default.
  */
 export function createTessera(options = {}) {
   const base = new URL(options.base ?? './', self.location.href);
@@ -34,6 +39,9 @@ export function createTessera(options = {}) {
   const cacheName = options.cacheName ?? 'tessera-v1';
   const bootPrefix = options.prefix ?? '/models/';
   const dropIn = options.dropIn ?? false;
+  // Read by the engine's marks (sw/src/timing.rs) too.
+  if (options.timings) self.__tesseraTimings = true;
+  const mark = options.timings ? (name) => performance.mark(`tessera:${name}`) : () => {};
 
   /** @type {Promise<TesseraServiceWorker> | null} */
   let starting = null;
@@ -58,12 +66,19 @@ export function createTessera(options = {}) {
 
   async function start() {
     // The module and the config come from Cache Storage together (cold start: both are needed).
+    mark('start');
     const [wasm, configResponse] = await Promise.all([cached(wasmUrl), cached(configUrl)]);
-    const [, text] = await Promise.all([init({ module_or_path: wasm }), configResponse.text()]);
+    mark('cache-matched');
+    const [, text] = await Promise.all([init({ module_or_path: wasm }).then(() => mark('wasm-ready')), configResponse.text()]);
     const config = JSON.parse(text);
     shell = new Set([clientUrl, ...(config.appShell ?? []).map((u) => new URL(u, base).href)]);
     engine = await TesseraServiceWorker.create(text);
-    resuming = engine.resumeInstalls().catch((e) => console.warn('tessera: resuming downloads', e));
+    mark('engine-ready');
+    // After the request that started the worker has had its turn at storage (a cold start
+    // answers first); a resumed download does not notice 50 ms.
+    resuming = new Promise((resolve) => { setTimeout(resolve, RESUME_DELAY_MS); })
+      .then(() => engine.resumeInstalls())
+      .catch((e) => console.warn('tessera: resuming downloads', e));
     return engine;
   }
 
@@ -136,23 +151,30 @@ export function createTessera(options = {}) {
       if (!configResponse.ok) throw new Error(`tessera: ${configUrl} answered ${configResponse.status}`);
       const config = JSON.parse(await configResponse.clone().text());
       await cache.put(configUrl, configResponse);
-      const fresh = (u) => new Request(u, { cache: 'reload' });
-      await cache.addAll([wasmUrl, glueUrl].map(fresh));
-      const shellUrls = (config.appShell ?? []).map((u) => new URL(u, base).href);
-      try {
-        await cache.addAll(shellUrls.map(fresh));
-      } catch (e) {
-        if (e?.name !== 'QuotaExceededError') throw e;
-        // No room for the whole app shell: install anyway (models still download, verify and
-        // serve) with what fits, and say what won't work offline, rather than no worker at all.
-        const settled = await Promise.allSettled(shellUrls.map((u) => cache.add(fresh(u))));
-        const missing = shellUrls.filter((_, i) => settled[i].status === 'rejected');
-        console.warn(`tessera: not enough storage to keep the whole app shell for offline use; not cached: ${missing.join(', ')}`);
-      }
+      const reload = (u) => new Request(u, { cache: 'reload' });
+      // The engine's own files first, so that it starts while the app shell (which may hold
+      // large files, e.g. an inference library's wasm) downloads.
+      await cache.addAll([wasmUrl, glueUrl].map(reload));
+      const shell = (config.appShell ?? []).map((u) => new URL(u, base).href)
+        .filter((u) => u !== wasmUrl && u !== glueUrl);
+      const cacheShell = async () => {
+        try {
+          await cache.addAll(shell.map(reload));
+        } catch (e) {
+          if (e?.name !== 'QuotaExceededError') throw e;
+          // No room for the whole app shell: install anyway (models still download, verify and
+          // serve) with what fits, and say what won't work offline, rather than no worker at all.
+          const settled = await Promise.allSettled(shell.map((u) => cache.add(reload(u))));
+          const missing = shell.filter((_, i) => settled[i].status === 'rejected');
+          console.warn(`tessera: not enough storage to keep the whole app shell for offline use; not cached: ${missing.join(', ')}`);
+        }
+      };
       // The page client, when it is served beside the worker (an app may bundle it instead).
-      const client = await fetch(new Request(clientUrl, { cache: 'reload' })).catch(() => null);
-      if (client && client.ok) await cache.put(clientUrl, client);
-      await ready();
+      const client = async () => {
+        const response = await fetch(reload(clientUrl)).catch(() => null);
+        if (response && response.ok) await cache.put(clientUrl, response);
+      };
+      await Promise.all([cacheShell(), client(), ready()]);
     },
 
     /** Activate: persistent storage, background update checks of stored models. */
@@ -169,8 +191,10 @@ export function createTessera(options = {}) {
 
     /** Calls `event.respondWith` when tessera answers the request; returns whether it did. */
     handleFetch(event) {
+      mark('fetch-event');
       const answer = respond(event.request);
       if (!answer) return false;
+      if (options.timings) answer.then(() => mark('answered'), () => {});
       event.respondWith(answer);
       if (!engine) keepAlive(event);
       return true;

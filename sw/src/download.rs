@@ -158,7 +158,7 @@ async fn seed(
         }
         match action {
             SeedAction::Resume { .. } => resumed = true,
-            SeedAction::Verified => store.promote(&shard.sha256, shard.size).await?,
+            SeedAction::Verified => store.promote(&shard.sha256, shard.size),
             SeedAction::Discard { .. } | SeedAction::Redundant | SeedAction::Digest => {
                 store.discard(&shard.sha256).await?
             }
@@ -227,6 +227,8 @@ impl Driver<'_> {
     async fn fetch(&self, req: Request) -> Result<(), SwError> {
         let url = self.engine.shard_url(&req.shard.sha256);
         let range = req.range.header_value();
+        // Storage opens the first piece's file while the network answers.
+        (self.engine.store.bytes).prepare(&req.shard.sha256, req.range.start());
         let mut fetched = match self.engine.auth.get(&url, Some(&range)).await {
             Ok(f) => f,
             Err(SwError::Network { .. }) => {
@@ -270,7 +272,11 @@ impl Driver<'_> {
         loop {
             if writing.is_none() {
                 let piece = if queue.len() >= self.chunk_size {
-                    Some(queue.take_front(self.chunk_size))
+                    // Every whole chunk queued while the last write ran, in one write: fewer
+                    // storage operations when storage lags the network. A cut still costs at
+                    // most what the browser dropped (the queue is written before the resume).
+                    let whole = queue.len() - queue.len() % self.chunk_size;
+                    Some(queue.take_front(whole))
                 } else if ended.is_some() && !queue.is_empty() {
                     Some(std::mem::take(&mut queue))
                 } else {
@@ -344,7 +350,7 @@ impl Driver<'_> {
     async fn apply_end(&self, end: EndAction) -> Result<(), SwError> {
         match end {
             EndAction::Verified { shard } => {
-                self.engine.store.promote(&shard.sha256, shard.size).await?;
+                self.engine.store.promote(&shard.sha256, shard.size);
                 self.measure();
                 self.progress(true);
                 Ok(())

@@ -10,6 +10,7 @@ use crate::error::SwError;
 
 /// The sha256 of `data` (an `ArrayBuffer` or a typed array), by WebCrypto.
 pub async fn sha256(data: &Object) -> Result<Sha256Digest, SwError> {
+    let _t = crate::timing::span("digest");
     tessera_js_error::sha256(data)
         .await
         .map(Sha256Digest::from_bytes)

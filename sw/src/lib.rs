@@ -37,6 +37,8 @@ pub mod storage;
 #[cfg(target_arch = "wasm32")]
 pub mod store;
 #[cfg(target_arch = "wasm32")]
+pub mod timing;
+#[cfg(target_arch = "wasm32")]
 pub mod update;
 
 #[cfg(target_arch = "wasm32")]
@@ -82,10 +84,12 @@ mod worker {
     }
 
     async fn create(config_json: String) -> Result<TesseraServiceWorker, SwError> {
+        crate::timing::mark("create");
         let config = Config::from_json(config_json.as_bytes())?;
         let base = absolute(&config.artifacts_base)?;
         let token_url = config.token_url.as_deref().map(absolute).transpose()?;
         let store = Store::open(config.storage).await?;
+        crate::timing::mark("store-open");
         let engine = Engine::new(config, base, token_url, store);
         Ok(TesseraServiceWorker {
             engine: Rc::new(engine),

@@ -6,7 +6,11 @@
 //! `QuotaExceededError` at commit becomes `quota`). It decides nothing: what to write comes
 //! from `tessera-core`'s plan and the update logic.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use futures_util::future::{FutureExt as _, LocalBoxFuture, Shared};
 
 use js_sys::Array;
 use tessera_core::layout::ModelName;
@@ -71,6 +75,22 @@ pub struct Store {
     pub bytes: ShardBytes,
     /// The object store listing verified shards of [`bytes`](Self::bytes)' backend.
     shards: &'static str,
+    /// Verified-shard records not yet committed (see [`promote`](Self::promote)).
+    promotions: Rc<Promotions>,
+}
+
+/// Group commit of verified-shard records: [`Store::promote`] queues a record and returns; one
+/// writer commits everything queued in one transaction, then what was queued meanwhile, and so
+/// on. A download therefore never waits for a record before fetching its next shard, and
+/// several shards share one transaction. Every read of the verified list first awaits the
+/// writer ([`Store::settle_promotions`]), so nothing reads a list that lacks a promoted shard.
+#[derive(Debug, Default)]
+struct Promotions {
+    queued: RefCell<Vec<(Sha256Digest, u64)>>,
+    /// The running writer, if any.
+    writer: RefCell<Option<Shared<LocalBoxFuture<'static, ()>>>>,
+    /// The first failure of a commit, reported by the next settle.
+    failed: RefCell<Option<SwError>>,
 }
 
 fn err(context: &'static str) -> impl Fn(JsError) -> SwError {
@@ -85,8 +105,14 @@ impl Store {
     /// Opens (creating on first use) the tessera database and the shard bytes `storage` picks.
     pub async fn open(storage: StorageChoice) -> Result<Self, SwError> {
         let (db, opfs) = futures_util::future::join(
-            idb::open(DB_NAME, DB_VERSION, ALL_STORES),
-            crate::shard_bytes::opfs::Opfs::open_if(storage),
+            async {
+                let _t = crate::timing::span("open-idb");
+                idb::open(DB_NAME, DB_VERSION, ALL_STORES).await
+            },
+            async {
+                let _t = crate::timing::span("open-opfs");
+                crate::shard_bytes::opfs::Opfs::open_if(storage).await
+            },
         )
         .await;
         let db = db.map_err(err("open database"))?;
@@ -95,7 +121,12 @@ impl Store {
             ShardBytes::Opfs(_) => OPFS_SHARDS,
             ShardBytes::Idb(_) => IDB_SHARDS,
         };
-        Ok(Self { db, bytes, shards })
+        Ok(Self {
+            db,
+            bytes,
+            shards,
+            promotions: Rc::default(),
+        })
     }
 
     /// Reads the value under `key` in store `name` (`undefined` when absent).
@@ -107,6 +138,7 @@ impl Store {
 
     /// The stored manifests of `model`, if any.
     pub async fn model(&self, model: &str) -> Result<Option<ModelRecord>, SwError> {
+        let _t = crate::timing::span("read-model");
         let value = self
             .get(MODELS, &JsValue::from_str(model))
             .await
@@ -223,8 +255,10 @@ impl Store {
         write(tx, vec![delete]).await.map_err(err(context))
     }
 
-    /// Digests of every verified (visible) shard.
+    /// Digests of every verified (visible) shard, promotions queued until now included.
     pub async fn verified_shards(&self) -> Result<BTreeSet<String>, SwError> {
+        self.settle_promotions().await?;
+        let _t = crate::timing::span("list-verified");
         self.keys(self.shards, "list shards").await
     }
 
@@ -253,24 +287,60 @@ impl Store {
         if piece.is_empty() {
             return Ok(());
         }
+        let _t = crate::timing::span("persist");
         self.bytes.write(sha, offset, piece).await
     }
 
-    /// Records `sha` as verified (visible) in one transaction; its staged bytes are its bytes.
-    pub async fn promote(&self, sha: &Sha256Digest, size: u64) -> Result<(), SwError> {
-        let context = "promote shard";
-        // Relaxed: if an OS crash loses this record, the shard's bytes are still staged whole
-        // and the next download hashes and promotes them again.
-        let tx = self.db.tx_relaxed(&[self.shards]).map_err(err(context))?;
-        let shards = tx.store(self.shards).map_err(err(context))?;
-        let value = record(&[("size", JsValue::from_f64(size as f64))]);
-        let requests = vec![shards.put_with_key(&value, &key_hex(sha))];
-        write(tx, requests).await.map_err(err(context))
+    /// Records `sha` (whose staged bytes were verified whole) as verified: queued for the next
+    /// group commit (see [`Promotions`]); it is visible once committed, and every list of
+    /// verified shards waits for that. A failed commit is reported by the next list or
+    /// [`settle_promotions`](Self::settle_promotions).
+    pub fn promote(&self, sha: &Sha256Digest, size: u64) {
+        self.promotions.queued.borrow_mut().push((*sha, size));
+        if self.promotions.writer.borrow().is_some() {
+            return;
+        }
+        let (promotions, db, name) = (self.promotions.clone(), self.db.clone(), self.shards);
+        let writer = async move {
+            loop {
+                let batch = std::mem::take(&mut *promotions.queued.borrow_mut());
+                if batch.is_empty() {
+                    break;
+                }
+                if let Err(e) = commit_promotions(&db, name, &batch).await {
+                    promotions.failed.borrow_mut().get_or_insert(e);
+                }
+            }
+            // Synchronously after the last empty check: a promote from now on starts a writer.
+            promotions.writer.borrow_mut().take();
+        }
+        .boxed_local()
+        .shared();
+        *self.promotions.writer.borrow_mut() = Some(writer.clone());
+        wasm_bindgen_futures::spawn_local(writer);
+    }
+
+    /// Waits until every promotion queued so far is committed; the first commit that failed
+    /// since the last call is the error.
+    pub async fn settle_promotions(&self) -> Result<(), SwError> {
+        loop {
+            let writer = self.promotions.writer.borrow().clone();
+            match writer {
+                Some(w) => w.await,
+                None => break,
+            }
+        }
+        match self.promotions.failed.borrow_mut().take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Makes `sha` invisible first (one transaction), then deletes its bytes: a reader never
     /// sees a verified shard whose bytes are gone.
     pub async fn discard(&self, sha: &Sha256Digest) -> Result<(), SwError> {
+        // A queued promotion of `sha` must not land after its bytes are gone.
+        self.settle_promotions().await?;
         let context = "discard shard";
         let tx = self.db.tx(&[self.shards], WRITE).map_err(err(context))?;
         let shards = tx.store(self.shards).map_err(err(context))?;
@@ -325,4 +395,26 @@ impl Store {
         }
         Ok(dead.len())
     }
+}
+
+/// Writes the verified-shard records of `batch` into store `name` in one transaction.
+/// Relaxed durability: if an OS crash loses a record, the shard's bytes are still staged whole
+/// and the next download hashes and promotes them again.
+async fn commit_promotions(
+    db: &Db,
+    name: &'static str,
+    batch: &[(Sha256Digest, u64)],
+) -> Result<(), SwError> {
+    let context = "promote shard";
+    let _t = crate::timing::span("promote");
+    let tx = db.tx_relaxed(&[name]).map_err(err(context))?;
+    let shards = tx.store(name).map_err(err(context))?;
+    let requests = batch
+        .iter()
+        .map(|(sha, size)| {
+            let value = record(&[("size", JsValue::from_f64(*size as f64))]);
+            shards.put_with_key(&value, &key_hex(sha))
+        })
+        .collect();
+    write(tx, requests).await.map_err(err(context))
 }

@@ -36,6 +36,7 @@ pub enum Mode {
 /// A stored (already accepted) envelope's manifest, reopened by core's acceptance path:
 /// signature and name checked again, no clock (expiry and rollback were judged at acceptance).
 pub fn decode(engine: &Engine, model: &str, envelope: &str) -> Result<Manifest, SwError> {
+    let _t = crate::timing::span("decode");
     let name: ModelName = model.parse()?;
     Ok(engine.config.policy().reopen(&name, envelope.as_bytes())?)
 }
@@ -251,8 +252,9 @@ pub async fn ensure_file(
     path: &LogicalPath,
 ) -> Result<Rc<Manifest>, SwError> {
     let name = model.as_str();
-    let rec = engine.store.model(name).await?.unwrap_or_default();
-    let have = engine.store.verified_shards().await?;
+    let (rec, have) =
+        futures_util::future::join(engine.store.model(name), engine.store.verified_shards()).await;
+    let (rec, have) = (rec?.unwrap_or_default(), have?);
     let stored = |sha: &Sha256Digest| have.contains(&sha.to_hex());
     let manifest = match (rec.active.as_deref(), rec.pending.as_deref()) {
         (Some(active), _) => {

@@ -421,3 +421,55 @@ async fn a_blob_answer_stays_readable_after_its_model_is_removed() {
         expected_sha()
     );
 }
+
+#[test]
+async fn a_promoted_shard_is_listed_as_verified_at_once() {
+    // Promotions are group-committed in the background: a list of verified shards must still
+    // include every shard promoted before it was asked for, on both stores.
+    let _sw = fresh(64 * 1024).await;
+    let shard = Sha256Digest::of(b"promoted shard");
+    for storage in [StorageChoice::Auto, StorageChoice::Indexeddb] {
+        let store = Store::open(storage).await.unwrap();
+        store.persist(&shard, 0, &piece(&[7; 1000])).await.unwrap();
+        store.promote(&shard, 1000);
+        assert!(
+            store
+                .verified_shards()
+                .await
+                .unwrap()
+                .contains(&shard.to_hex()),
+            "{storage:?}"
+        );
+        store.discard(&shard).await.unwrap();
+        assert!(!store
+            .verified_shards()
+            .await
+            .unwrap()
+            .contains(&shard.to_hex()));
+    }
+}
+
+#[test]
+async fn a_piece_file_opened_ahead_holds_its_piece_and_an_unused_one_leaves_nothing() {
+    let _sw = fresh(64 * 1024).await;
+    let store = Store::open(StorageChoice::Auto).await.unwrap();
+    // Opened ahead, then written: the staged length counts exactly the piece.
+    let used = Sha256Digest::of(b"prepared and written");
+    store.bytes.prepare(&used, 0);
+    store.persist(&used, 0, &piece(&[1; 5000])).await.unwrap();
+    assert_eq!(store.partial(&used).await.unwrap(), Some(5000));
+    // Opened ahead for a request that never delivered a byte: nothing is staged, and
+    // discarding the shard removes it (the open writable does not block the removal).
+    let unused = Sha256Digest::of(b"prepared, never written");
+    store.bytes.prepare(&unused, 0);
+    sleep_ms(100).await;
+    assert_eq!(store.partial(&unused).await.unwrap(), None);
+    store.discard(&unused).await.unwrap();
+    assert!(!store
+        .bytes
+        .stored()
+        .await
+        .unwrap()
+        .contains(&unused.to_hex()));
+    store.discard(&used).await.unwrap();
+}

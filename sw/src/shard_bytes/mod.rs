@@ -182,4 +182,12 @@ impl ShardBytes {
     pub async fn stored(&self) -> Result<BTreeSet<String>, SwError> {
         dispatch!(self, b => b.stored().await)
     }
+
+    /// A request for the bytes of `sha` from `offset` on is starting: OPFS opens that piece's
+    /// file meanwhile ([`opfs::Opfs::prepare`]); IndexedDB has nothing to open.
+    pub fn prepare(&self, sha: &Sha256Digest, offset: u64) {
+        if let Self::Opfs(o) = self {
+            o.prepare(sha, offset);
+        }
+    }
 }

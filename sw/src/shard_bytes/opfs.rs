@@ -6,6 +6,9 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
+
+use futures_util::future::{FutureExt as _, LocalBoxFuture, Shared};
 
 use js_sys::{Array, AsyncIterator, Function, Object, Reflect};
 use tessera_core::Sha256Digest;
@@ -31,7 +34,50 @@ pub struct Opfs {
     /// Each complete shard's files as one Blob, made once per worker (a handle, not the bytes).
     blobs: RefCell<HashMap<String, Blob>>,
     /// Shard directories this worker opened for writing (saves a lookup per piece).
-    dirs: RefCell<HashMap<String, FileSystemDirectoryHandle>>,
+    dirs: Rc<RefCell<HashMap<String, FileSystemDirectoryHandle>>>,
+    /// Piece files opened for writing ahead of their bytes ([`Opfs::prepare`]), by
+    /// `"{sha}/{offset}"`.
+    prepared: RefCell<HashMap<String, Prepared>>,
+}
+
+/// A piece file being opened for writing (directory, file handle, `createWritable`).
+type Prepared = Shared<LocalBoxFuture<'static, Result<FileSystemWritableFileStream, JsError>>>;
+
+/// `sha`'s directory (created when missing), from `dirs` when this worker opened it before.
+async fn shard_dir(
+    root: &FileSystemDirectoryHandle,
+    dirs: &RefCell<HashMap<String, FileSystemDirectoryHandle>>,
+    hex: &str,
+) -> Result<FileSystemDirectoryHandle, JsError> {
+    let cached = dirs.borrow().get(hex).cloned();
+    if let Some(dir) = cached {
+        return Ok(dir);
+    }
+    let _t = crate::timing::span("opfs-dir");
+    let dir = dir_in(root, hex, true).await?;
+    dirs.borrow_mut().insert(hex.to_owned(), dir.clone());
+    Ok(dir)
+}
+
+/// A writable over the piece file at `offset` in `dir` (created empty when missing; its bytes
+/// appear only when the writable closes).
+async fn open_piece(
+    dir: &FileSystemDirectoryHandle,
+    offset: u64,
+) -> Result<FileSystemWritableFileStream, JsError> {
+    let mut options = FileSystemGetFileOptions::new();
+    options.create(true);
+    let t = crate::timing::span("opfs-handle");
+    let handle =
+        await_promise(dir.get_file_handle_with_options(&offset.to_string(), &options)).await?;
+    let handle: FileSystemFileHandle = cast(handle, "file handle")?;
+    drop(t);
+    let _t = crate::timing::span("opfs-create-writable");
+    cast(await_promise(handle.create_writable()).await?, "writable")
+}
+
+fn piece_key(hex: &str, offset: u64) -> String {
+    format!("{hex}/{offset}")
 }
 
 fn err(context: &'static str) -> impl Fn(JsError) -> SwError {
@@ -123,8 +169,49 @@ impl Opfs {
         Ok(Self {
             root,
             blobs: RefCell::default(),
-            dirs: RefCell::default(),
+            dirs: Rc::default(),
+            prepared: RefCell::default(),
         })
+    }
+
+    /// Starts opening the piece file at `offset` of `sha` for writing, so that the storage
+    /// round trips (directory, file handle, `createWritable`) overlap the network request whose
+    /// bytes it will hold; [`Backend::write`] at that offset uses it. Nothing becomes visible:
+    /// at most an empty file, which no staged length counts.
+    pub fn prepare(&self, sha: &Sha256Digest, offset: u64) {
+        let hex = sha.to_hex();
+        let key = piece_key(&hex, offset);
+        if self.prepared.borrow().contains_key(&key) {
+            return;
+        }
+        let (root, dirs) = (self.root.clone(), self.dirs.clone());
+        let opening = async move {
+            let dir = shard_dir(&root, &dirs, &hex).await?;
+            open_piece(&dir, offset).await
+        }
+        .boxed_local()
+        .shared();
+        wasm_bindgen_futures::spawn_local(opening.clone().map(drop));
+        self.prepared.borrow_mut().insert(key, opening);
+    }
+
+    /// Aborts the writables prepared for `hex` (before its directory is removed).
+    async fn drop_prepared(&self, hex: &str) {
+        let prefix = format!("{hex}/");
+        let mine: Vec<Prepared> = {
+            let mut prepared = self.prepared.borrow_mut();
+            let keys: Vec<String> = prepared
+                .keys()
+                .filter(|k| k.starts_with(&prefix))
+                .cloned()
+                .collect();
+            keys.iter().filter_map(|k| prepared.remove(k)).collect()
+        };
+        for opening in mine {
+            if let Ok(writable) = opening.await {
+                let _ = await_promise(writable.abort()).await;
+            }
+        }
     }
 
     /// The files of `sha` that run contiguously from byte 0, in order, and their total length.
@@ -160,6 +247,7 @@ impl Opfs {
 
     /// The first `len` bytes of `sha` as one Blob over its files.
     async fn compose(&self, sha: &Sha256Digest, len: u64) -> Result<Blob, SwError> {
+        let _t = crate::timing::span("compose");
         let (files, stored) = self.run(sha, len).await.map_err(err("read shard"))?;
         if stored < len {
             return Err(SwError::StoreCorrupt {
@@ -210,33 +298,31 @@ impl Backend for Opfs {
         let hex = sha.to_hex();
         self.blobs.borrow_mut().remove(&hex);
         let context = "persist chunk";
+        let prepared = self.prepared.borrow_mut().remove(&piece_key(&hex, offset));
         let write = async {
-            let cached = self.dirs.borrow().get(&hex).cloned();
-            let dir = match cached {
-                Some(dir) => dir,
-                None => {
-                    let dir = dir_in(&self.root, &hex, true).await?;
-                    self.dirs.borrow_mut().insert(hex.clone(), dir.clone());
-                    dir
+            let writable = match prepared {
+                Some(opening) => opening.await,
+                None => Err(JsError::new("NotFoundError", "not prepared")),
+            };
+            let writable = match writable {
+                Ok(w) => w,
+                // Not prepared, or preparing failed: open it now (a failure here is the error).
+                Err(_) => {
+                    open_piece(&shard_dir(&self.root, &self.dirs, &hex).await?, offset).await?
                 }
             };
-            let mut options = FileSystemGetFileOptions::new();
-            options.create(true);
-            let handle =
-                await_promise(dir.get_file_handle_with_options(&offset.to_string(), &options))
-                    .await?;
-            let handle: FileSystemFileHandle = cast(handle, "file handle")?;
-            let writable: FileSystemWritableFileStream =
-                cast(await_promise(handle.create_writable()).await?, "writable")?;
+            let t = crate::timing::span("opfs-write");
             let written = match catch(writable.write_with_buffer_source(&piece.contiguous())) {
                 Ok(p) => await_promise(p).await.map(drop),
                 Err(e) => Err(e),
             };
+            drop(t);
             if let Err(e) = written {
                 // Discard the swap file: nothing of this piece becomes visible.
                 let _ = await_promise(writable.abort()).await;
                 return Err(e);
             }
+            let _t = crate::timing::span("opfs-close");
             await_promise(writable.close()).await.map(drop)
         };
         write.await.map_err(err(context))
@@ -254,6 +340,7 @@ impl Backend for Opfs {
         let hex = sha.to_hex();
         self.blobs.borrow_mut().remove(&hex);
         self.dirs.borrow_mut().remove(&hex);
+        self.drop_prepared(&hex).await;
         self.remove_dir(&hex).await.map_err(err("discard shard"))
     }
 
