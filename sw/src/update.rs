@@ -354,6 +354,12 @@ async fn download(
         Err(e) if e.is_quota() => {}
         other => return other,
     }
+    // A verified record the browser refused for lack of space is reported once, here: its
+    // shard's bytes are staged whole, and the retry hashes and records them again.
+    match engine.store.settle_promotions().await {
+        Err(e) if e.is_quota() => {}
+        other => other?,
+    }
     let have = engine.store.verified_shards().await?;
     let (done, left): (Vec<ShardRef>, Vec<ShardRef>) = missing
         .into_iter()
