@@ -103,7 +103,10 @@ fn check_message(bytes: &[u8], msg: Msg, depth: u32) -> Result<(), String> {
     }
     let mut pos = 0;
     while pos < bytes.len() {
-        let key = varint(bytes, &mut pos)?;
+        // As protobuf 2.28 reads a tag (`read_raw_varint32`): a longer varint keeps its low 32
+        // bits, so a 10-byte tag can name field 7 (found by fuzzing: the walk must see the field
+        // the parser will).
+        let key = varint(bytes, &mut pos)? & 0xffff_ffff;
         let field = key >> 3;
         match key & 7 {
             0 => drop(varint(bytes, &mut pos)?),
@@ -168,6 +171,19 @@ mod tests {
         let graph = delimited(5, &tensor);
         let err = check_model(&delimited(7, &graph)).unwrap_err();
         assert!(err.contains("field 10 declares 34359738368 bytes"), "{err}");
+    }
+
+    #[test]
+    fn a_tag_longer_than_32_bits_is_read_as_the_parser_reads_it() {
+        // Field 7 (graph), wire type 2, written as an 8-byte varint with junk above bit 32.
+        let mut model = vec![0xba, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x3a];
+        // graph { initializer { double_data declaring 2^35 bytes } }
+        let tensor = [0x52, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0, 0];
+        let graph = delimited(5, &tensor);
+        model.push(u8::try_from(graph.len()).unwrap());
+        model.extend_from_slice(&graph);
+        let err = check_model(&model).unwrap_err();
+        assert!(err.contains("field 10 declares"), "{err}");
     }
 
     #[test]

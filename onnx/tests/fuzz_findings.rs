@@ -32,3 +32,13 @@ fn a_packed_field_longer_than_its_tensor_is_malformed_not_an_abort() {
     let error = tessera_onnx::inspect(bytes).unwrap_err();
     assert_eq!(error.code(), "onnx-malformed");
 }
+
+/// A tag written as a varint longer than 32 bits: protobuf 2.28 keeps its low 32 bits (here
+/// field 7, the graph), so the bounds check must read tags the same way or it walks past the
+/// packed field that then aborted the process (third `onnx_signature` finding).
+#[test]
+fn a_long_tag_does_not_hide_a_packed_field_from_the_bounds_check() {
+    let bytes = include_bytes!("long_tag_packed_double.onnx");
+    let error = tessera_onnx::inspect(bytes).unwrap_err();
+    assert_eq!(error.code(), "onnx-malformed");
+}
