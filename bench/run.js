@@ -55,6 +55,7 @@ export const MODULES = [
   { file: 'startup.js', items: [7] },
   { file: 'edge.js', items: [8] },
   { file: 'ort-dropin.js', items: [9] },
+  { file: 'edge-worker.js', items: [10] },
 ];
 
 export const BEGIN = '<!-- bench:begin -->';
@@ -68,8 +69,8 @@ function parseArgs(argv) {
     else if (a === '--smoke') args.smoke = true;
     else if (a === '--only') {
       const list = (argv[++i] ?? '').split(',').map(Number);
-      if (!list.length || list.some((n) => !Number.isInteger(n) || n < 1 || n > 9)) {
-        throw new Error(`--only wants item numbers 1..9 separated by commas, got ${JSON.stringify(argv[i])}`);
+      if (!list.length || list.some((n) => !Number.isInteger(n) || n < 1 || n > 10)) {
+        throw new Error(`--only wants item numbers 1..10 separated by commas, got ${JSON.stringify(argv[i])}`);
       }
       args.only = new Set(list);
     } else throw new Error(`unknown argument ${a} (usage: node bench/run.js [--quick | --smoke] [--only 1,5])`);

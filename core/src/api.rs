@@ -274,7 +274,14 @@ mod tests {
     #[test]
     fn every_error_has_its_code_status_and_headers() {
         let model = || "m".to_owned();
-        let cases: Vec<(ApiError, &str, u16, Option<(&str, &str)>)> = vec![
+        // (error, code, status, the header it must carry besides cache-control)
+        type Case = (
+            ApiError,
+            &'static str,
+            u16,
+            Option<(&'static str, &'static str)>,
+        );
+        let cases: Vec<Case> = vec![
             (ApiError::Disabled, "inference-disabled", 503, None),
             (
                 ApiError::Unavailable("x".into()),
