@@ -14,11 +14,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { DEFAULT_DIST, startWorkerd, writeConfig } from '../edge-worker/local.mjs';
+import { DEFAULT_DIST, freePort, startWorkerd, writeConfig } from '../edge-worker/local.mjs';
 import { HEY, hey } from './edge.js';
 import {
   expectedScores, inferBody, maxAbsDiff, MODEL, packRecommender, pairedRatio, pairedRatios,
@@ -40,17 +39,6 @@ const CONTENDERS = [
   { id: 'worker', label: 'edge worker on workerd (tract on wasm32, model from KV)' },
   { id: 'serve', label: '`tessera serve --engine tract --infer-workers 1` (native tract)' },
 ];
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-    server.on('error', fail);
-  });
-}
 
 /**
  * POSTs `body` until the first 2xx answer (connection refused and 503 while starting are

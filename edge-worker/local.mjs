@@ -14,6 +14,7 @@
 
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,18 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(HERE, '..');
 export const DEFAULT_DIST = join(ROOT, 'target', 'edge-worker');
 const WORKERD = join(ROOT, 'node_modules', '.bin', 'workerd');
+
+/** A free TCP port on 127.0.0.1 (for a worker or a server to listen on). */
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+    server.on('error', fail);
+  });
+}
 
 /** A capnp string literal (JSON's escapes are capnp's for these characters). */
 const text = (s) => JSON.stringify(String(s));

@@ -13,12 +13,11 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { DEFAULT_DIST, ROOT, startWorkerd, writeConfig } from '../local.mjs';
+import { DEFAULT_DIST, freePort, ROOT, startWorkerd, writeConfig } from '../local.mjs';
 
 const TESSERA = process.env.TESSERA_BIN ?? join(ROOT, 'target', 'debug', 'tessera');
 const DIST = process.env.EDGE_WORKER_DIST ?? DEFAULT_DIST;
@@ -32,17 +31,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'tessera-edge-worker-test-'));
 const children = [];
 
 const tessera = (...args) => execFileSync(TESSERA, ['-q', ...args], { encoding: 'utf8' }).trim();
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-    server.on('error', fail);
-  });
-}
 
 async function waitFor(url, ms = 30_000) {
   const until = Date.now() + ms;
