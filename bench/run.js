@@ -56,6 +56,7 @@ export const MODULES = [
   { file: 'edge.js', items: [8] },
   { file: 'ort-dropin.js', items: [9] },
   { file: 'large.js', items: [10] },
+  { file: 'edge-worker.js', items: [11] },
 ];
 
 export const BEGIN = '<!-- bench:begin -->';
@@ -69,8 +70,8 @@ function parseArgs(argv) {
     else if (a === '--smoke') args.smoke = true;
     else if (a === '--only') {
       const list = (argv[++i] ?? '').split(',').map(Number);
-      if (!list.length || list.some((n) => !Number.isInteger(n) || n < 1 || n > 10)) {
-        throw new Error(`--only wants item numbers 1..10 separated by commas, got ${JSON.stringify(argv[i])}`);
+      if (!list.length || list.some((n) => !Number.isInteger(n) || n < 1 || n > 11)) {
+        throw new Error(`--only wants item numbers 1..11 separated by commas, got ${JSON.stringify(argv[i])}`);
       }
       args.only = new Set(list);
     } else throw new Error(`unknown argument ${a} (usage: node bench/run.js [--quick | --smoke] [--only 1,5])`);

@@ -1,17 +1,20 @@
 #!/usr/bin/env node
 // Runs the edge worker on plain `workerd serve`, offline, with an artifacts directory as its KV
-// namespace (MODELS): workerd's KV binding reads go to js/kv-disk.mjs, which answers them from
-// the directory (key `NAME/manifest.json` = file `NAME/manifest.json`, `_shards/<sha256>` =
-// `_shards/<sha256>`), so what `tessera pack --out DIR` wrote is served as-is.
+// namespace (MODELS, the default) or its R2 bucket (MODELS_R2, `--store r2`): workerd's KV
+// binding reads go to js/kv-disk.mjs, its R2 binding's operations to js/r2-disk.mjs, which answer
+// them from the directory (key `NAME/manifest.json` = file `NAME/manifest.json`,
+// `_shards/<sha256>` = `_shards/<sha256>`), so what `tessera pack --out DIR` wrote is served
+// as-is.
 //
 //   node edge-worker/local.mjs --artifacts DIR --trust tessera.pub.json [--port 8787]
-//        [--dist target/edge-worker] [--auth-key auth.pub.json --auth-audience AUD]
+//        [--store kv|r2] [--dist target/edge-worker] [--auth-key auth.pub.json --auth-audience AUD]
 //        [--env NAME=VALUE]…
 //
 // The tests import `writeConfig` and `startWorkerd` from here.
 
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,19 +24,40 @@ export const ROOT = resolve(HERE, '..');
 export const DEFAULT_DIST = join(ROOT, 'target', 'edge-worker');
 const WORKERD = join(ROOT, 'node_modules', '.bin', 'workerd');
 
+/** A free TCP port on 127.0.0.1 (for a worker or a server to listen on). */
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+    server.on('error', fail);
+  });
+}
+
 /** A capnp string literal (JSON's escapes are capnp's for these characters). */
 const text = (s) => JSON.stringify(String(s));
 
+/** The model stores `writeConfig` can bind: its binding, and the module that serves it. */
+export const STORES = {
+  kv: { binding: 'MODELS', module: 'kv-disk.mjs', kind: 'kvNamespace' },
+  r2: { binding: 'MODELS_R2', module: 'r2-disk.mjs', kind: 'r2Bucket' },
+};
+
 /**
  * Writes a workerd config and the worker's modules into `dir`; returns the config's path.
- * `env`: the worker's text bindings (see js/worker.mjs).
+ * `env`: the worker's text bindings (see js/worker.mjs); `store`: `kv` (binding MODELS) or `r2`
+ * (binding MODELS_R2) over the artifacts directory.
  */
-export function writeConfig({ dir, dist = DEFAULT_DIST, artifacts, port, env = {} }) {
+export function writeConfig({ dir, dist = DEFAULT_DIST, artifacts, port, env = {}, store = 'kv' }) {
+  const backing = STORES[store];
+  if (!backing) throw new Error(`unknown store ${JSON.stringify(store)} (kv or r2)`);
   for (const file of ['tessera_edge_worker.js', 'tessera_edge_worker_bg.wasm']) {
     copyFileSync(join(dist, file), join(dir, file));
   }
   copyFileSync(join(HERE, 'js', 'worker.mjs'), join(dir, 'worker.mjs'));
-  copyFileSync(join(HERE, 'js', 'kv-disk.mjs'), join(dir, 'kv-disk.mjs'));
+  copyFileSync(join(HERE, 'js', backing.module), join(dir, backing.module));
   const bindings = Object.entries(env)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `    (name = ${text(k)}, text = ${text(v)}),`)
@@ -42,7 +66,7 @@ export function writeConfig({ dir, dist = DEFAULT_DIST, artifacts, port, env = {
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .edge),
-    (name = "kv", worker = .kv),
+    (name = "store", worker = .store),
     (name = "disk", disk = (path = ${text(resolve(artifacts))}, writable = false)),
   ],
   sockets = [ (name = "http", address = ${text(`127.0.0.1:${port}`)}, http = (), service = "main") ],
@@ -55,12 +79,12 @@ const edge :Workerd.Worker = (
   ],
   compatibilityDate = "2025-01-01",
   bindings = [
-    (name = "MODELS", kvNamespace = "kv"),
+    (name = ${text(backing.binding)}, ${backing.kind} = "store"),
 ${bindings}
   ],
 );
-const kv :Workerd.Worker = (
-  modules = [ (name = "kv-disk.mjs", esModule = embed "kv-disk.mjs") ],
+const store :Workerd.Worker = (
+  modules = [ (name = ${text(backing.module)}, esModule = embed ${text(backing.module)}) ],
   compatibilityDate = "2025-01-01",
   bindings = [ (name = "DISK", service = "disk") ],
 );
@@ -105,7 +129,7 @@ async function main(argv) {
     }
   }
   if (!args.artifacts || !args.trust) {
-    console.error('usage: node edge-worker/local.mjs --artifacts DIR --trust tessera.pub.json [--port 8787] [--dist DIR] [--auth-key PUB.json --auth-audience AUD] [--env NAME=VALUE]…');
+    console.error('usage: node edge-worker/local.mjs --artifacts DIR --trust tessera.pub.json [--port 8787] [--store kv|r2] [--dist DIR] [--auth-key PUB.json --auth-audience AUD] [--env NAME=VALUE]…');
     process.exit(2);
   }
   const env = {
@@ -114,7 +138,7 @@ async function main(argv) {
     ...args.env,
   };
   const dir = mkdtempSync(join(tmpdir(), 'tessera-edge-worker-'));
-  const config = writeConfig({ dir, dist: args.dist ?? DEFAULT_DIST, artifacts: args.artifacts, port: args.port ?? 8787, env });
+  const config = writeConfig({ dir, dist: args.dist ?? DEFAULT_DIST, artifacts: args.artifacts, port: args.port ?? 8787, env, store: args.store ?? 'kv' });
   const child = await startWorkerd(config, { log: true });
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.on(signal, () => {

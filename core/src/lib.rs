@@ -11,6 +11,7 @@
 //! Every failure area has one `#[non_exhaustive]` error enum whose variants carry a stable
 //! [`ErrorCode::code`] string that pages, logs and tests switch on.
 
+pub mod api;
 pub mod assemble;
 pub mod diff;
 pub mod digest;
@@ -30,6 +31,7 @@ pub mod range;
 pub mod ratelimit;
 pub mod selftest;
 pub mod statement;
+pub mod token;
 
 pub use digest::Sha256Digest;
 pub use error::ErrorCode;

@@ -15,6 +15,8 @@
 //   INFER_RATE, INFER_BURST   per token subject (else client IP), per isolate (default 10/s, 20;
 //                       INFER_RATE=0: unlimited)
 //   INFER_MAX_BODY      largest request body in bytes (default 4 MiB)
+//   MODELS_STORE        `kv` (binding MODELS) or `r2` (binding MODELS_R2); default: the one bound,
+//                       KV first
 //   MODELS_PREFIX       key prefix of the artifacts in KV/R2 (default none)
 //   MANIFEST_RECHECK_SECS  re-read NAME/manifest.json at most this often (default 10; 0: always)
 //   CORS_ORIGINS        origins (comma-separated) whose pages may call the API, as
@@ -60,11 +62,16 @@ function configure(env) {
   return new EdgeWorker(JSON.stringify(config));
 }
 
-/** `get(key)` → ArrayBuffer or null, over the KV namespace or the R2 bucket bound. */
+/**
+ * `get(key)` → ArrayBuffer or null, over the KV namespace (MODELS) or the R2 bucket (MODELS_R2):
+ * the one MODELS_STORE names (`kv` or `r2`), else whichever is bound (KV first); null when the
+ * chosen binding is missing.
+ */
 function storage(env) {
   const prefix = env.MODELS_PREFIX ?? '';
-  if (env.MODELS) return (key) => env.MODELS.get(prefix + key, 'arrayBuffer');
-  if (env.MODELS_R2) {
+  const choice = env.MODELS_STORE || (env.MODELS ? 'kv' : 'r2');
+  if (choice === 'kv' && env.MODELS) return (key) => env.MODELS.get(prefix + key, 'arrayBuffer');
+  if (choice === 'r2' && env.MODELS_R2) {
     return async (key) => {
       const object = await env.MODELS_R2.get(prefix + key);
       return object === null ? null : object.arrayBuffer();
@@ -176,7 +183,7 @@ async function handle(request, env) {
     const get = storage(env);
     if (get === null) {
       return failure(503, 'inference-unavailable',
-        'inference is unavailable on this worker: no MODELS (KV) or MODELS_R2 (R2) binding');
+        `inference is unavailable on this worker: no ${env.MODELS_STORE ? `${env.MODELS_STORE} ` : ''}model store (bind MODELS for KV or MODELS_R2 for R2; MODELS_STORE=kv|r2 picks one)`);
     }
     const name = url.pathname.slice(PREFIX.length, -SUFFIX.length);
     const body = new Uint8Array(await request.arrayBuffer());

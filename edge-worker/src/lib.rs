@@ -6,7 +6,7 @@
 //! Rust decides, JavaScript carries out: `js/worker.mjs` (the module workerd loads) reads the
 //! request, the manifest and the shards, and hands them to [`EdgeWorker`]; every API answer (body,
 //! status, headers) is made here (the glue adds only CORS and `/healthz`). The wire schema is core's ([`tessera_core::infer`]), the
-//! error codes and statuses the edge server's ([`error`]).
+//! error codes and statuses core's table shared with the edge server ([`error`]).
 
 pub mod auth;
 pub mod error;
@@ -139,7 +139,7 @@ impl From<&WorkerError> for Reply {
         headers.extend(error.headers().into_iter().map(|(k, v)| (k.to_owned(), v)));
         Self {
             status: error.status(),
-            body: error.body(),
+            body: serde_json::to_string(&error.body()).unwrap_or_default(),
             headers,
         }
     }

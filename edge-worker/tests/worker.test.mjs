@@ -1,6 +1,6 @@
 // The edge worker on local workerd (offline), against `tessera serve` on the same artifacts:
 // same answers for the demo recommender, same error codes and statuses, and refusals of a
-// tampered shard in KV and of a manifest signed by another key.
+// tampered shard in KV or R2 and of a manifest signed by another key.
 //
 // Needs: the worker built (`cargo xtask` builds it into target/edge-worker/, or set
 // EDGE_WORKER_DIST), the `tessera` CLI (TESSERA_BIN, default target/debug/tessera), the demo
@@ -13,12 +13,11 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { DEFAULT_DIST, ROOT, startWorkerd, writeConfig } from '../local.mjs';
+import { DEFAULT_DIST, freePort, ROOT, startWorkerd, writeConfig } from '../local.mjs';
 
 const TESSERA = process.env.TESSERA_BIN ?? join(ROOT, 'target', 'debug', 'tessera');
 const DIST = process.env.EDGE_WORKER_DIST ?? DEFAULT_DIST;
@@ -32,17 +31,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'tessera-edge-worker-test-'));
 const children = [];
 
 const tessera = (...args) => execFileSync(TESSERA, ['-q', ...args], { encoding: 'utf8' }).trim();
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-    server.on('error', fail);
-  });
-}
 
 async function waitFor(url, ms = 30_000) {
   const until = Date.now() + ms;
@@ -62,10 +50,11 @@ function pack(dir, key, shardSize = '1MiB') {
   return dir;
 }
 
-async function worker(artifacts, env) {
+/** The worker on local workerd over `artifacts` as its KV namespace (`store: 'kv'`) or R2 bucket. */
+async function worker(artifacts, env, { store = 'kv' } = {}) {
   const dir = mkdtempSync(join(tmp, 'workerd-'));
   const port = await freePort();
-  const config = writeConfig({ dir, dist: DIST, artifacts, port, env });
+  const config = writeConfig({ dir, dist: DIST, artifacts, port, env, store });
   const started = performance.now();
   const child = await startWorkerd(config);
   children.push(child);
@@ -241,21 +230,58 @@ describe('edge worker on workerd', { skip: ready ? false : `needs ${DIST}, ${TES
     }
   });
 
-  test('a tampered shard in KV is refused with shard-corrupt', async () => {
-    const tampered = join(tmp, 'tampered');
-    cpSync(artifacts, tampered, { recursive: true });
-    const shards = join(tampered, '_shards');
+  /** A copy of the artifacts with one bit of the first shard flipped. */
+  function tampered(name) {
+    const copy = join(tmp, name);
+    cpSync(artifacts, copy, { recursive: true });
+    const shards = join(copy, '_shards');
     const victim = join(shards, readdirSync(shards).sort()[0]);
     const bytes = readFileSync(victim);
     bytes[bytes.length >> 1] ^= 0x01;
     writeFileSync(victim, bytes);
-    const w = await worker(tampered, { TRUSTED_KEYS: readFileSync(join(keys, 'tessera.pub.json'), 'utf8') });
+    return copy;
+  }
+
+  test('a tampered shard in KV is refused with shard-corrupt', async () => {
+    const w = await worker(tampered('tampered'), { TRUSTED_KEYS: readFileSync(join(keys, 'tessera.pub.json'), 'utf8') });
     const answer = await infer(w.base, { inputs: vectors[0].inputs });
     assert.equal(answer.status, 500, JSON.stringify(answer.json));
     assert.equal(answer.json.error.code, 'shard-corrupt');
     // And it stays refused (no unverified bytes are ever run).
     const again = await infer(w.base, { inputs: vectors[0].inputs });
     assert.equal(again.json.error.code, 'shard-corrupt');
+  });
+
+  test('from an R2 bucket (workerd\'s R2 binding, on disk): the model answers as from KV; a tampered shard is refused', async (t) => {
+    const trusted = readFileSync(join(keys, 'tessera.pub.json'), 'utf8');
+    const started = performance.now();
+    // MODELS_STORE=r2 picks the R2 binding; only MODELS_R2 is bound.
+    const r2 = await worker(artifacts, { TRUSTED_KEYS: trusted, INFER_RATE: '0', MODELS_STORE: 'r2' }, { store: 'r2' });
+    const body = { inputs: vectors[0].inputs };
+    const [fromR2, fromKv] = [await infer(r2.base, body), await infer(edge.base, body, { token })];
+    t.diagnostic(`cold start from R2 (spawn → first answer): ${(performance.now() - started).toFixed(0)} ms`);
+    assert.equal(fromR2.status, 200, JSON.stringify(fromR2.json));
+    assert.equal(fromR2.json.version, fromKv.json.version);
+    assert.deepEqual(fromR2.json.outputs, fromKv.json.outputs);
+    for (const [out, want] of Object.entries(vectors[0].outputs)) {
+      const worst = Math.max(...want.data.map((x, i) => Math.abs(x - fromR2.json.outputs[out].data[i])));
+      assert.ok(worst <= vectors[0].tolerance, `${out}: ${worst} over the vector's tolerance`);
+    }
+    // A model that is not in the bucket is a 404 (R2's NoSuchKey is `null`, not an error).
+    const missing = await infer(r2.base, body, { model: 'nope' });
+    assert.equal(missing.status, 404, JSON.stringify(missing.json));
+    assert.equal(missing.json.error.code, 'model-not-found');
+    const bad = await worker(tampered('tampered-r2'), { TRUSTED_KEYS: trusted, MODELS_STORE: 'r2' }, { store: 'r2' });
+    for (let i = 0; i < 2; i += 1) {
+      const answer = await infer(bad.base, body);
+      assert.equal(answer.status, 500, JSON.stringify(answer.json));
+      assert.equal(answer.json.error.code, 'shard-corrupt');
+    }
+    // MODELS_STORE names the store: `kv` with only R2 bound is unavailable, not a silent switch.
+    const unbound = await worker(artifacts, { TRUSTED_KEYS: trusted, MODELS_STORE: 'kv' }, { store: 'r2' });
+    const refused = await infer(unbound.base, body);
+    assert.equal(refused.status, 503, JSON.stringify(refused.json));
+    assert.equal(refused.json.error.code, 'inference-unavailable');
   });
 
   test('a manifest signed by another key is refused with manifest-unknown-key; expired tokens 401, rate limits 429', async () => {

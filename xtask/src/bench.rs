@@ -1,7 +1,7 @@
 //! `cargo xtask bench [--quick] [--only ITEMS]`: tessera measured side by side with its peers.
 //!
 //! Installs what `cargo xtask test` installs (Debian's `hey`, the edge load generator, included), builds
-//! the release `tessera` CLI and the release web build, builds the demo models into
+//! the release `tessera` CLI, the release web build and the edge worker (`target/edge-worker/`), builds the demo models into
 //! `target/demo-models/` when missing (the folder the Playwright demo world reuses), then runs
 //! `node bench/run.js`, which writes `target/bench/results.json` and the generated part of
 //! BENCHMARKS.md. The measuring is all in `bench/`; this only prepares and launches it.
@@ -27,6 +27,8 @@ pub fn bench(quick: bool, only: Option<&str>) -> Result {
     run(cargo().args(["build", "--release", "-p", "tessera-cli"]))?;
     let tessera = target_dir().join("release").join("tessera");
     let web = build_all_web(true)?;
+    // Item 10: the edge worker (always a release build) on workerd against `tessera serve`.
+    let worker = crate::edge_worker::build()?;
 
     let models = root.join("target").join("demo-models");
     if DEMO_MODEL_FILES.iter().any(|f| !models.join(f).exists()) {
@@ -47,6 +49,7 @@ pub fn bench(quick: bool, only: Option<&str>) -> Result {
     run(node
         .env("TESSERA_BIN", &tessera)
         .env("TESSERA_WEB_DIR", &web)
+        .env("EDGE_WORKER_DIST", &worker)
         .env("TESSERA_DEMO_MODELS", &models)
         .env("BENCH_COMMAND", &shown))
 }

@@ -18,6 +18,14 @@ pub fn target_dir() -> PathBuf {
     crate::web::simd_target_dir()
 }
 
+/// What wasm-bindgen writes into `target/edge-worker/`.
+const OUTPUTS: [&str; 4] = [
+    "tessera_edge_worker.js",
+    "tessera_edge_worker_bg.wasm",
+    "tessera_edge_worker.d.ts",
+    "tessera_edge_worker_bg.wasm.d.ts",
+];
+
 /// Builds the worker into `target/edge-worker/` (`tessera_edge_worker.js`,
 /// `tessera_edge_worker_bg.wasm`); returns that directory.
 pub fn build() -> Result<PathBuf> {
@@ -43,6 +51,16 @@ pub fn build() -> Result<PathBuf> {
     let out = root.join("target").join("edge-worker");
     std::fs::create_dir_all(&out)
         .map_err(|e| StepError(format!("cannot create {}: {e}", out.display())))?;
+    // wasm-bindgen rewrites existing outputs in place: a file hard-linked from another checkout's
+    // target/ (a pre-seeded or `cp -al` copy) would change there too. Unlink them first.
+    for file in OUTPUTS {
+        match std::fs::remove_file(out.join(file)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StepError(format!("cannot replace {file}: {e}")));
+            }
+            _ => {}
+        }
+    }
     run(Command::new("wasm-bindgen")
         .args([
             "--target",

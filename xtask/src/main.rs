@@ -424,6 +424,8 @@ fn browser_suites(tally: &mut Tally) -> Result {
             .current_dir(root()),
         tally,
     )?;
+    // Bench item 11 runs the release edge worker (on workerd) against `tessera serve`.
+    let worker = edge_worker::build()?;
     run_tests(
         Command::new("node")
             .args(["bench/run.js", "--smoke"])
@@ -431,6 +433,7 @@ fn browser_suites(tally: &mut Tally) -> Result {
                 "TESSERA_BIN",
                 bench::target_dir().join("debug").join("tessera"),
             )
+            .env("EDGE_WORKER_DIST", &worker)
             .current_dir(root()),
         tally,
     )

@@ -2,7 +2,8 @@
 //! from `tessera keygen`, checked for signature, audience and expiry; and [`issue_token`], which
 //! `tessera token` uses to mint them.
 //!
-//! JWT parsing and claim validation are `jsonwebtoken`'s; the signature math is ours: a small
+//! JWT parsing is `jsonwebtoken`'s, the claim rules core's (`tessera_core::token`, shared with
+//! the edge worker); the signature math is ours: a small
 //! `jsonwebtoken` crypto provider over the workspace's `ed25519-dalek`, verifying strictly (no
 //! small-order keys or malleable signatures), instead of its RustCrypto provider, which would
 //! pull a second `ed25519-dalek`, RSA and ECDSA. Only `EdDSA` is accepted: `none`, HMAC and
@@ -24,13 +25,14 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tessera_core::keys::key_id;
-use tessera_core::{ErrorCode, Sha256Digest};
+use tessera_core::token::{self, Claims, ClaimsPolicy};
+use tessera_core::ErrorCode;
 
 use crate::inference::error::InferenceError;
 
-/// Clock skew tolerated on `exp` and `nbf` by default: 30 seconds (a token that expired 29 s ago
-/// is still accepted; `tessera serve --auth-leeway` changes it).
-pub const DEFAULT_LEEWAY_SECS: u64 = 30;
+/// Clock skew tolerated on `exp` and `nbf` by default (core's: 30 seconds; `tessera serve
+/// --auth-leeway` changes it).
+pub use tessera_core::token::DEFAULT_LEEWAY_SECS;
 
 /// Who may call the inference API: tokens signed by one of `keys`, for `audience`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,12 +113,16 @@ pub fn issue_token(
         .map_err(|e| TokenError::Encode(e.to_string()))
 }
 
-/// Checks bearer tokens against an [`AuthConfig`]. (Public, hidden, for the fuzz target
-/// `fuzz/fuzz_targets/jwt.rs`; the server builds its own.)
+/// Checks bearer tokens against an [`AuthConfig`]: `jsonwebtoken` decodes the token and checks
+/// its EdDSA signature; the header form, the key choice and the claims are core's rules
+/// ([`tessera_core::token`]), the same the edge worker applies.
+///
+/// Public but hidden for the fuzz target `fuzz/fuzz_targets/jwt.rs`; the server builds its own.
 #[doc(hidden)]
 pub struct Authenticator {
     keys: BTreeMap<String, DecodingKey>,
     validation: Validation,
+    claims: ClaimsPolicy,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -133,15 +139,8 @@ impl std::fmt::Debug for Authenticator {
 pub struct Caller {
     /// The token's `sub`, if any.
     pub(crate) subject: Option<String>,
-    /// Whose rate-limit bucket the request takes from: `sub:<subject>`, or `token:<sha256>`
-    /// for tokens without a subject.
+    /// Whose rate-limit bucket the request takes from ([`token::rate_key`]).
     pub(crate) rate_key: String,
-}
-
-#[derive(Deserialize)]
-struct CheckedClaims {
-    #[serde(default)]
-    sub: Option<String>,
 }
 
 impl Authenticator {
@@ -157,25 +156,34 @@ impl Authenticator {
                     .map(|decoding| (key_id(key), decoding))
             })
             .collect();
+        // jsonwebtoken checks the algorithm and the signature only; the claims are core's.
         let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_audience(&[&config.audience]);
-        validation.set_required_spec_claims(&["exp", "aud"]);
-        validation.leeway = config.leeway_secs;
-        validation.validate_nbf = true;
-        Self { keys, validation }
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        Self {
+            keys,
+            validation,
+            claims: ClaimsPolicy {
+                audience: config.audience.clone(),
+                leeway_secs: config.leeway_secs,
+            },
+        }
     }
 
-    /// Checks the value of an `Authorization` header (`None`: no header).
+    /// Checks the value of an `Authorization` header (`None`: no header) at the current time.
     pub fn check(&self, authorization: Option<&[u8]>) -> Result<Caller, InferenceError> {
-        let raw = authorization.ok_or(InferenceError::AuthMissing)?;
-        let text = std::str::from_utf8(raw)
+        self.check_at(authorization, jsonwebtoken::get_current_timestamp())
+    }
+
+    /// [`Self::check`] at `now` (Unix seconds).
+    fn check_at(&self, authorization: Option<&[u8]>, now: u64) -> Result<Caller, InferenceError> {
+        let text = authorization
+            .map(std::str::from_utf8)
+            .transpose()
             .map_err(|_| InferenceError::AuthInvalid("header is not text".into()))?;
-        let token = text
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .filter(|token| !token.is_empty())
-            .ok_or(InferenceError::AuthMissing)?;
+        let token = token::bearer(text)?;
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| InferenceError::AuthInvalid(e.to_string()))?;
         if header.alg != Algorithm::EdDSA {
@@ -184,28 +192,14 @@ impl Authenticator {
                 header.alg
             )));
         }
-        let key = match &header.kid {
-            Some(kid) => self.keys.get(kid),
-            None if self.keys.len() == 1 => self.keys.values().next(),
-            None => None,
-        }
-        .ok_or_else(|| InferenceError::AuthInvalid("signed by an unknown key".into()))?;
-        let data = jsonwebtoken::decode::<CheckedClaims>(token, key, &self.validation).map_err(
-            |e| match e.kind() {
-                ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => {
-                    InferenceError::AuthExpired
-                }
-                ErrorKind::InvalidAudience => InferenceError::AuthAudience,
-                _ => InferenceError::AuthInvalid(e.to_string()),
-            },
-        )?;
-        let rate_key = match &data.claims.sub {
-            Some(sub) => format!("sub:{sub}"),
-            None => format!("token:{}", Sha256Digest::of(token.as_bytes()).to_hex()),
-        };
+        let key = token::select_key(&self.keys, header.kid.as_deref())?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+            .map_err(|e| InferenceError::AuthInvalid(e.to_string()))?;
+        self.claims.check(&data.claims, now)?;
+        let subject = data.claims.sub;
         Ok(Caller {
-            subject: data.claims.sub,
-            rate_key,
+            rate_key: token::rate_key(subject.as_deref(), token),
+            subject,
         })
     }
 }

@@ -113,7 +113,7 @@ pub(crate) async fn serve(State(metrics): State<Metrics>) -> Response {
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot render metrics");
-            InferenceError::Internal.into_response()
+            crate::inference::error::respond(InferenceError::Internal)
         }
     }
 }

@@ -214,7 +214,7 @@ pub(crate) fn routes(
 async fn serve_metrics(State(state): State<Arc<InferState>>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
     if let Err(error) = state.authenticate(&parts) {
-        return error.into_response();
+        return error::respond(error);
     }
     metrics::serve(State(state.metrics.clone())).await
 }
@@ -262,7 +262,7 @@ async fn infer(State(state): State<Arc<InferState>>, request: Request) -> Respon
             }
             response
         }
-        Err(error) => error.into_response(),
+        Err(error) => error::respond(error),
     }
 }
 
