@@ -14,103 +14,69 @@ use tessera_core::housekeeping::{plan_eviction, StoredVersion};
 use crate::config::EvictChoice;
 use crate::engine::Engine;
 use crate::error::SwError;
+use crate::housekeeping::stored_versions;
 use crate::progress::{ModelStatus, State};
-use crate::update::{collect_garbage, decode};
-
-/// A stored version: model name and whether it is the active one (else the pending one).
-struct Slot {
-    model: String,
-    active: bool,
-}
-
-/// What [`make_room`] removed.
-#[derive(Debug, Default)]
-pub struct Room {
-    /// Bytes of shards its removals freed.
-    pub freed: u64,
-    /// `(model, version)` of each removed version.
-    pub removed: Vec<(String, String)>,
-}
+use crate::update::collect_garbage;
 
 /// Removes stored versions, least recently served first, until at least `needed` bytes are
 /// freed for installing `installing`. `Ok(Err(freeable))` when the config forbids it or even
-/// every removable version would free less (then nothing is removed).
+/// every removable version would free less (then nothing is removed). Each removed model's
+/// pages are told (an `absent` status with `evicted`).
 pub async fn make_room(
     engine: &Rc<Engine>,
     installing: &str,
     needed: u64,
-) -> Result<Result<Room, u64>, SwError> {
+) -> Result<Result<(), u64>, SwError> {
     if engine.config.evict == EvictChoice::Never {
         return Ok(Err(0));
     }
     let store = &engine.store;
     let leased: BTreeSet<String> = engine.leased_shards().into_iter().collect();
-    let mut slots = Vec::new();
-    let mut versions = Vec::new();
-    let mut names = Vec::new();
-    for name in store.model_names().await? {
-        let Some(rec) = store.model(&name).await? else {
-            continue;
-        };
-        let last_used_ms = rec.last_used.max(engine.last_served(&name));
-        let busy = name == installing || engine.installing(&name);
-        for (envelope, active) in [(rec.active, true), (rec.pending, false)] {
-            let Some(envelope) = envelope else { continue };
-            let m = decode(engine, &name, &envelope)?;
-            let shards: Vec<_> = m.unique_shards().into_iter().collect();
-            let reading = shards.iter().any(|s| leased.contains(&s.sha256.to_hex()));
-            versions.push(StoredVersion {
-                shards,
-                last_used_ms,
+    let listed = stored_versions(engine).await?;
+    let versions: Vec<StoredVersion> = listed
+        .iter()
+        .map(|v| {
+            let busy = v.name == installing || engine.installing(&v.name);
+            let reading = v.shards.iter().any(|s| leased.contains(&s.sha256.to_hex()));
+            StoredVersion {
+                shards: v.shards.clone(),
+                last_used_ms: v.last_used,
                 evictable: !busy && !reading,
-            });
-            names.push(m.version.to_string());
-            slots.push(Slot {
-                model: name.clone(),
-                active,
-            });
-        }
-    }
+            }
+        })
+        .collect();
     let have = store.verified_shards().await?;
     let plan = match plan_eviction(&versions, |sha| have.contains(&sha.to_hex()), needed) {
         Ok(plan) => plan,
         Err(freeable) => return Ok(Err(freeable)),
     };
-    let mut room = Room {
-        freed: plan.frees,
-        removed: Vec::new(),
-    };
-    for i in plan.victims {
-        let (Some(slot), Some(version)) = (slots.get(i), names.get(i)) else {
-            continue;
-        };
-        remove_version(engine, slot).await?;
-        room.removed.push((slot.model.clone(), version.clone()));
+    for victim in plan.victims.iter().filter_map(|&i| listed.get(i)) {
+        remove_version(engine, &victim.name, victim.active).await?;
     }
     collect_garbage(engine).await?;
-    Ok(Ok(room))
+    Ok(Ok(()))
 }
 
 /// Drops one stored version's record (the whole record when nothing else is left in it) and
 /// tells the model's pages it is gone.
-async fn remove_version(engine: &Rc<Engine>, slot: &Slot) -> Result<(), SwError> {
+async fn remove_version(engine: &Rc<Engine>, model: &str, active: bool) -> Result<(), SwError> {
     let store = &engine.store;
-    let Some(mut rec) = store.model(&slot.model).await? else {
+    let Some(mut rec) = store.model(model).await? else {
         return Ok(());
     };
-    if slot.active {
+    if active {
         rec.active = None;
-        engine.forget_ready(&slot.model);
+        engine.forget_ready(model);
     } else {
         rec.pending = None;
         rec.installing = false;
     }
     if rec.active.is_none() && rec.pending.is_none() {
-        store.delete_model(&slot.model).await?;
+        store.delete_model(model).await?;
     } else {
-        store.put_model(&slot.model, &rec).await?;
+        store.put_model(model, &rec).await?;
     }
-    let mut status = ModelStatus::new(&slot.model, State::Absent);
+    let mut status = ModelStatus::new(model, State::Absent);
     status.evicted = true;
     engine.publish(status, true);
     Ok(())

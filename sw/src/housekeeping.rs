@@ -88,11 +88,26 @@ fn to_js<T: Serialize>(value: &T) -> JsValue {
     value.serialize(&ser).unwrap_or(JsValue::NULL)
 }
 
-/// Every stored model version with its footprint and last use.
-pub async fn storage(engine: &Rc<Engine>) -> Result<JsValue, SwError> {
+/// One stored version of a model, as the store holds it (its signed manifest reopened).
+#[derive(Debug)]
+pub struct StoredVersion {
+    /// Model name.
+    pub name: String,
+    /// The version.
+    pub version: String,
+    /// `true` for the active version, `false` for the pending one.
+    pub active: bool,
+    /// Its distinct shards.
+    pub shards: Vec<ShardRef>,
+    /// When the worker last served the model, ms since the epoch.
+    pub last_used: Option<u64>,
+}
+
+/// Every stored model version (each model's active, then pending one), with its shards and
+/// the model's last use: what `storage()` lists and what making room may remove.
+pub async fn stored_versions(engine: &Engine) -> Result<Vec<StoredVersion>, SwError> {
     let store = &engine.store;
-    let mut listed: Vec<(String, String, bool, Option<u64>)> = Vec::new();
-    let mut shards: Vec<Vec<ShardRef>> = Vec::new();
+    let mut out = Vec::new();
     for name in store.model_names().await? {
         let Some(rec) = store.model(&name).await? else {
             continue;
@@ -101,26 +116,39 @@ pub async fn storage(engine: &Rc<Engine>) -> Result<JsValue, SwError> {
         for (envelope, active) in [(rec.active, true), (rec.pending, false)] {
             let Some(envelope) = envelope else { continue };
             let m = decode(engine, &name, &envelope)?;
-            listed.push((name.clone(), m.version.to_string(), active, last_used));
-            shards.push(m.unique_shards().into_iter().collect());
+            out.push(StoredVersion {
+                name: name.clone(),
+                version: m.version.to_string(),
+                active,
+                shards: m.unique_shards().into_iter().collect(),
+                last_used,
+            });
         }
     }
+    Ok(out)
+}
+
+/// Every stored model version with its footprint and last use.
+pub async fn storage(engine: &Rc<Engine>) -> Result<JsValue, SwError> {
+    let store = &engine.store;
+    let versions = stored_versions(engine).await?;
+    let shards: Vec<Vec<ShardRef>> = versions.iter().map(|v| v.shards.clone()).collect();
     let have = store.verified_shards().await?;
     let (prints, bytes) = footprints(&shards, |sha| have.contains(&sha.to_hex()));
     let (persisted, estimate) =
         futures_util::future::join(storage::persisted(), storage::estimate()).await;
     let backend = store.bytes.kind();
-    let mut models: Vec<StoredModel> = listed
+    let mut models: Vec<StoredModel> = versions
         .into_iter()
         .zip(prints)
-        .map(|((name, version, active, last_used), print)| StoredModel {
-            name,
-            version,
-            active,
+        .map(|(v, print)| StoredModel {
+            name: v.name,
+            version: v.version,
+            active: v.active,
             bytes: print.bytes,
             shared_bytes: print.shared_bytes,
             missing_bytes: print.missing_bytes,
-            last_used,
+            last_used: v.last_used,
             persisted,
             backend,
         })

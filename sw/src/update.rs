@@ -331,9 +331,9 @@ async fn make_room(
     model: &str,
     to_free: u64,
     needed: u64,
-) -> Result<evict::Room, SwError> {
+) -> Result<(), SwError> {
     match evict::make_room(engine, model, to_free).await? {
-        Ok(room) => Ok(room),
+        Ok(()) => Ok(()),
         Err(freeable) => Err(storage::quota_error(model, needed, freeable).await),
     }
 }
