@@ -131,6 +131,17 @@ pub fn cases(
     m.runtime.entry = Some(parsed("absent.onnx")?);
     row("missing-entry", "manifest-entry-missing", None, signed(&m));
 
+    // A validly signed statement whose subjects disagree with its predicate: the first file's
+    // digest is not the one the manifest lists (a consumer matching files by subject digest, e.g.
+    // Cross-Origin Storage, would fetch other bytes than the ones the manifest pins).
+    let m = valid("subject-mismatch");
+    row(
+        "subject-mismatch",
+        "manifest-subject-mismatch",
+        None,
+        Envelope::sign(PAYLOAD_TYPE, &rehashed_first_subject(&m)?, trusted).to_json(),
+    );
+
     // Accepted a higher version; the older one comes back, validly signed.
     let offered = valid("rollback");
     let mut newer = offered.clone();
@@ -155,6 +166,28 @@ pub fn cases(
         signed(&offered),
     );
     Ok(table)
+}
+
+/// `m`'s statement with the first subject's sha256 replaced by another (valid-looking) digest.
+fn rehashed_first_subject(m: &Manifest) -> Result<Vec<u8>, ManifestError> {
+    let malformed = |detail: String| ManifestError::Malformed(detail);
+    let mut statement: serde_json::Value =
+        serde_json::from_slice(&m.to_statement_json()).map_err(|e| malformed(e.to_string()))?;
+    let digest = statement
+        .pointer_mut("/subject/0/digest/sha256")
+        .ok_or_else(|| malformed("the statement has no subject to alter".to_owned()))?;
+    let hex = digest.as_str().unwrap_or_default();
+    let flipped: String = hex
+        .chars()
+        .enumerate()
+        .map(|(i, c)| match (i, c) {
+            (0, '0') => '1',
+            (0, _) => '0',
+            (_, c) => c,
+        })
+        .collect();
+    *digest = serde_json::Value::String(flipped);
+    serde_json::to_vec(&statement).map_err(|e| malformed(e.to_string()))
 }
 
 /// A name or path the table makes from the packed model's (a model name with a suffix, a file

@@ -1782,6 +1782,7 @@ fn the_hostile_table_is_refused_by_the_policy_with_each_cases_code() {
             "name-mismatch",
             "two-onnx",
             "missing-entry",
+            "subject-mismatch",
             "rollback",
             "mix-and-match"
         ]

@@ -44,5 +44,5 @@ export async function publish(artifacts, model, envelope) {
 /** The case names every consumer's table has, in order (core's `hostile::cases`). */
 export const CASES = [
   'bad-signature', 'unknown-key', 'expired', 'not-yet-valid', 'name-mismatch',
-  'two-onnx', 'missing-entry', 'rollback', 'mix-and-match',
+  'two-onnx', 'missing-entry', 'subject-mismatch', 'rollback', 'mix-and-match',
 ];
