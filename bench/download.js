@@ -1,8 +1,11 @@
 // Items 2, 3 and 4: getting the model onto the machine.
 //   2. cold download + verification: tessera's `ensureModel` (signed manifest, 4 parallel Range
 //      downloads into OPFS files, WebCrypto sha256 of every shard) vs a plain `fetch`
-//      of the same shards, 4 in parallel, no verification, no storage (the ceiling). Straight to
-//      a release `tessera serve`, no proxy. MB/s from performance.now() in the page.
+//      of the same shards, 4 in parallel, no verification, no storage, and vs the same fetch
+//      storing each shard in an OPFS file from the service worker (the storage ceiling); with
+//      1 MiB and 4 MiB shards. Straight to a release `tessera serve`, no proxy. MB/s from
+//      performance.now() in the page (the worker's for the OPFS rows); live SW memory sampled
+//      in an extra untimed round.
 //   3. interrupted download: every connection cut once 50% of the bytes went out; bytes sent in
 //      total until the model is complete — tessera (resumes stored shards and chunks) vs a
 //      whole-file fetch that starts again from byte 0 (what Transformers.js and WebLLM do).
@@ -15,7 +18,8 @@ import { launchBrowser } from '../playwright/lib/browser.js';
 import { SHARD_SIZE, shardsOf, uniqueShardBytes } from '../playwright/lib/fixtures.js';
 import { Env, settle } from '../playwright/lib/scenario.js';
 import { startProxy } from '../playwright/lib/server.js';
-import { downloadAll, timedEnsure } from './lib/page.js';
+import { sampleLiveMemory } from './lib/memory.js';
+import { countPieceFiles, downloadAll, storeAllInOpfs, timedEnsure } from './lib/page.js';
 import { fmtBytes, fmtMedian, fmtNum, fmtRatio, fmtSpread, mbps, median, MiB, repeat, repsFor, summary } from './lib/stats.js';
 import { BENCH_BROWSER_ARGS } from './lib/world.js';
 
@@ -45,51 +49,117 @@ async function openEnv(name, size, { direct, config = {} }) {
   }
 }
 
+/** Parallel downloads of item 2 (tessera's `concurrency` and the plain fetches alike). */
+const COLD_PARALLEL = Number(process.env.TESSERA_BENCH_DL_CONCURRENCY || 4);
+/** tessera's `chunkSize` in item 2 (the demo's 1 MiB unless `TESSERA_BENCH_DL_CHUNK` says otherwise). */
+const COLD_CHUNK = Number(process.env.TESSERA_BENCH_DL_CHUNK || MiB);
+/** `tessera pack`'s default shard size: item 2 also runs the same bytes packed with it. */
+const DEFAULT_SHARD = 4 * MiB;
+
 async function coldDownload(ctx) {
   const size = ctx.smoke ? 4 * MiB : ctx.quick ? 32 * MiB : 128 * MiB;
   const { reps, warmup } = repsFor(ctx);
-  ctx.log(`item 2: cold download of ${fmtBytes(size)}`);
-  const env = await openEnv('cold', size, { direct: true, config: { chunkSize: MiB } });
+  const parallel = COLD_PARALLEL;
+  ctx.log(`item 2: cold download of ${fmtBytes(size)} (${parallel} in parallel)`);
+  const env = await openEnv('cold', size, { direct: true, config: { chunkSize: COLD_CHUNK, concurrency: parallel } });
   try {
-    const manifest = await env.fixture.manifest('1.0.0');
-    const shards = shardsOf(manifest).map((s) => `/models/_shards/${s.sha256}`);
-    const bytes = uniqueShardBytes(manifest);
-    const runs = { plain: [], tessera: [] };
+    // The same bytes twice: 1 MiB shards (the fixture's) and `tessera pack`'s default 4 MiB,
+    // published as a second model of the same server.
+    const models = [
+      { key: '1m', model: env.model, manifest: await env.fixture.manifest('1.0.0') },
+      { key: '4m', model: `${env.model}-4m`, manifest: await env.fixture.pack('1.0.0', { shardSize: DEFAULT_SHARD, as: `${env.model}-4m` }) },
+    ];
+    for (const m of models) {
+      m.shards = shardsOf(m.manifest).map((s) => `/models/_shards/${s.sha256}`);
+      m.bytes = uniqueShardBytes(m.manifest);
+    }
+    const runs = {};
+    const contenders = [
+      ['plain', (m) => env.page.evaluate(downloadAll, [m.shards, parallel]).then((r) => ({ ok: true, ...r }))],
+      ['opfs', (m) => env.browser.evaluateInServiceWorker(`(${storeAllInOpfs})(${JSON.stringify([m.shards, parallel, 'whole'])})`).then((r) => ({ ok: true, ...r }))],
+      ['pipe', (m) => env.browser.evaluateInServiceWorker(`(${storeAllInOpfs})(${JSON.stringify([m.shards, parallel, 'pipe'])})`).then((r) => ({ ok: true, ...r }))],
+      ['tessera', async (m) => {
+        await env.page.evaluate((name) => window.harness.remove(name), m.model);
+        const r = await env.page.evaluate(timedEnsure, m.model);
+        return { ...r, bytes: m.bytes };
+      }],
+    ];
+    for (const m of models) for (const [name] of contenders) runs[`${name}${m.key}`] = [];
+    const ratios = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
     await repeat(reps, warmup, async ({ rep, warmUp }) => {
-      const plain = await settle(env.page.evaluate(downloadAll, [shards, 4]), 600_000, 'plain fetch');
-      if (plain.bytes !== bytes) throw new Error(`plain fetch got ${plain.bytes} of ${bytes} bytes`);
-      await env.page.evaluate((m) => window.harness.remove(m), env.model);
-      const cold = await settle(env.page.evaluate(timedEnsure, env.model), 600_000, 'ensureModel');
-      if (!cold.ok) throw new Error(`ensureModel failed: ${JSON.stringify(cold.error)}`);
-      if (!warmUp) {
-        runs.plain.push(mbps(plain.bytes, plain.ms));
-        runs.tessera.push(mbps(bytes, cold.ms));
+      for (const m of models) {
+        const round = {};
+        for (const [name, go] of contenders) {
+          if (name === 'pipe' && m.key !== '1m') continue;
+          const r = await settle(go(m), 600_000, `${name} (${m.key} shards)`);
+          if (!r.ok) throw new Error(`${name} (${m.key} shards) failed: ${JSON.stringify(r.error)}`);
+          if (r.bytes !== m.bytes) throw new Error(`${name} (${m.key} shards) got ${r.bytes} of ${m.bytes} bytes`);
+          round[name] = mbps(r.bytes, r.ms);
+        }
+        if (warmUp) continue;
+        for (const [name, v] of Object.entries(round)) {
+          runs[`${name}${m.key}`].push(v);
+          // Paired: each contender over the plain fetch of the same shards in the same round.
+          ratios[`${name}${m.key}`].push(v / round.plain);
+        }
       }
       ctx.log(`item 2: round ${rep + 1}/${reps + warmup}${warmUp ? ' (warm-up)' : ''}`);
     });
-    const ceiling = median(runs.plain);
-    const ratio = median(runs.tessera) / ceiling;
+
+    // Live memory of the worker during one more (untimed) cold download of each model.
+    const memory = {};
+    for (const m of models) {
+      await env.page.evaluate((name) => window.harness.remove(name), m.model);
+      const sampler = await sampleLiveMemory(env.browser, { intervalMs: 250 });
+      const r = await settle(env.page.evaluate(timedEnsure, m.model), 600_000, 'ensureModel (memory round)');
+      memory[m.key] = await sampler.stop();
+      if (!r.ok) throw new Error(`ensureModel (memory round) failed: ${JSON.stringify(r.error)}`);
+      const shas = m.shards.map((u) => u.split('/').pop());
+      m.pieceFiles = await env.browser.evaluateInServiceWorker(`(${countPieceFiles})(${JSON.stringify(shas)})`);
+    }
+
+    const row = (label, key) => [label, fmtMedian(runs[key]), fmtSpread(runs[key]), fmtRatio(median(ratios[key]))];
+    const [m1, m4] = models;
+    const ratio = median(ratios.tessera1m);
+    const ratio4 = median(ratios.tessera4m);
+    const ceiling = median(ratios.opfs1m);
+    const memNote = (m, shard) =>
+      `${fmtBytes(memory[m.key].swIdle)} before, peak ${fmtBytes(memory[m.key].sw)} (${memory[m.key].samples} samples) with ${shard} shards`;
     return {
       item: 2,
       id: 'cold-download',
       title: 'Cold download + verification (loopback)',
       setup:
-        `${fmtBytes(bytes)} model in ${shards.length} shards of 1 MiB, straight from a release \`tessera serve\` (no proxy); tessera with the demo's config (concurrency 4, 1 MiB chunks); ` +
-        `tessera store emptied before each round; ${warmup} warm-up + ${reps} measured rounds; median and min–max MB/s.`,
-      columns: ['measure', 'median MB/s', 'spread', 'vs plain fetch'],
+        `${fmtBytes(m1.bytes)} model, the same bytes packed in ${m1.shards.length} shards of 1 MiB and in ${m4.shards.length} of 4 MiB (\`tessera pack\`'s default), straight from a release \`tessera serve\` (no proxy); ` +
+        `tessera with the demo's config (concurrency ${parallel}, ${fmtBytes(COLD_CHUNK)} chunks); every contender ${parallel} downloads in parallel; tessera store emptied before each of its rounds; ` +
+        `${warmup} warm-up + ${reps} measured rounds, contenders in turn within a round; median and min–max MB/s; ratios are per round over the plain fetch of the same shards in that round, median.`,
+      columns: ['measure', 'median MB/s', 'spread', 'vs plain fetch (same shards)'],
       rows: [
-        ['plain `fetch` of every shard, 4 in parallel, no verification, no storage (the ceiling)', fmtMedian(runs.plain), fmtSpread(runs.plain), fmtRatio(1)],
-        ['tessera `ensureModel`: signed manifest, 4 parallel Range downloads into OPFS files, WebCrypto sha256 of every shard', fmtMedian(runs.tessera), fmtSpread(runs.tessera), fmtRatio(ratio)],
+        row('1 MiB shards: plain `fetch` from the page, no verification, no storage', 'plain1m'),
+        row('1 MiB shards: plain `fetch` + each body stored whole in its own OPFS file (`createWritable`, one `write`, `close`) from the service worker, no verification (the storage ceiling)', 'opfs1m'),
+        row('1 MiB shards: the same, each body piped into the OPFS writable as it arrives', 'pipe1m'),
+        row('1 MiB shards: tessera `ensureModel` (signed manifest, Range downloads into OPFS files, WebCrypto sha256 of every shard)', 'tessera1m'),
+        row('4 MiB shards: plain `fetch` from the page', 'plain4m'),
+        row('4 MiB shards: plain `fetch` + OPFS file per shard from the service worker (the storage ceiling)', 'opfs4m'),
+        row('4 MiB shards: tessera `ensureModel`', 'tessera4m'),
       ],
-      data: { bytes, shards: shards.length, reps, warmup, plain: summary(runs.plain, 'MB/s'), tessera: summary(runs.tessera, 'MB/s') },
+      data: {
+        bytes: m1.bytes,
+        shards: { '1m': m1.shards.length, '4m': m4.shards.length },
+        parallel,
+        reps,
+        warmup,
+        ...Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, summary(v, 'MB/s')])),
+        ratios,
+        liveSwMemory: memory,
+        pieceFiles: { '1m': m1.pieceFiles, '4m': m4.pieceFiles },
+      },
       notes: [
-        `A verified, resumable, persisted download runs at ${fmtNum(ratio * 100, 0)}% of an unverified, unstored fetch of the same bytes on loopback. ` +
-          'On loopback the CPU is the limit (Chromium, the worker and the server share the two cores); on a real network link the link is ' +
-          'the limit and the gap shrinks toward zero.',
-        'Where the time goes: the bytes stay JS arrays (the plan is fed lengths) and each shard is hashed once, by WebCrypto, from memory; ' +
-          'what remains is storage: per 1 MiB piece, one OPFS file (getFileHandle, createWritable, write, close — measured in a debug ' +
-          'profile on this machine at ~15–30 ms of storage-process time per piece with 4 downloads in flight) and one IndexedDB record ' +
-          'marking the shard verified (relaxed durability). Larger pieces amortize it, but a piece is also what a cut costs (`chunkSize`).',
+        `tessera runs at ${fmtRatio(ratio)} of a plain fetch with 1 MiB shards and ${fmtRatio(ratio4)} with 4 MiB shards; merely storing each 1 MiB shard in an OPFS file from the worker, ` +
+          `with no verification, already runs at ${fmtRatio(ceiling)} (the storage ceiling: tessera's share of it is ${fmtRatio(ratio / ceiling)}). ` +
+          'On loopback the CPU is the limit (Chromium, the worker and the server share the cores); on a real network link the link is the limit and the gap shrinks.',
+        `OPFS writes (one file per stored piece, counted after that round): ${m1.pieceFiles} for ${m1.shards.length} shards of 1 MiB, ${m4.pieceFiles} for ${m4.shards.length} of 4 MiB.`,
+        `Live service-worker memory during one more cold download (untimed; a full GC in the worker then \`Runtime.getHeapUsage\`, used heap + ArrayBuffers, every 250 ms): ${memNote(m1, '1 MiB')}; ${memNote(m4, '4 MiB')}.`,
       ],
     };
   } finally {

@@ -5,8 +5,8 @@
 // (CDP) once half the bytes went out, then the same call again resumes; Range reads at 2^31,
 // 2^32, across two shards past 2^32 and the end are checked byte for byte against the source
 // file, online and offline. Reported: wall times, MB/s, bytes re-fetched, peak service-worker and
-// page JS memory (CDP Runtime.getHeapUsage: used heap + ArrayBuffer backing stores, sampled every
-// 250 ms). Every file (source, artifacts, the browser profile's OPFS) is deleted afterwards.
+// page live JS memory (every 2 s a full GC in the target, then CDP Runtime.getHeapUsage: used heap +
+// ArrayBuffer backing stores). Every file (source, artifacts, the browser profile's OPFS) is deleted afterwards.
 // One round: the figures come from one run; nothing here asserts a timing.
 
 import { execFile } from 'node:child_process';
@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import { tesseraBin } from '../playwright/lib/fixtures.js';
 import { TWO_31, TWO_32 } from '../playwright/lib/large.js';
 import { Env, settle } from '../playwright/lib/scenario.js';
+import { sampleLiveMemory } from './lib/memory.js';
 import { fmtBytes, fmtMs, fmtNum, mbps, MiB } from './lib/stats.js';
 
 const SHARD = 4 * MiB;
@@ -52,7 +53,7 @@ export async function run(ctx) {
     const total = manifest.files.reduce((a, f) => a + f.size, 0);
     ctx.log(`item 10: generated in ${fmtMs(generateMs)}, packed in ${fmtMs(packMs)}`);
 
-    const memory = sampleMemory(env);
+    const memory = await sampleLiveMemory(env.browser, { intervalMs: 2000, page: true });
     // Download: every connection cut and the worker stopped once half the bytes went out.
     t0 = Date.now();
     const first = env.page.evaluate((m) => window.harness.ensure(m), env.model).catch((e) => ({ ok: false, error: String(e) }));
@@ -93,13 +94,13 @@ export async function run(ctx) {
         ['`ensureModel`, cut + worker stopped at ' + `${fmtNum((cutAt / total) * 100, 0)}%, then resumed`, `${fmtMs(downloadMs)} (${fmtNum(mbps(total, downloadMs))} MB/s)`],
         ['shard bytes sent in total / re-fetched because of the cut', `${fmtBytes(sent)} / ${fmtBytes(Math.max(0, sent - total))}`],
         [`Range reads checked byte for byte (${reads} online, ${past32} past 2^32; ${offline} offline)`, fmtMs(readMs)],
-        ['peak service-worker JS memory (used heap + ArrayBuffers)', fmtBytes(peak.sw)],
-        ['peak page JS memory (used heap + ArrayBuffers)', fmtBytes(peak.page)],
+        ['peak live service-worker JS memory (used heap + ArrayBuffers after a full GC)', `${fmtBytes(peak.sw)} (${fmtBytes(peak.swIdle)} before the download)`],
+        ['peak live page JS memory (used heap + ArrayBuffers after a full GC)', fmtBytes(peak.page)],
       ],
-      data: { bytes: total, size, generateMs, packMs, downloadMs, cutAt, sent, readMs, reads, offline, peakSw: peak.sw, peakPage: peak.page, samples: peak.samples },
+      data: { bytes: total, size, generateMs, packMs, downloadMs, cutAt, sent, readMs, reads, offline, peakSw: peak.sw, swIdle: peak.swIdle, peakPage: peak.page, samples: peak.samples },
       notes: [
         'The worker never holds the file: downloads write each 1 MiB piece to its own OPFS file and hash each shard with WebCrypto; a Range answer is a Blob over the shard files it touches. ' +
-          'Memory is sampled every 250 ms through CDP without forcing a garbage collection: the peak counts garbage not yet collected (chunks and shard buffers already written), and a short peak between samples can be missed.',
+          'Memory is live memory: every 2 s a full garbage collection in the worker and in the page (CDP `HeapProfiler.collectGarbage`), then `Runtime.getHeapUsage` (used heap + ArrayBuffer backing stores, the wasm memory among them); a peak shorter than 2 s can be missed, and the collections slow the download a little.',
       ],
     }];
   } finally {
@@ -141,27 +142,4 @@ async function checkRanges(env, source, cases) {
   } finally {
     await handle.close();
   }
-}
-
-/** Samples the worker's and the page's JS memory every 250 ms until `stop()`; resolves the peaks. */
-function sampleMemory(env) {
-  const peak = { sw: 0, page: 0, samples: 0 };
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const sw = await env.browser.serviceWorkerHeap().catch(() => null);
-      const page = await env.browser.cdp.send('Runtime.getHeapUsage').catch(() => null);
-      if (sw) peak.sw = Math.max(peak.sw, sw.usedSize + sw.backingStorageSize);
-      if (page) peak.page = Math.max(peak.page, page.usedSize + page.backingStorageSize);
-      peak.samples += 1;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return peak;
-    },
-  };
 }

@@ -9,6 +9,7 @@
 import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 
+import { heapBytes } from './lib/memory.js';
 import { readAll } from './lib/page.js';
 import { fmtBytes, fmtMedian, fmtRatio, fmtSpread, mbps, median, MiB, repeat, repsFor, summary } from './lib/stats.js';
 import { benchFixture, HTTP_SHARD_SIZE, LABELS, openContenders, packForHttpCache } from './lib/world.js';
@@ -68,11 +69,6 @@ export async function run(ctx) {
       notes,
     },
   ];
-}
-
-/** JS heap used + backing stores of a CDP `Runtime.getHeapUsage` answer, in bytes. */
-function heapBytes(h) {
-  return h ? h.usedSize + (h.backingStorageSize ?? 0) : NaN;
 }
 
 /** `before → peak` of a {@link swHeapWhileReading} result, in MB. */

@@ -51,37 +51,67 @@ export class Browser {
   }
 
   /**
-   * The JS heap of the running service worker (CDP `Runtime.getHeapUsage` in its target, reached
-   * through `Target.attachToTarget` from the page's session): `{ usedSize, totalSize,
-   * backingStorageSize }` in bytes — `backingStorageSize` counts ArrayBuffer backing stores, the
-   * wasm memory among them. `null` when no service worker runs. `collect`: run a full garbage
-   * collection in the worker first (CDP `HeapProfiler.collectGarbage`), so only live memory counts.
+   * Runs `fn(call)` attached to the running service worker's CDP target (through
+   * `Target.attachToTarget` from the page's session); `call(method, params)` sends one command
+   * there and resolves its result (rejects with the protocol error). Resolves `null` when no
+   * service worker runs.
    */
-  async serviceWorkerHeap({ collect = false } = {}) {
+  async withServiceWorker(fn) {
     const { targetInfos } = await this.cdp.send('Target.getTargets');
     const sw = targetInfos.find((t) => t.type === 'service_worker');
     if (!sw) return null;
     const { sessionId } = await this.cdp.send('Target.attachToTarget', { targetId: sw.targetId, flatten: false });
+    let nextId = 1;
     try {
-      const call = async (id, method) => {
-        const answer = new Promise((resolve) => {
+      const call = async (method, params = {}) => {
+        const id = nextId++;
+        const answer = new Promise((resolve, reject) => {
           const onMessage = (event) => {
             if (event.sessionId !== sessionId) return;
             const msg = JSON.parse(event.message);
             if (msg.id !== id) return;
             this.cdp.off('Target.receivedMessageFromTarget', onMessage);
-            resolve(msg.result ?? null);
+            if (msg.error) reject(new Error(`${method}: ${msg.error.message}`));
+            else resolve(msg.result ?? null);
           };
           this.cdp.on('Target.receivedMessageFromTarget', onMessage);
         });
-        await this.cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method }) });
+        await this.cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) });
         return answer;
       };
-      if (collect) await call(1, 'HeapProfiler.collectGarbage');
-      return await call(2, 'Runtime.getHeapUsage');
+      return await fn(call);
     } finally {
       await this.cdp.send('Target.detachFromTarget', { sessionId }).catch(() => {});
     }
+  }
+
+  /**
+   * The JS heap of the running service worker (CDP `Runtime.getHeapUsage` in its target):
+   * `{ usedSize, totalSize, backingStorageSize }` in bytes — `backingStorageSize` counts
+   * ArrayBuffer backing stores, the wasm memory among them. `null` when no service worker runs.
+   * `collect`: run a full garbage collection in the worker first (CDP
+   * `HeapProfiler.collectGarbage`), so only live memory counts.
+   */
+  async serviceWorkerHeap({ collect = false } = {}) {
+    return this.withServiceWorker(async (call) => {
+      if (collect) await call('HeapProfiler.collectGarbage').catch(() => null);
+      return call('Runtime.getHeapUsage').catch(() => null);
+    });
+  }
+
+  /**
+   * Evaluates `expression` in the running service worker's global scope, awaits the promise it
+   * gives and resolves its value (JSON-serializable). Rejects on an exception thrown there or
+   * when no service worker runs.
+   */
+  async evaluateInServiceWorker(expression) {
+    const result = await this.withServiceWorker(async (call) => {
+      const r = await call('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });
+      if (r.exceptionDetails) throw new Error(`in the service worker: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
+      return { value: r.result.value };
+    });
+    if (!result) throw new Error('no service worker runs');
+    return result.value;
   }
 
   /** Sets `origin`'s storage quota to `quotaSize` bytes (CDP `Storage.overrideQuotaForOrigin`). */

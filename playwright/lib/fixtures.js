@@ -120,18 +120,21 @@ export class Fixture {
 
   /**
    * Packs the current files as `version`. Options: `key` ('trusted' | 'untrusted'),
-   * `expires` (CLI duration, default 30d), `force`.
+   * `expires` (CLI duration, default 30d), `force`, `shardSize` (default {@link SHARD_SIZE}),
+   * `as`: publish the same files as another model of this artifacts directory (its manifest
+   * is returned; `versions` and `manifest()` keep describing this fixture's own model).
    */
-  async pack(version, { key = 'trusted', expires = '30d', force = false } = {}) {
-    const dir = path.join(this.inputs, version);
+  async pack(version, { key = 'trusted', expires = '30d', force = false, shardSize = SHARD_SIZE, as = null } = {}) {
+    const name = as ?? this.name;
+    const dir = path.join(this.inputs, name === this.name ? version : `${name}@${version}`);
     await mkdir(dir, { recursive: true });
     const args = [
       'pack',
       '--key', path.join(this.keys[key], 'tessera.key'),
-      '--name', this.name,
+      '--name', name,
       '--version', version,
       '--expires', expires,
-      '--shard-size', String(SHARD_SIZE),
+      '--shard-size', String(shardSize),
       '--out', this.artifacts,
     ];
     if (force) args.push('--force');
@@ -143,6 +146,7 @@ export class Fixture {
       args.push(`${logical}=${file}`);
     }
     await tessera(args);
+    if (name !== this.name) return readManifest(path.join(this.artifacts, name, 'versions', `${version}.json`));
     this.versions.set(version, new Map(this.files));
     return this.manifest(version);
   }
