@@ -141,6 +141,13 @@ export function createTessera(options = {}) {
     })();
   }
 
+  // A worker the browser starts again (stopped while idle, or after a browser restart) is
+  // already activated, so its cache holds this version's wasm and config: it starts the engine
+  // (Cache Storage, wasm instantiate, storage opening) while its script is evaluated, overlapped
+  // with the browser's dispatch of the event that woke it, not once that event arrives. A new
+  // version (installing) waits for `install`, which first refreshes the cached wasm.
+  if (self.serviceWorker?.state === 'activated') ready().catch(() => {});
+
   return {
     ready,
 

@@ -28,7 +28,28 @@ pub struct WebPackage {
     /// always in release (tract unoptimised is ~50× slower), into [`simd_target_dir`]; shipped
     /// without wasm-opt (its tract kernels are `-O3`, and binaryen takes minutes on it).
     standalone: Option<&'static str>,
+    /// Release only: what else makes this package small, on top of the `wasm-release` profile
+    /// and `wasm-opt -Oz` (see [`Shrink`]).
+    shrink: Shrink,
 }
+
+/// Release-only size settings of one package (the service worker's download size has a
+/// budget: issue #10, ≤ 250 kB brotli for wasm + JS).
+#[derive(Debug, Clone, Copy)]
+struct Shrink {
+    /// Extra `rustflags` for the release wasm32 build (added to `.cargo/config.toml`'s).
+    rustflags: &'static [&'static str],
+    /// Extra `wasm-opt` arguments after [`WASM_OPT_ARGS`].
+    wasm_opt: &'static [&'static str],
+    /// Minify wasm-bindgen's generated glue (`STEM.js`) with esbuild.
+    minify_glue: bool,
+}
+
+const NO_SHRINK: Shrink = Shrink {
+    rustflags: &[],
+    wasm_opt: &[],
+    minify_glue: false,
+};
 
 /// Where the wasm SIMD crates outside the workspace (`runtime-cpu/`, `edge-worker/`) build:
 /// one directory, so their common dependencies (tract, wonnx's protobuf types, tessera-core)
@@ -51,6 +72,15 @@ pub const SERVICE_WORKER: WebPackage = WebPackage {
         "tessera-client.d.ts",
     ],
     standalone: None,
+    // sha2's compact software backend: the worker hashes shard bytes with WebCrypto
+    // (sw/src/hash.rs); its wasm sha2 only checks manifest signatures (a few kB), where the
+    // unrolled rounds cost ~3 kB of brotli'd wasm for nothing. `--converge` reruns -Oz until
+    // nothing shrinks; the glue is generated code nobody reads in the browser.
+    shrink: Shrink {
+        rustflags: &["--cfg=sha2_backend_soft=\"compact\""],
+        wasm_opt: &["--converge"],
+        minify_glue: true,
+    },
 };
 
 /// The inference runtime: its dedicated worker and the page client. Its wasm needs
@@ -66,6 +96,7 @@ pub const RUNTIME: WebPackage = WebPackage {
         "tessera-runtime.d.ts",
     ],
     standalone: None,
+    shrink: NO_SHRINK,
 };
 
 /// The runtime's CPU engine: tract on wasm32 + SIMD, loaded by the runtime's worker on demand.
@@ -75,6 +106,7 @@ pub const RUNTIME_CPU: WebPackage = WebPackage {
     js_dir: "runtime-cpu",
     js_files: &[],
     standalone: Some("runtime-cpu"),
+    shrink: NO_SHRINK,
 };
 
 /// Builds `web` into `target/web/` and returns that directory. `release` uses the
@@ -103,7 +135,8 @@ pub fn build(web: &WebPackage, release: bool) -> crate::Result<PathBuf> {
         }
         None => {
             let profile = if release { "wasm-release" } else { "dev" };
-            run(cargo().args([
+            let mut build = cargo();
+            build.args([
                 "build",
                 "-p",
                 web.package,
@@ -112,7 +145,22 @@ pub fn build(web: &WebPackage, release: bool) -> crate::Result<PathBuf> {
                 "wasm32-unknown-unknown",
                 "--profile",
                 profile,
-            ]))?;
+            ]);
+            if release && !web.shrink.rustflags.is_empty() {
+                // Arrays given with `--config` are appended to the config file's.
+                let flags: Vec<String> = web
+                    .shrink
+                    .rustflags
+                    .iter()
+                    // TOML literal strings: the flags hold no single quote.
+                    .map(|f| format!("'{f}'"))
+                    .collect();
+                build.arg("--config").arg(format!(
+                    "target.wasm32-unknown-unknown.rustflags=[{}]",
+                    flags.join(",")
+                ));
+            }
+            run(&mut build)?;
             let target_dir = std::env::var_os("CARGO_TARGET_DIR")
                 .map_or_else(|| root.join("target"), PathBuf::from);
             let profile_dir = if release { "wasm-release" } else { "debug" };
@@ -133,12 +181,17 @@ pub fn build(web: &WebPackage, release: bool) -> crate::Result<PathBuf> {
     let generated = generated_files(&out, web.stem);
     let stamp_file = out.join(format!(".{}.stamp", web.stem));
     let recipe = format!(
-        "profile {profile}\nwasm-bindgen {}\nwasm-opt {}\n",
+        "profile {profile}\nwasm-bindgen {}\nwasm-opt {}\nminify {}\n",
         crate::setup::locked_wasm_bindgen_version()?,
         if optimise {
-            WASM_OPT_ARGS.join(" ")
+            [&WASM_OPT_ARGS[..], web.shrink.wasm_opt].concat().join(" ")
         } else {
             "-".into()
+        },
+        if optimise && web.shrink.minify_glue {
+            "esbuild --minify"
+        } else {
+            "-"
         },
     );
     if is_fresh(&stamp_file, &recipe, &wasm, &generated) {
@@ -164,9 +217,19 @@ pub fn build(web: &WebPackage, release: bool) -> crate::Result<PathBuf> {
             let wasm_opt = root.join("node_modules").join(".bin").join("wasm-opt");
             run(Command::new(&wasm_opt)
                 .args(WASM_OPT_ARGS)
+                .args(web.shrink.wasm_opt)
                 .arg("-o")
                 .arg(&bg)
                 .arg(&bg))?;
+            if web.shrink.minify_glue {
+                let glue = out.join(format!("{}.js", web.stem));
+                let esbuild = root.join("node_modules").join(".bin").join("esbuild");
+                run(Command::new(&esbuild)
+                    .arg(&glue)
+                    .args(["--minify", "--format=esm", "--log-level=warning"])
+                    .arg(format!("--outfile={}", glue.display()))
+                    .arg("--allow-overwrite"))?;
+            }
         }
         if let Some(stamp) = stamp(&recipe, &wasm, &generated) {
             std::fs::write(&stamp_file, stamp)
