@@ -80,8 +80,16 @@ export interface RuntimeOptions {
   engine?: EnginePreference;
   workerUrl?: string | URL;
   wasmUrl?: string | URL;
-  /** The CPU engine's `tessera_runtime_cpu.js` (default: beside the worker script). */
+  /**
+   * The CPU engine's `tessera_runtime_cpu.js` (default: beside the worker script), imported by
+   * the worker only when a model is built on the CPU engine.
+   */
   cpuUrl?: string | URL;
+  /**
+   * The WebGPU engine's `tessera_runtime_webgpu.js` (wonnx; default: beside the worker script),
+   * imported by the worker only when a model is built on WebGPU.
+   */
+  webgpuUrl?: string | URL;
   /**
    * Testing only: build sessions for models whose operators are not verified in browsers
    * (normally refused with 'op-unsupported'), to observe how WebGPU fails them.
