@@ -167,6 +167,10 @@ export declare class TesseraRuntimeError extends Error {
 
 export declare class TesseraRuntime {
   static create(options: RuntimeOptions): Promise<TesseraRuntime>;
+  /**
+   * WebGPU in the worker; answers once the worker has loaded the engine module its models will
+   * most likely use (so a page can go offline after it).
+   */
   capabilities(): Promise<{ isFallbackAdapter: boolean; limits: Record<string, number> }>;
   load(name: string): Promise<LoadReport>;
   run(

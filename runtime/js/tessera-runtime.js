@@ -79,7 +79,11 @@ export class TesseraRuntime {
     globalThis.addEventListener?.('offline', () => this.#router.networkChanged(false, now()));
   }
 
-  /** WebGPU in the worker: `{isFallbackAdapter, limits}`; rejects with no-webgpu / no-adapter. */
+  /**
+   * WebGPU in the worker: `{isFallbackAdapter, limits}`; rejects with no-webgpu / no-adapter.
+   * Answers once the worker has loaded the engine module its models will most likely use (the
+   * worker starts loading it when it starts), so a page can go offline after it.
+   */
   capabilities() {
     return this.#call('capabilities', {});
   }
