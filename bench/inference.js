@@ -188,7 +188,7 @@ function item({ ctx, world, samples, contenders: CONTENDERS, edgeColdMs, cpuWasm
     notes.push(
       `tessera runtime, WebGPU engine, first inference = create ${p('create')} (runtime wasm compile + router) + load ${p('load')} ` +
         `(signed manifest ${p('manifestMs')}, ${fmtNum((webgpuLocal.info?.fileBytes ?? NaN) / 1e6, 1)} MB of shards from the HTTP cache, each shard hashed by WebCrypto as it arrives and checked against the signed shard list, ${p('fetchMs')}; ` +
-        `wonnx session ${p('sessionMs')}; self-test of ${webgpuLocal.info?.vectorsPassed ?? '?'} known-answer vectors ${p('selfTestMs')}; worker start and messaging ${p('rest')}) ` +
+        `session ${p('sessionMs')}: importing (unless it already loaded during the read) \`tessera_runtime_webgpu.js\` and instantiating its wasm (wonnx + wgpu), then wonnx building the session; self-test of ${webgpuLocal.info?.vectorsPassed ?? '?'} known-answer vectors ${p('selfTestMs')}; worker start and messaging ${p('rest')}) ` +
         `+ first run ${p('firstRun')}. onnxruntime-web verifies nothing and runs no self-test, so signature, hashing and self-test are tessera's price for a trusted local answer.`,
     );
   }

@@ -127,6 +127,7 @@ async function downloadSizes(ctx) {
   const web = (f) => path.join(ctx.webDir, f);
   const swWasm = await compressed([web('tessera_sw_bg.wasm')]);
   const runtimeWasm = await compressed([web('tessera_runtime_bg.wasm')]);
+  const runtimeWebgpuWasm = await compressed([web('tessera_runtime_webgpu_bg.wasm')]);
   // Smoke mode only proves the item runs: a fast brotli level for the 15 MB CPU engine.
   const runtimeCpuWasm = await compressed([web('tessera_runtime_cpu_bg.wasm')], ctx.smoke ? 5 : 11);
   const swJs = await compressed(SW_SCRIPTS.map(web));
@@ -143,14 +144,16 @@ async function downloadSizes(ctx) {
       ['service worker, brotli (wasm + JS vs Workbox JS)', fmtBytes(swTotal.brotli, { exact: true }), fmtBytes(workboxJs.brotli, { exact: true }), fmtRatio(swTotal.brotli / workboxJs.brotli), '—'],
       ['`tessera_sw_bg.wasm` raw / gzip / brotli', sz(swWasm), '—', '—', '—'],
       ['SW JS (`sw.js`, `tessera-sw-lib.js`, glue) vs Workbox (5 prod modules + `sw.js`) raw / gzip / brotli', sz(swJs), sz(workboxJs), fmtRatio(swJs.brotli / workboxJs.brotli), '—'],
-      ['`tessera_runtime_bg.wasm` (wonnx + wgpu) raw / gzip / brotli', sz(runtimeWasm), '—', '—', '—'],
+      ['`tessera_runtime_bg.wasm` (base runtime: verification, router, engine choice; every page) raw / gzip / brotli', sz(runtimeWasm), '—', '—', '—'],
+      ['`tessera_runtime_webgpu_bg.wasm` (wonnx + wgpu; loaded only when a model is built on WebGPU) raw / gzip / brotli', sz(runtimeWebgpuWasm), '—', '—', '—'],
       ['`tessera_runtime_cpu_bg.wasm` (tract + SIMD; loaded only when the CPU engine is picked) raw / gzip / brotli', sz(runtimeCpuWasm), '—', '—', '—'],
     ],
-    data: { unit: 'bytes', swWasm, swJs, runtimeWasm, runtimeCpuWasm, workboxJs },
+    data: { unit: 'bytes', swWasm, swJs, runtimeWasm, runtimeWebgpuWasm, runtimeCpuWasm, workboxJs },
     notes: [
       `The service worker ships ${fmtBytes(swWasm.brotli)} of brotli'd wasm (target ≤ ${fmtBytes(SW_BROTLI_BUDGET)}): OPFS and IndexedDB, fetch, WebCrypto, Ed25519, policy, download plan and Range. ` +
         'Workbox is smaller because it verifies nothing and stores whole responses; it is fetched once and then comes from the HTTP cache / SW script cache.',
-      `The inference runtime's page downloads \`tessera_runtime_bg.wasm\` (${fmtBytes(runtimeWasm.brotli)} brotli'd) to start; its worker fetches the CPU engine's \`tessera_runtime_cpu_bg.wasm\` ` +
+      `The inference runtime's page downloads \`tessera_runtime_bg.wasm\` (${fmtBytes(runtimeWasm.brotli)} brotli'd, no engine) to start; its worker fetches one engine, the one a model is built on: ` +
+        `the WebGPU engine's \`tessera_runtime_webgpu_bg.wasm\` (${fmtBytes(runtimeWebgpuWasm.brotli)} brotli'd, wonnx + wgpu) only when a model loads on WebGPU, and the CPU engine's \`tessera_runtime_cpu_bg.wasm\` ` +
         `(${fmtBytes(runtimeCpuWasm.brotli)} brotli'd, ${fmtBytes(runtimeCpuWasm.raw)} raw) only when a model loads on the CPU engine (\`engine: 'cpu'\`, or \`'auto'\` where WebGPU cannot run the model, the adapter is a software one or calibration finds tract faster); ` +
         'it is built without wasm-opt (its tract kernels are compiled at -O3 and binaryen takes minutes on it).',
     ],

@@ -24,6 +24,7 @@ const PAGE_MODULE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'inf
 /** The tessera runtime's files the page needs, from the web build. */
 const RUNTIME_FILES = [
   'tessera-runtime.js', 'tessera_runtime.js', 'tessera_runtime_bg.wasm', 'tessera-runtime-worker.js',
+  'tessera_runtime_webgpu.js', 'tessera_runtime_webgpu_bg.wasm',
   'tessera_runtime_cpu.js', 'tessera_runtime_cpu_bg.wasm',
 ];
 

@@ -54,6 +54,7 @@ const ERRORS = {
   'no-webgpu': 'This browser has no WebGPU, so the model can\u2019t run on a GPU here.',
   'no-adapter': 'WebGPU is unavailable on this device (no GPU adapter), so the model can\u2019t run on a GPU here.',
   'cpu-engine-unavailable': 'The on-device CPU engine couldn\u2019t be loaded (it comes with the app; it is tried again on the next answer).',
+  'webgpu-engine-unavailable': 'The on-device GPU engine couldn\u2019t be loaded (it comes with the app; it is tried again on the next answer).',
   'limits-exceeded': 'This device\u2019s GPU is too small for the model.',
   'op-unsupported': 'The model uses an operation the on-device engine can\u2019t run reliably.',
   'engine-unsupported': 'The model needs an inference engine this app doesn\u2019t have.',
@@ -160,7 +161,7 @@ const ENGINE_REASONS = {
 
 /** Device faults after which the edge answers (unless the policy keeps the model on the device). */
 const EDGE_ANSWERS = new Set([
-  'no-webgpu', 'no-adapter', 'limits-exceeded', 'op-unsupported', 'engine-unsupported', 'cpu-engine-unavailable',
+  'no-webgpu', 'no-adapter', 'limits-exceeded', 'op-unsupported', 'engine-unsupported', 'cpu-engine-unavailable', 'webgpu-engine-unavailable',
   'local-self-test-failed', 'local-load-failed',
   'webgpu-shader-compile-failed', 'webgpu-validation-error',
 ]);

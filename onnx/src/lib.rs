@@ -13,6 +13,7 @@ pub mod engine;
 #[cfg(feature = "tract")]
 pub mod tract;
 mod wire;
+pub mod wonnx_io;
 
 use std::collections::{BTreeSet, HashSet};
 

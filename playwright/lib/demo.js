@@ -48,8 +48,8 @@ export const WEBGPU_ARGS = ['--enable-unsafe-webgpu'];
 const APP_SHELL = [
   '/', '/index.html', '/app.js', '/style.css', '/manifest.webmanifest', '/travel.json',
   '/trusted-keys.json', '/tessera-client.js', '/tessera-runtime.js', '/tessera-runtime-worker.js',
-  '/tessera_runtime.js', '/tessera_runtime_bg.wasm', '/tessera_runtime_cpu.js',
-  '/tessera_runtime_cpu_bg.wasm', '/ui/messages.js', '/ui/encode.js',
+  '/tessera_runtime.js', '/tessera_runtime_bg.wasm', '/tessera_runtime_webgpu.js',
+  '/tessera_runtime_webgpu_bg.wasm', '/tessera_runtime_cpu.js', '/tessera_runtime_cpu_bg.wasm', '/ui/messages.js', '/ui/encode.js',
   '/ui/sample.js', '/icons/icon-192.png', '/icons/icon-512.png', '/destinations.json',
 ];
 
@@ -458,7 +458,7 @@ export class DemoEnv extends World {
 async function assembleApp(dir, models, publicKey) {
   const app = path.join(dir, 'app');
   await cp(DEMO_SRC, app, { recursive: true, filter: (src) => !NOT_SERVED.includes(path.relative(DEMO_SRC, src)) });
-  const missing = [...WEB_FILES, 'tessera-runtime.js', 'tessera_runtime_bg.wasm', 'tessera_runtime_cpu_bg.wasm'].filter(
+  const missing = [...WEB_FILES, 'tessera-runtime.js', 'tessera_runtime_bg.wasm', 'tessera_runtime_webgpu_bg.wasm', 'tessera_runtime_cpu_bg.wasm'].filter(
     (f) => !existsSync(path.join(WEB_DIR, f)),
   );
   if (missing.length) {

@@ -33,6 +33,7 @@ const CLF_VECTORS = path.join(HERE, 'fixtures', 'clf.vectors.json');
 /** The runtime's files from the web build that the page loads. */
 const RUNTIME_FILES = [
   'tessera-runtime.js', 'tessera-runtime-worker.js', 'tessera_runtime.js', 'tessera_runtime_bg.wasm',
+  'tessera_runtime_webgpu.js', 'tessera_runtime_webgpu_bg.wasm',
   'tessera_runtime_cpu.js', 'tessera_runtime_cpu_bg.wasm',
 ];
 

@@ -1,10 +1,11 @@
 // tessera runtime worker: a module dedicated worker that runs verified models with wonnx on
-// WebGPU or with tract on the CPU (`tessera_runtime_cpu.js`, imported the first time the runtime
-// picks it). It holds no policy: the page (tessera-runtime.js) decides where requests run, the
-// runtime's wasm which engine runs a model.
+// WebGPU (`tessera_runtime_webgpu.js`) or with tract on the CPU (`tessera_runtime_cpu.js`), each
+// engine imported the first time the runtime builds a model on it. It holds no policy: the page
+// (tessera-runtime.js) decides where requests run, the runtime's wasm which engine runs a model.
 //
-// Messages in:  {id, op: 'init', module, options, cpuUrl?}   module: the compiled
-//               WebAssembly.Module; cpuUrl: the CPU engine's glue (default beside this file)
+// Messages in:  {id, op: 'init', module, options, cpuUrl?, webgpuUrl?}   module: the compiled
+//               WebAssembly.Module; cpuUrl / webgpuUrl: the engines' glue (default beside this
+//               file)
 //               {id, op: 'capabilities'}
 //               {id, op: 'load', name}
 //               {id, op: 'run', name, inputs}        inputs: {name: {dtype, shape, data}}
@@ -14,7 +15,8 @@
 import init, { LocalRuntime } from './tessera_runtime.js';
 
 /**
- * The WebGPU errors of the devices wonnx creates. wonnx 0.5 requests its own device and attaches
+ * The WebGPU errors of the devices wonnx creates (in the WebGPU engine's module: the wrap below is
+ * on the prototypes this worker shares with it). wonnx 0.5 requests its own device and attaches
  * no error handler, and a WGSL shader the browser rejects raises nothing: its pipelines are
  * invalid and runs return zeros. So before wonnx runs, `GPUAdapter.prototype.requestDevice` is
  * wrapped: every device it returns is numbered (in creation order) and gets an
@@ -90,19 +92,20 @@ function gpuMonitor(scope) {
 }
 
 /**
- * The CPU engine's loader: imports its glue and instantiates its wasm once, the first time the
- * runtime asks (never when WebGPU runs everything); a failed attempt (offline, say) is
- * forgotten so the next load tries again.
+ * An engine module's loader (`className`: `CpuSession` of `tessera_runtime_cpu.js`, `GpuSession`
+ * of `tessera_runtime_webgpu.js`): imports its glue and instantiates its wasm once, the first time
+ * the runtime asks (never when the other engine runs everything); a failed attempt (offline, say)
+ * is forgotten so the next load tries again.
  */
-function cpuEngine(url) {
+function engineModule(url, className) {
   let loading = null;
   return {
     load() {
       if (!loading) {
         loading = (async () => {
-          const cpu = await import(url);
-          await cpu.default();
-          return cpu.CpuSession;
+          const engine = await import(url);
+          await engine.default();
+          return engine[className];
         })();
         loading.catch(() => { loading = null; });
       }
@@ -113,6 +116,8 @@ function cpuEngine(url) {
 
 const gpuErrors = gpuMonitor(self);
 let runtime = null;
+// The likely engine's module, loading since `init` (never awaited by a load, which joins it).
+let warming = Promise.resolve();
 
 function transferables(value, out = []) {
   if (ArrayBuffer.isView(value)) out.push(value.buffer);
@@ -134,9 +139,15 @@ async function handle(m) {
       await init({ module_or_path: m.module });
       runtime = new LocalRuntime(m.options);
       if (gpuErrors) runtime.watchGpu(gpuErrors);
-      runtime.useCpuEngine(cpuEngine(m.cpuUrl ?? new URL('./tessera_runtime_cpu.js', import.meta.url).href));
+      runtime.useCpuEngine(engineModule(m.cpuUrl ?? new URL('./tessera_runtime_cpu.js', import.meta.url).href, 'CpuSession'));
+      runtime.useWebgpuEngine(engineModule(m.webgpuUrl ?? new URL('./tessera_runtime_webgpu.js', import.meta.url).href, 'GpuSession'));
+      // A worker started online gets its engine while online (a later load may be offline).
+      warming = runtime.warmEngine().catch(() => {});
       return true;
     case 'capabilities':
+      // Answered once the likely engine is loaded (or failed to), so that a page that asked
+      // online can go offline and still load its models on it.
+      await warming;
       return runtime.capabilities();
     case 'load':
       return runtime.load(m.name);

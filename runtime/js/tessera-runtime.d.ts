@@ -80,8 +80,16 @@ export interface RuntimeOptions {
   engine?: EnginePreference;
   workerUrl?: string | URL;
   wasmUrl?: string | URL;
-  /** The CPU engine's `tessera_runtime_cpu.js` (default: beside the worker script). */
+  /**
+   * The CPU engine's `tessera_runtime_cpu.js` (default: beside the worker script), imported by
+   * the worker only when a model is built on the CPU engine.
+   */
   cpuUrl?: string | URL;
+  /**
+   * The WebGPU engine's `tessera_runtime_webgpu.js` (wonnx; default: beside the worker script),
+   * imported by the worker only when a model is built on WebGPU.
+   */
+  webgpuUrl?: string | URL;
   /**
    * Testing only: build sessions for models whose operators are not verified in browsers
    * (normally refused with 'op-unsupported'), to observe how WebGPU fails them.
@@ -159,6 +167,10 @@ export declare class TesseraRuntimeError extends Error {
 
 export declare class TesseraRuntime {
   static create(options: RuntimeOptions): Promise<TesseraRuntime>;
+  /**
+   * WebGPU in the worker; answers once the worker has loaded the engine module its models will
+   * most likely use (so a page can go offline after it).
+   */
   capabilities(): Promise<{ isFallbackAdapter: boolean; limits: Record<string, number> }>;
   load(name: string): Promise<LoadReport>;
   run(

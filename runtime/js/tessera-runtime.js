@@ -47,8 +47,10 @@ export class TesseraRuntime {
    * bearer token), trustedKeys (manifest signing keys), threshold, modelsBase ('/models/'),
    * controlled (default: whether a service worker controls the page), engine ('auto' (default):
    * WebGPU on a real GPU when it runs the model and a calibration finds it faster, else the CPU
-   * engine; 'webgpu'; 'cpu'), timeoutMs, workerUrl, wasmUrl, cpuUrl (the CPU engine's
-   * `tessera_runtime_cpu.js`, default beside the worker script), allowUnlistedOps and
+   * engine; 'webgpu'; 'cpu'), timeoutMs, workerUrl, wasmUrl, cpuUrl and webgpuUrl (the CPU
+   * engine's `tessera_runtime_cpu.js` and the WebGPU engine's `tessera_runtime_webgpu.js`,
+   * each default beside the worker script, imported only when a model is built on that engine),
+   * allowUnlistedOps and
    * calibrateSoftwareAdapters (testing only: let the worker build WebGPU sessions for operators
    * not verified in browsers, to observe how WebGPU fails them; calibrate on a software adapter).
    */
@@ -77,7 +79,11 @@ export class TesseraRuntime {
     globalThis.addEventListener?.('offline', () => this.#router.networkChanged(false, now()));
   }
 
-  /** WebGPU in the worker: `{isFallbackAdapter, limits}`; rejects with no-webgpu / no-adapter. */
+  /**
+   * WebGPU in the worker: `{isFallbackAdapter, limits}`; rejects with no-webgpu / no-adapter.
+   * Answers once the worker has loaded the engine module its models will most likely use (the
+   * worker starts loading it when it starts), so a page can go offline after it.
+   */
   capabilities() {
     return this.#call('capabilities', {});
   }
@@ -307,8 +313,10 @@ export class TesseraRuntime {
     if (this.#options.engine) options.engine = this.#options.engine;
     if (this.#options.allowUnlistedOps) options.allowUnlistedOps = true;
     if (this.#options.calibrateSoftwareAdapters) options.calibrateSoftwareAdapters = true;
-    const cpuUrl = this.#options.cpuUrl ? String(new URL(this.#options.cpuUrl, location.href)) : null;
-    worker.postMessage({ id: 0, op: 'init', module: this.#module, options, cpuUrl });
+    const absolute = (url) => (url ? String(new URL(url, location.href)) : null);
+    const cpuUrl = absolute(this.#options.cpuUrl);
+    const webgpuUrl = absolute(this.#options.webgpuUrl);
+    worker.postMessage({ id: 0, op: 'init', module: this.#module, options, cpuUrl, webgpuUrl });
     this.#pending.set(0, {
       resolve() {},
       reject: (e) => {

@@ -154,6 +154,9 @@ pub enum RuntimeError {
     /// The CPU engine's wasm module could not be fetched or instantiated.
     #[error("the CPU engine could not be loaded: {0}")]
     CpuEngineUnavailable(String),
+    /// The WebGPU engine's wasm module could not be fetched or instantiated.
+    #[error("the WebGPU engine could not be loaded: {0}")]
+    WebgpuEngineUnavailable(String),
     /// Any other JavaScript exception.
     #[error("{0}")]
     Js(JsError),
@@ -184,6 +187,7 @@ impl ErrorCode for RuntimeError {
             Self::Run { .. } => "local-run-failed",
             Self::Webgpu { fault, .. } => fault.code(),
             Self::CpuEngineUnavailable(_) => "cpu-engine-unavailable",
+            Self::WebgpuEngineUnavailable(_) => "webgpu-engine-unavailable",
             Self::Js(_) => "js-error",
         }
     }
@@ -209,6 +213,7 @@ impl RuntimeError {
             | Self::Session { .. }
             | Self::NotLoaded(_)
             | Self::CpuEngineUnavailable(_)
+            | Self::WebgpuEngineUnavailable(_)
             | Self::Js(_) => LocalFault::LoadFailed,
             Self::Run { .. } => LocalFault::RunFailed,
             Self::Webgpu { fault, .. } => fault.fault(),
@@ -278,6 +283,25 @@ mod tests {
             detail: "lost".into(),
         };
         assert_eq!(run.fault().unwrap().code(), "local-run-failed");
+    }
+
+    #[test]
+    fn an_engine_module_that_fails_to_load_is_a_transient_load_failure_with_its_own_code() {
+        for (error, code) in [
+            (
+                RuntimeError::WebgpuEngineUnavailable("HTTP 503".into()),
+                "webgpu-engine-unavailable",
+            ),
+            (
+                RuntimeError::CpuEngineUnavailable("HTTP 503".into()),
+                "cpu-engine-unavailable",
+            ),
+        ] {
+            assert_eq!(error.code(), code);
+            let fault = error.fault().unwrap();
+            assert_eq!(fault.code(), "local-load-failed", "{code}");
+            assert!(!fault.is_permanent(), "{code}: the next load tries again");
+        }
     }
 
     #[test]

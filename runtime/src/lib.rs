@@ -1,6 +1,8 @@
 //! tessera's inference runtime: runs verified models inside a dedicated Web Worker, with wonnx
-//! on WebGPU or tract on the CPU (a wasm module of its own, `tessera-runtime-cpu`, loaded only
-//! when [`engine_choice`] picks it), and gives the page the fallback router that decides, per request, between the
+//! on WebGPU or tract on the CPU (each a wasm module of its own, `tessera-runtime-webgpu` and
+//! `tessera-runtime-cpu`, loaded only when a model is built on it; no engine code is linked here:
+//! `tessera-onnx` reads signatures with wonnx's protobuf types only),
+//! and gives the page the fallback router that decides, per request, between the
 //! browser and the edge server (`POST /v1/models/NAME/infer`).
 //!
 //! The same wasm module serves both sides: the page instantiates it for [`FallbackRouter`]

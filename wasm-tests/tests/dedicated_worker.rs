@@ -4,18 +4,23 @@
 //! inference compared with the numpy reference. `run.sh` packs the fixture, passes
 //! `TESSERA_TEST_BASE` and `TESSERA_TEST_KEY`, and starts Chromium with
 //! `--enable-unsafe-webgpu` (SwiftShader) through `WASM_BINDGEN_TEST_WEBDRIVER_JSON` unless
-//! `TESSERA_TEST_WEBGPU=0`; without WebGPU the same tests expect `no-adapter`.
+//! `TESSERA_TEST_WEBGPU=0`; without WebGPU the same tests expect `no-adapter`. The WebGPU engine
+//! (`tessera-runtime-webgpu`) is linked into this test's wasm and handed to the runtime as the
+//! worker script hands over its module ([`webgpu_engine`]).
 
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use js_sys::{Float32Array, Reflect};
+use js_sys::{Float32Array, Object, Promise, Reflect, Uint8Array};
 use tessera_core::manifest::TestVector;
 use tessera_core::ErrorCode;
 use tessera_runtime::capability::{check_limits, probe};
+use tessera_runtime::local::EngineModule;
 use tessera_runtime::LocalRuntime;
+use tessera_runtime_webgpu::GpuSession;
+use wasm_bindgen::prelude::{Closure, JsCast};
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use wasm_bindgen_test::{wasm_bindgen_test as test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
@@ -39,8 +44,28 @@ fn runtime() -> LocalRuntime {
     let base = fixture(option_env!("TESSERA_TEST_BASE"), "TESSERA_TEST_BASE");
     let options =
         format!(r#"{{"trustedKeys": [{key}], "modelsBase": "{base}", "controlled": false}}"#);
-    LocalRuntime::new(js_sys::JSON::parse(&options).unwrap())
-        .unwrap_or_else(|e| panic!("LocalRuntime::new failed: {e:?}"))
+    let rt = LocalRuntime::new(js_sys::JSON::parse(&options).unwrap())
+        .unwrap_or_else(|e| panic!("LocalRuntime::new failed: {e:?}"));
+    rt.use_webgpu_engine(webgpu_engine());
+    rt
+}
+
+/// The WebGPU engine in the form the worker script hands it over (`{load()}` resolving to a
+/// class with `build(bytes)`), made from the `GpuSession` linked into this wasm.
+fn webgpu_engine() -> EngineModule {
+    let build = Closure::<dyn FnMut(Uint8Array) -> Promise>::new(|model: Uint8Array| {
+        let model = model.to_vec();
+        future_to_promise(async move { GpuSession::build(model).await.map(JsValue::from) })
+    });
+    let class = Object::new();
+    Reflect::set(&class, &"build".into(), build.as_ref()).unwrap();
+    build.forget();
+    let class: JsValue = class.into();
+    let load = Closure::<dyn FnMut() -> Promise>::new(move || Promise::resolve(&class));
+    let engine = Object::new();
+    Reflect::set(&engine, &"load".into(), load.as_ref()).unwrap();
+    load.forget();
+    engine.unchecked_into()
 }
 
 fn get(value: &JsValue, key: &str) -> JsValue {

@@ -16,7 +16,7 @@ use crate::{build_all_web, cargo, root, run, Result, StepError};
 const MODELS: [&str; 2] = ["recommender", "summarizer"];
 
 /// Files the page reads besides the app and the web build.
-const APP_SHELL: [&str; 20] = [
+const APP_SHELL: [&str; 22] = [
     "/",
     "/index.html",
     "/app.js",
@@ -30,6 +30,8 @@ const APP_SHELL: [&str; 20] = [
     "/tessera-runtime-worker.js",
     "/tessera_runtime.js",
     "/tessera_runtime_bg.wasm",
+    "/tessera_runtime_webgpu.js",
+    "/tessera_runtime_webgpu_bg.wasm",
     "/tessera_runtime_cpu.js",
     "/tessera_runtime_cpu_bg.wasm",
     "/ui/messages.js",

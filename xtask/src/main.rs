@@ -306,6 +306,8 @@ fn test(no_lint: bool, no_browser: bool) -> Result {
             "-p",
             "tessera-runtime",
             "-p",
+            "tessera-runtime-webgpu",
+            "-p",
             "tessera-wasm-tests",
             "-p",
             "tessera-js-error",
@@ -365,6 +367,7 @@ fn test(no_lint: bool, no_browser: bool) -> Result {
 fn build_all_web(release: bool) -> Result<PathBuf> {
     web::build(&web::SERVICE_WORKER, release)?;
     web::build(&web::RUNTIME, release)?;
+    web::build(&web::RUNTIME_WEBGPU, release)?;
     web::build(&web::RUNTIME_CPU, release)
 }
 

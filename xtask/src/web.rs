@@ -2,8 +2,9 @@
 //! (release) → `target/web/`, next to the hand-written scripts that go with it. wasm-bindgen and
 //! wasm-opt are skipped when a stamp (`target/web/.<stem>.stamp`) shows their outputs were made
 //! from the same wasm with the same recipe and are untouched since, so a warm `cargo xtask demo`
-//! starts in about a second. Three packages are built this way: the service worker (`tessera-sw` +
-//! `sw/js/`), the inference runtime (`tessera-runtime` + `runtime/js/`) and the runtime's CPU
+//! starts in about a second. Four packages are built this way: the service worker (`tessera-sw` +
+//! `sw/js/`), the inference runtime (`tessera-runtime` + `runtime/js/`), the runtime's WebGPU
+//! engine (`tessera-runtime-webgpu`, wonnx) and its CPU
 //! engine (`tessera-runtime-cpu`, a crate outside the workspace built with wasm SIMD into the
 //! target directory it shares with the edge worker, [`simd_target_dir`]). It shells out to
 //! cargo, wasm-bindgen and npm's binaryen; it holds no project logic.
@@ -84,7 +85,7 @@ pub const SERVICE_WORKER: WebPackage = WebPackage {
 };
 
 /// The inference runtime: its dedicated worker and the page client. Its wasm needs
-/// `--cfg=web_sys_unstable_apis` (wonnx's wgpu uses web-sys' WebGPU bindings), which
+/// `--cfg=web_sys_unstable_apis` (its adapter probe uses web-sys' WebGPU bindings), which
 /// `.cargo/config.toml` sets for wasm32.
 pub const RUNTIME: WebPackage = WebPackage {
     package: "tessera-runtime",
@@ -97,6 +98,16 @@ pub const RUNTIME: WebPackage = WebPackage {
     ],
     standalone: None,
     shrink: NO_SHRINK,
+};
+
+/// The runtime's WebGPU engine: wonnx (wgpu on web-sys' WebGPU bindings, hence the same
+/// `--cfg=web_sys_unstable_apis`), loaded by the runtime's worker on demand.
+pub const RUNTIME_WEBGPU: WebPackage = WebPackage {
+    package: "tessera-runtime-webgpu",
+    stem: "tessera_runtime_webgpu",
+    js_dir: "runtime-webgpu",
+    js_files: &[],
+    standalone: None,
 };
 
 /// The runtime's CPU engine: tract on wasm32 + SIMD, loaded by the runtime's worker on demand.

@@ -30,13 +30,13 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 pub use fetch::ACCEPTED_CACHE;
-pub use session::{CpuEngine, GpuMonitor};
+pub use session::{EngineModule, GpuMonitor};
 
 use crate::capability::{self, Adapter};
 use crate::engine_choice::{self, EngineKind, EnginePreference, Webgpu};
 use crate::error::RuntimeError;
 use crate::js_bridge::{error_value, set, to_js};
-use session::{CpuSessionClass, LocalSession, RunOutputs};
+use session::{EngineSlot, LocalSession, RunOutputs};
 
 /// Options of [`LocalRuntime::new`], as the page passes them.
 #[derive(Debug, Deserialize)]
@@ -135,8 +135,10 @@ struct Inner {
     allow_unlisted_ops: bool,
     calibrate_software_adapters: bool,
     gpu: RefCell<Option<GpuMonitor>>,
-    cpu: RefCell<Option<CpuEngine>>,
-    cpu_class: RefCell<Option<CpuSessionClass>>,
+    /// The CPU engine's module (`tessera_runtime_cpu`).
+    cpu: EngineSlot,
+    /// The WebGPU engine's module (`tessera_runtime_webgpu`).
+    webgpu: EngineSlot,
     adapter: RefCell<Option<Adapter>>,
     models: RefCell<HashMap<String, Rc<Loaded>>>,
 }
@@ -188,8 +190,8 @@ impl LocalRuntime {
                 allow_unlisted_ops: options.allow_unlisted_ops,
                 calibrate_software_adapters: options.calibrate_software_adapters,
                 gpu: RefCell::new(None),
-                cpu: RefCell::new(None),
-                cpu_class: RefCell::new(None),
+                cpu: EngineSlot::default(),
+                webgpu: EngineSlot::default(),
                 adapter: RefCell::new(None),
                 models: RefCell::new(HashMap::new()),
             }),
@@ -206,8 +208,31 @@ impl LocalRuntime {
     /// Gives the runtime its CPU engine (loaded by `engine.load()` the first time it is
     /// picked). Without one, only WebGPU runs models.
     #[wasm_bindgen(js_name = useCpuEngine)]
-    pub fn use_cpu_engine(&self, engine: CpuEngine) {
-        self.inner.cpu.replace(Some(engine));
+    pub fn use_cpu_engine(&self, engine: EngineModule) {
+        self.inner.cpu.attach(engine);
+    }
+
+    /// Gives the runtime its WebGPU engine (loaded by `engine.load()` the first time a model
+    /// is built on WebGPU). Without one, a WebGPU build fails with
+    /// `webgpu-engine-unavailable`.
+    #[wasm_bindgen(js_name = useWebgpuEngine)]
+    pub fn use_webgpu_engine(&self, engine: EngineModule) {
+        self.inner.webgpu.attach(engine);
+    }
+
+    /// Loads the module of the engine a load would most likely build on (the CPU engine on a
+    /// software adapter or without WebGPU, else WebGPU's), and never the other: a worker that
+    /// starts online has its engine when the network goes. Resolves when it is loaded or
+    /// failed to (a failure shows again, typed, at the load).
+    #[wasm_bindgen(js_name = warmEngine)]
+    pub fn warm_engine(&self) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            if let Some(kind) = inner.likely_engine().await {
+                let _ = inner.engine_class(kind).await;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     /// Checks WebGPU without touching wonnx: `{isFallbackAdapter, limits}` or a rejection
@@ -321,13 +346,14 @@ impl Inner {
         timings.manifest_ms = now_ms() - started;
         self.check_manifest(name, &manifest)?;
 
-        // Where the CPU engine will run the model, its module loads while the bytes arrive.
-        let warm_cpu = self.cpu_likely().await;
+        // The likely engine's module loads while the bytes arrive (the other one only if it
+        // is built after all: a fallback or a calibration).
+        let likely = self.likely_engine().await;
         let started = now_ms();
         let (fetched, ()) = futures_util::join!(self.fetch_entry(name, &model, manifest), async {
-            if warm_cpu {
+            if let Some(kind) = likely {
                 // A failure shows again, typed, when the session is built.
-                let _ = self.cpu_class().await;
+                let _ = self.engine_class(kind).await;
             }
         });
         let (manifest, file, bytes, source) = fetched?;
@@ -463,6 +489,17 @@ impl Inner {
         Ok((manifest, file, bytes, "service-worker"))
     }
 
+    /// The engine a load will most likely build on, before the model is read (its module is
+    /// worth loading early): the CPU engine when [`Self::cpu_likely`], else WebGPU when there
+    /// is an adapter; `None` when neither can be told.
+    async fn likely_engine(&self) -> Option<EngineKind> {
+        if self.cpu_likely().await {
+            Some(EngineKind::TractWasm)
+        } else {
+            self.adapter().await.ok().map(|_| EngineKind::WonnxWebgpu)
+        }
+    }
+
     /// Whether the CPU engine is the likely pick before the model is read: forced, or `auto`
     /// without a hardware adapter (then its module is worth loading alongside the download).
     async fn cpu_likely(&self) -> bool {
@@ -480,7 +517,7 @@ impl Inner {
     /// `useCpuEngine`) is WebGPU only, failing with WebGPU's own error as before there was one.
     fn preference(&self) -> EnginePreference {
         match self.engine {
-            EnginePreference::Auto if self.cpu.borrow().is_none() => EnginePreference::Webgpu,
+            EnginePreference::Auto if !self.cpu.is_attached() => EnginePreference::Webgpu,
             other => other,
         }
     }

@@ -1,22 +1,22 @@
 //! A verified model's session on one of the browser's engines (wasm32 only), behind one
-//! `run`: wonnx on WebGPU in this module's own wasm, with the WebGPU errors of its devices
-//! checked after the build and after every run (a rejected shader makes wonnx return zeros, not
-//! an error), or tract on the CPU in its own wasm module (`tessera-runtime-cpu`, which drives
-//! `tessera_onnx::tract` through the engine seam the edge uses), reached through the objects
-//! the worker script hands over ([`CpuEngine`]) and loaded on its first use only.
+//! `run`. Both engines are wasm modules of their own that the worker script imports on first
+//! use and hands over as [`EngineModule`]s: wonnx on WebGPU (`tessera-runtime-webgpu`) and tract
+//! on the CPU (`tessera-runtime-cpu`, which drives `tessera_onnx::tract` through the engine seam
+//! the edge uses), so this module holds no engine code and a page downloads only the engine its
+//! models run on. Both are driven the same way (build from the verified bytes, run with typed
+//! tensors); a WebGPU session's devices are also checked for WebGPU errors after the build and
+//! after every run (a rejected shader makes wonnx return zeros, not an error).
 //!
 //! Inputs arrive validated against the model; outputs leave shaped by the model's declared
 //! outputs. It does not choose the engine (`crate::engine_choice`) or fetch the model.
 
-use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 use js_sys::Promise;
 use tessera_core::infer::{InputTensor, TensorData, TypedValues};
 use tessera_onnx::OutputSpec;
 use wasm_bindgen::prelude::*;
-use wonnx::utils::OutputTensor;
-use wonnx::Session;
 
 use super::Inner;
 use crate::engine_choice::EngineKind;
@@ -43,40 +43,61 @@ extern "C" {
     #[wasm_bindgen(method, catch)]
     fn take(this: &GpuMonitor, from: f64, to: f64) -> Result<Promise, JsValue>;
 
-    /// The CPU engine's loader (`tessera-runtime-worker.js`): `load()` imports and instantiates
-    /// the `tessera_runtime_cpu` module once and resolves to its `CpuSession` class.
+    /// An engine module's loader (`tessera-runtime-worker.js`): `load()` imports and
+    /// instantiates the module (`tessera_runtime_cpu` or `tessera_runtime_webgpu`) once and
+    /// resolves to its session class (`CpuSession`, `GpuSession`).
     #[wasm_bindgen(typescript_type = "{ load(): Promise<{ build(model: Uint8Array): unknown }> }")]
     #[derive(Debug, Clone)]
-    pub type CpuEngine;
+    pub type EngineModule;
 
     #[wasm_bindgen(method, catch)]
-    fn load(this: &CpuEngine) -> Result<Promise, JsValue>;
+    fn load(this: &EngineModule) -> Result<Promise, JsValue>;
 
-    /// `tessera_runtime_cpu.CpuSession` (the class).
+    /// An engine module's session class.
     #[derive(Debug, Clone)]
-    pub type CpuSessionClass;
+    pub type SessionClass;
 
-    /// `CpuSession.build(modelBytes)`: a session, or an `Error` with a `code`.
+    /// `Class.build(modelBytes)`: a session (the CPU engine) or a Promise of one (WebGPU), or
+    /// an `Error` with a `code`.
     #[wasm_bindgen(method, catch)]
-    fn build(this: &CpuSessionClass, model: &[u8]) -> Result<CpuSession, JsValue>;
+    fn build(this: &SessionClass, model: &[u8]) -> Result<JsValue, JsValue>;
 
-    /// A `tessera_runtime_cpu.CpuSession`.
+    /// A session of an engine module.
     #[derive(Debug, Clone)]
-    pub type CpuSession;
+    pub type EngineSession;
 
-    /// `session.run({name: {dtype, shape, data}})` → the same form out.
+    /// `session.run({name: {dtype, shape, data}})` → the same form out (or a Promise of it).
     #[wasm_bindgen(method, catch)]
-    fn run(this: &CpuSession, inputs: &JsValue) -> Result<JsValue, JsValue>;
+    fn run(this: &EngineSession, inputs: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+/// One engine module as the worker handed it over, and its session class once loaded.
+#[derive(Debug, Default)]
+pub(super) struct EngineSlot {
+    module: RefCell<Option<EngineModule>>,
+    class: RefCell<Option<SessionClass>>,
+}
+
+impl EngineSlot {
+    /// Attaches the module's loader (its class loads on first use).
+    pub(super) fn attach(&self, module: EngineModule) {
+        self.module.replace(Some(module));
+        self.class.replace(None);
+    }
+
+    /// Whether the worker gave this engine.
+    pub(super) fn is_attached(&self) -> bool {
+        self.module.borrow().is_some()
+    }
 }
 
 /// A model's session on its engine.
-pub(super) enum LocalSession {
-    Webgpu {
-        session: Session,
-        /// The monitor's numbers of the devices wonnx created for it (`from..to`), when watched.
-        devices: Option<(f64, f64)>,
-    },
-    Cpu(CpuSession),
+pub(super) struct LocalSession {
+    kind: EngineKind,
+    session: EngineSession,
+    /// The monitor's numbers of the devices wonnx created for it (`from..to`), when watched
+    /// (WebGPU sessions only).
+    devices: Option<(f64, f64)>,
 }
 
 impl std::fmt::Debug for LocalSession {
@@ -88,16 +109,27 @@ impl std::fmt::Debug for LocalSession {
 /// Outputs by name: shape and values.
 pub(super) type RunOutputs = BTreeMap<String, (Vec<u64>, TensorData)>;
 
+/// Awaits `value` when it is a Promise (the WebGPU engine answers Promises, the CPU engine
+/// values).
+async fn settle(value: JsValue) -> Result<JsValue, JsError> {
+    await_promise(Promise::resolve(&value)).await
+}
+
 impl LocalSession {
     pub(super) fn kind(&self) -> EngineKind {
-        match self {
-            Self::Webgpu { .. } => EngineKind::WonnxWebgpu,
-            Self::Cpu(_) => EngineKind::TractWasm,
-        }
+        self.kind
     }
 }
 
 impl Inner {
+    /// The slot of `kind`'s engine module.
+    fn slot(&self, kind: EngineKind) -> &EngineSlot {
+        match kind {
+            EngineKind::WonnxWebgpu => &self.webgpu,
+            EngineKind::TractWasm => &self.cpu,
+        }
+    }
+
     /// Builds `model`'s session on `kind` from its verified `bytes`.
     pub(super) async fn build_session(
         &self,
@@ -105,47 +137,54 @@ impl Inner {
         model: &str,
         bytes: &[u8],
     ) -> Result<LocalSession, RuntimeError> {
-        let failed = |detail: String| RuntimeError::Session {
+        let failed = |e: JsError| RuntimeError::Session {
             model: model.to_owned(),
             engine: kind.name(),
-            detail,
+            detail: e.to_string(),
         };
-        match kind {
-            EngineKind::WonnxWebgpu => {
-                let first_device = self.gpu_mark();
-                let session = Session::from_bytes(bytes)
-                    .await
-                    .map_err(|e| failed(e.to_string()))?;
-                let devices = first_device.zip(self.gpu_mark());
-                // A shader the browser rejected shows here, not as a wonnx error.
-                self.gpu_check(model, devices).await?;
-                Ok(LocalSession::Webgpu { session, devices })
-            }
-            EngineKind::TractWasm => {
-                let class = self.cpu_class().await?;
-                let session = class
-                    .build(bytes)
-                    .map_err(|e| failed(JsError::from(e).to_string()))?;
-                Ok(LocalSession::Cpu(session))
-            }
-        }
+        let class = self.engine_class(kind).await?;
+        let watched = kind == EngineKind::WonnxWebgpu;
+        let first_device = if watched { self.gpu_mark() } else { None };
+        // `build` copies the bytes into the engine's own memory before it returns.
+        let built = class.build(bytes).map_err(|e| failed(e.into()))?;
+        let session: EngineSession = settle(built).await.map_err(failed)?.unchecked_into();
+        let devices = first_device.zip(if watched { self.gpu_mark() } else { None });
+        // A shader the browser rejected shows here, not as a wonnx error.
+        self.gpu_check(model, devices).await?;
+        Ok(LocalSession {
+            kind,
+            session,
+            devices,
+        })
     }
 
-    /// The CPU engine's `CpuSession` class, its module loaded on first use.
-    pub(super) async fn cpu_class(&self) -> Result<CpuSessionClass, RuntimeError> {
-        if let Some(class) = self.cpu_class.borrow().clone() {
+    /// `kind`'s session class, its module loaded on first use (a failed load is tried again
+    /// the next time).
+    pub(super) async fn engine_class(
+        &self,
+        kind: EngineKind,
+    ) -> Result<SessionClass, RuntimeError> {
+        let slot = self.slot(kind);
+        if let Some(class) = slot.class.borrow().clone() {
             return Ok(class);
         }
-        let unavailable = |e: JsError| RuntimeError::CpuEngineUnavailable(e.to_string());
-        let engine = self.cpu.borrow().clone().ok_or_else(|| {
-            RuntimeError::CpuEngineUnavailable("the worker gave no CPU engine".into())
-        })?;
-        let promise = engine.load().map_err(|e| unavailable(e.into()))?;
-        let class: CpuSessionClass = await_promise(promise)
+        let unavailable = |detail: String| match kind {
+            EngineKind::WonnxWebgpu => RuntimeError::WebgpuEngineUnavailable(detail),
+            EngineKind::TractWasm => RuntimeError::CpuEngineUnavailable(detail),
+        };
+        let module = slot
+            .module
+            .borrow()
+            .clone()
+            .ok_or_else(|| unavailable(format!("the worker gave no {} engine", kind.name())))?;
+        let promise = module
+            .load()
+            .map_err(|e| unavailable(JsError::from(e).to_string()))?;
+        let class: SessionClass = await_promise(promise)
             .await
-            .map_err(unavailable)?
+            .map_err(|e| unavailable(e.to_string()))?
             .unchecked_into();
-        self.cpu_class.replace(Some(class.clone()));
+        slot.class.replace(Some(class.clone()));
         Ok(class)
     }
 
@@ -161,72 +200,33 @@ impl Inner {
             model: model.to_owned(),
             detail,
         };
-        let mut produced: HashMap<String, TensorData> = match session {
-            LocalSession::Webgpu { session, devices } => {
-                let feed = inputs
-                    .iter()
-                    .map(|(key, tensor)| {
-                        let value = match &tensor.data {
-                            TensorData::Float32(v) => {
-                                wonnx::utils::InputTensor::F32(Cow::Borrowed(v))
-                            }
-                            TensorData::Int32(v) => {
-                                wonnx::utils::InputTensor::I32(Cow::Borrowed(v))
-                            }
-                            TensorData::Int64(v) => {
-                                wonnx::utils::InputTensor::I64(Cow::Borrowed(v))
-                            }
-                            other => {
-                                return Err(failed(format!(
-                                    "{:?} inputs are not supported",
-                                    other.dtype()
-                                )))
-                            }
-                        };
-                        Ok((key.clone(), value))
-                    })
-                    .collect::<Result<HashMap<_, _>, RuntimeError>>()?;
-                let outputs = session.run(&feed).await;
-                // An invalid pipeline computes nothing and wonnx returns zeros: the browser's
-                // errors come first.
-                self.gpu_check(model, *devices).await?;
-                outputs
-                    .map_err(|e| failed(e.to_string()))?
-                    .into_iter()
-                    .map(|(key, value)| {
-                        let data = match value {
-                            OutputTensor::F32(v) => TensorData::Float32(v),
-                            OutputTensor::I32(v) => TensorData::Int32(v),
-                            OutputTensor::I64(v) => TensorData::Int64(v),
-                            OutputTensor::U8(v) => {
-                                TensorData::Int32(v.into_iter().map(i32::from).collect())
-                            }
-                        };
-                        (key, data)
-                    })
-                    .collect()
-            }
-            LocalSession::Cpu(session) => {
-                let js = tessera_js_tensor::tensors_to_js(
-                    inputs
-                        .iter()
-                        .map(|(name, t)| (name.as_str(), t.shape.as_slice(), &t.data)),
-                );
-                let answer = session
-                    .run(&js)
-                    .map_err(|e| failed(JsError::from(e).to_string()))?;
-                tessera_js_tensor::read_tensors(&answer)
-                    .map_err(|e| failed(format!("the CPU engine's answer: {e}")))?
-                    .into_iter()
-                    .map(|(name, tensor)| match tensor.data {
-                        TypedValues::Buffer(data) => Ok((name, data)),
-                        TypedValues::Numbers(_) => Err(failed(format!(
-                            "the CPU engine answered output {name:?} without a typed array"
-                        ))),
-                    })
-                    .collect::<Result<_, _>>()?
-            }
+        let js = tessera_js_tensor::tensors_to_js(
+            inputs
+                .iter()
+                .map(|(name, t)| (name.as_str(), t.shape.as_slice(), &t.data)),
+        );
+        let answer = session
+            .session
+            .run(&js)
+            .map_err(|e| failed(JsError::from(e).to_string()));
+        let answer = match answer {
+            Ok(answer) => settle(answer).await.map_err(|e| failed(e.to_string())),
+            Err(error) => Err(error),
         };
+        // An invalid pipeline computes nothing and wonnx returns zeros: the browser's errors
+        // come first.
+        self.gpu_check(model, session.devices).await?;
+        let engine = session.kind().name();
+        let mut produced: HashMap<String, TensorData> = tessera_js_tensor::read_tensors(&answer?)
+            .map_err(|e| failed(format!("the {engine} engine's answer: {e}")))?
+            .into_iter()
+            .map(|(name, tensor)| match tensor.data {
+                TypedValues::Buffer(data) => Ok((name, data)),
+                TypedValues::Numbers(_) => Err(failed(format!(
+                    "the {engine} engine answered output {name:?} without a typed array"
+                ))),
+            })
+            .collect::<Result<_, _>>()?;
         let mut result = BTreeMap::new();
         for spec in outputs {
             let data = produced

@@ -1,17 +1,16 @@
 //! wonnx on native wgpu (`"wonnx-wgpu"`), behind `tessera_onnx::engine`.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::panic::catch_unwind;
 
 use futures_executor::block_on;
-use tessera_core::infer::{InputTensor, TensorData};
+use tessera_core::infer::InputTensor;
 use tessera_onnx::engine::{
     shape_output, EngineError, EngineFuture, EngineSession, InferenceEngine, Outputs,
 };
+use tessera_onnx::wonnx_io::{from_wonnx, to_wonnx};
 use tessera_onnx::{ModelSignature, OutputSpec};
-use wonnx::utils::OutputTensor;
 use wonnx::Session;
 
 use super::WONNX_WGPU;
@@ -119,28 +118,5 @@ impl EngineSession for WonnxSession {
                 })
                 .collect()
         })
-    }
-}
-
-fn to_wonnx(data: &TensorData) -> Result<wonnx::utils::InputTensor<'_>, EngineError> {
-    Ok(match data {
-        TensorData::Float32(v) => wonnx::utils::InputTensor::F32(Cow::Borrowed(v)),
-        TensorData::Int32(v) => wonnx::utils::InputTensor::I32(Cow::Borrowed(v)),
-        TensorData::Int64(v) => wonnx::utils::InputTensor::I64(Cow::Borrowed(v)),
-        other => {
-            return Err(EngineError::Unsupported(format!(
-                "{:?} inputs are not supported",
-                other.dtype()
-            )))
-        }
-    })
-}
-
-fn from_wonnx(value: OutputTensor) -> TensorData {
-    match value {
-        OutputTensor::F32(v) => TensorData::Float32(v),
-        OutputTensor::I32(v) => TensorData::Int32(v),
-        OutputTensor::I64(v) => TensorData::Int64(v),
-        OutputTensor::U8(v) => TensorData::Int32(v.into_iter().map(i32::from).collect()),
     }
 }
