@@ -108,6 +108,7 @@ pub const RUNTIME_WEBGPU: WebPackage = WebPackage {
     js_dir: "runtime-webgpu",
     js_files: &[],
     standalone: None,
+    shrink: NO_SHRINK,
 };
 
 /// The runtime's CPU engine: tract on wasm32 + SIMD, loaded by the runtime's worker on demand.
