@@ -953,16 +953,22 @@ fn pack_external(artifacts: &Artifacts, data_as: &str) {
     pack(&artifacts.root(), &inputs, &options, &signer(), &mut |_| {}).unwrap();
 }
 
+/// An edge on tract serving [`pack_external`]'s model (the artifacts must outlive it).
+async fn external_edge(data_as: &str) -> (Artifacts, Edge) {
+    let artifacts = Artifacts {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    pack_external(&artifacts, data_as);
+    let edge = Edge::start(&trusting_with(&artifacts, EngineChoice::Tract)).await;
+    (artifacts, edge)
+}
+
 /// A model whose weights live in an external data file (graph + `*.onnx_data`, as
 /// `onnx.save(..., save_as_external_data=True)` writes it) loads on the edge: the data file is
 /// assembled and verified like the graph, inlined, self-tested, and answers the numpy reference.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_with_external_data_is_inlined_and_answers_the_reference() {
-    let artifacts = Artifacts {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    pack_external(&artifacts, "onnx/mlp_external.onnx_data");
-    let edge = Edge::start(&trusting_with(&artifacts, EngineChoice::Tract)).await;
+    let (_artifacts, edge) = external_edge("onnx/mlp_external.onnx_data").await;
     for vector in vectors() {
         let body = serde_json::to_vec(&json!({ "inputs": vector.inputs })).unwrap();
         let reply = edge.post("mlp-ext", body, None).await;
@@ -979,11 +985,7 @@ async fn a_model_with_external_data_is_inlined_and_answers_the_reference() {
 /// data file sits in another directory than the graph) is refused, naming the ONNX reader's code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_data_that_is_not_a_file_of_the_model_is_refused() {
-    let artifacts = Artifacts {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    pack_external(&artifacts, "mlp_external.onnx_data");
-    let edge = Edge::start(&trusting_with(&artifacts, EngineChoice::Tract)).await;
+    let (_artifacts, edge) = external_edge("mlp_external.onnx_data").await;
     let body = serde_json::to_vec(&json!({ "inputs": vectors()[0].inputs })).unwrap();
     let reply = edge.post("mlp-ext", body, None).await;
     reply.assert_error(500, "model-unsupported");
