@@ -210,6 +210,17 @@ impl Store {
                 model: model.to_owned(),
                 detail: e.to_string(),
             })?;
+        if !signature.external_files.is_empty() {
+            // The worker assembles the entry point only; `tessera serve` and the browser
+            // runtime inline external data (tessera_onnx::external).
+            return Err(WorkerError::ModelUnsupported {
+                model: model.to_owned(),
+                detail: format!(
+                    "its weights live in external data files {:?}; the edge worker loads self-contained graphs only",
+                    signature.external_files
+                ),
+            });
+        }
         let built = ready(self.engine.build(bytes, &signature)).unwrap_or_else(|| {
             Err(EngineError::Build(
                 "the engine did not build synchronously".into(),

@@ -930,3 +930,65 @@ fn reference_vectors_are_valid_manifest_test_vectors() {
     assert!(names.contains_key("random"));
     assert!(vectors.iter().all(|v| v.tolerance == 1e-4));
 }
+
+/// Packs `mlp-ext`: `fixtures/mlp_external.onnx` (every weight in external data) at
+/// `onnx/model.onnx`, the data file as `onnx/<data_as>` and a tokenizer beside them, with the
+/// numpy reference vectors (the self-test at load runs them through the inlined graph).
+fn pack_external(artifacts: &Artifacts, data_as: &str) {
+    let mut options = PackOptions::new("mlp-ext".parse().unwrap(), "1.0.0".parse().unwrap());
+    options.shard_size = 1024;
+    options.test_vectors = vectors();
+    options.entry = Some("onnx/model.onnx".parse().unwrap());
+    let tokenizer = artifacts.dir.path().join("tokenizer.json");
+    std::fs::write(&tokenizer, b"{\"unused\": true}").unwrap();
+    let inputs = [
+        ("onnx/model.onnx", fixture("mlp_external.onnx")),
+        (data_as, fixture("mlp_external.onnx_data")),
+        ("tokenizer.json", tokenizer),
+    ]
+    .map(|(path, source)| PackInput {
+        path: path.parse().unwrap(),
+        source,
+    });
+    pack(&artifacts.root(), &inputs, &options, &signer(), &mut |_| {}).unwrap();
+}
+
+/// An edge on tract serving [`pack_external`]'s model (the artifacts must outlive it).
+async fn external_edge(data_as: &str) -> (Artifacts, Edge) {
+    let artifacts = Artifacts {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    pack_external(&artifacts, data_as);
+    let edge = Edge::start(&trusting_with(&artifacts, EngineChoice::Tract)).await;
+    (artifacts, edge)
+}
+
+/// A model whose weights live in an external data file (graph + `*.onnx_data`, as
+/// `onnx.save(..., save_as_external_data=True)` writes it) loads on the edge: the data file is
+/// assembled and verified like the graph, inlined, self-tested, and answers the numpy reference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_with_external_data_is_inlined_and_answers_the_reference() {
+    let (_artifacts, edge) = external_edge("onnx/mlp_external.onnx_data").await;
+    for vector in vectors() {
+        let body = serde_json::to_vec(&json!({ "inputs": vector.inputs })).unwrap();
+        let reply = edge.post("mlp-ext", body, None).await;
+        assert_eq!(reply.status, 200, "{}: {}", vector.name, reply.body);
+        let diff = max_abs_diff(
+            &reply.body["outputs"]["y"]["data"],
+            &vector.outputs["y"].data,
+        );
+        assert!(diff <= 1e-4, "{}: max abs diff {diff}", vector.name);
+    }
+}
+
+/// A signed manifest whose graph names an external file that is not one of its files (here the
+/// data file sits in another directory than the graph) is refused, naming the ONNX reader's code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_data_that_is_not_a_file_of_the_model_is_refused() {
+    let (_artifacts, edge) = external_edge("mlp_external.onnx_data").await;
+    let body = serde_json::to_vec(&json!({ "inputs": vectors()[0].inputs })).unwrap();
+    let reply = edge.post("mlp-ext", body, None).await;
+    reply.assert_error(500, "model-unsupported");
+    let message = reply.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("onnx-external-missing"), "{message}");
+}

@@ -3,13 +3,13 @@
 //! their declared shapes, and the byte size of the largest initializer (what a WebGPU storage
 //! buffer must hold). Shared by the edge (native) and the browser runtime (wasm) so both accept
 //! exactly the same models. A graph whose weights live in external data files (ONNX
-//! `data_location = EXTERNAL`, e.g. `model.onnx` + `model.onnx_data`) is refused with
-//! [`SignatureError::ExternalData`]: the engines behind [`engine`] build sessions from one
-//! buffer (tract-onnx reads external data only through a filesystem path), so such a graph would
-//! otherwise fail late or run with missing weights. It builds no session and runs nothing;
-//! [`engine`] is the seam engines that do implement.
+//! `data_location = EXTERNAL`, e.g. `model.onnx` + `model.onnx_data`) is read too, and
+//! [`ModelSignature::external_files`] names the files it needs: the engines behind [`engine`]
+//! build sessions from one buffer, so callers make it self-contained with [`external`] first. It
+//! builds no session and runs nothing; [`engine`] is the seam engines that do implement.
 
 pub mod engine;
+pub mod external;
 #[cfg(feature = "tract")]
 pub mod tract;
 mod wire;
@@ -21,7 +21,7 @@ use protobuf::Message as _;
 use tessera_core::infer::TensorSpec;
 use tessera_core::manifest::DType;
 use tessera_core::ErrorCode;
-use wonnx::onnx::{ModelProto, TensorProto_DataLocation, ValueInfoProto};
+use wonnx::onnx::{ModelProto, ValueInfoProto};
 
 /// ONNX `TensorProto.DataType` values tessera's dtypes map to.
 const ONNX_FLOAT: i32 = 1;
@@ -37,6 +37,10 @@ pub struct ModelSignature {
     pub outputs: Vec<OutputSpec>,
     /// Bytes of the largest initializer (weights tensor).
     pub largest_initializer_bytes: u64,
+    /// The external data files (ONNX `location`s, relative to the graph) its tensors live in,
+    /// sorted, unique; empty for a self-contained graph. Engines need the graph made
+    /// self-contained first ([`external::plan`], [`external::inline`]).
+    pub external_files: Vec<String>,
 }
 
 /// One declared output.
@@ -58,14 +62,54 @@ pub enum SignatureError {
     /// An input or output tessera cannot feed or read.
     #[error("{0}")]
     Unsupported(String),
-    /// Initializers stored in external data files: the graph alone is not the model, and
-    /// tessera's engines take one self-contained graph.
-    #[error("{tensors} initializer(s) are stored in external data file(s) {files:?}; tessera's engines (wonnx, tract) load self-contained ONNX graphs only (onnxruntime-web's externalData option loads such a model through the service worker)")]
-    ExternalData {
-        /// How many initializers are external.
-        tensors: usize,
-        /// The external files they name (`location` entries), sorted, unique.
-        files: Vec<String>,
+    /// An external tensor's `location` is not a plain relative path (absolute, `..`, `.`, a
+    /// backslash or drive letter, empty): it could name a file outside the model.
+    #[error("tensor {tensor:?} names external data at {location:?}, which is not a relative path inside the model")]
+    ExternalPath {
+        /// The tensor.
+        tensor: String,
+        /// Its `location`.
+        location: String,
+    },
+    /// An external tensor's `location` is not a file of the model (beside the graph).
+    #[error("tensor {tensor:?} keeps its data in {location:?}, which is not a file of this model")]
+    ExternalMissing {
+        /// The tensor.
+        tensor: String,
+        /// Its `location`.
+        location: String,
+    },
+    /// An external tensor's bytes lie (partly) outside its file.
+    #[error("tensor {tensor:?} reads {length} bytes at offset {offset} of {location:?}, a file of {file_size} bytes")]
+    ExternalRange {
+        /// The tensor.
+        tensor: String,
+        /// Its `location`.
+        location: String,
+        /// Where its bytes start.
+        offset: u64,
+        /// How many it needs.
+        length: u64,
+        /// The file's size.
+        file_size: u64,
+    },
+    /// An external tensor's declared `length` is not its dims × element size.
+    #[error("tensor {tensor:?} declares {declared} bytes of external data where its dims and type call for {expected}")]
+    ExternalLength {
+        /// The tensor.
+        tensor: String,
+        /// Its `length` entry.
+        declared: u64,
+        /// Dims × element size.
+        expected: u64,
+    },
+    /// The self-contained form of the model would exceed ONNX's 2 GiB protobuf limit.
+    #[error("the model inlined would take {needed} bytes, above ONNX's protobuf limit of {limit} bytes; such a model must stay multi-file (onnxruntime-web's externalData option loads it)")]
+    TooLarge {
+        /// The inlined model's size (an upper bound).
+        needed: u64,
+        /// [`external::PROTOBUF_LIMIT`].
+        limit: u64,
     },
 }
 
@@ -74,7 +118,11 @@ impl ErrorCode for SignatureError {
         match self {
             Self::Malformed(_) => "onnx-malformed",
             Self::Unsupported(_) => "onnx-unsupported",
-            Self::ExternalData { .. } => "onnx-external-data",
+            Self::ExternalPath { .. } => "onnx-external-path",
+            Self::ExternalMissing { .. } => "onnx-external-missing",
+            Self::ExternalRange { .. } => "onnx-external-range",
+            Self::ExternalLength { .. } => "onnx-external-length",
+            Self::TooLarge { .. } => "onnx-too-large",
         }
     }
 }
@@ -101,25 +149,12 @@ fn parse_model(bytes: &[u8]) -> Result<ModelProto, String> {
 
 /// Reads a model's signature from its ONNX bytes.
 pub fn inspect(bytes: &[u8]) -> Result<ModelSignature, SignatureError> {
-    let proto = parse_model(bytes).map_err(SignatureError::Malformed)?;
-    let graph = proto.get_graph();
-    let external: Vec<_> = graph
-        .get_initializer()
-        .iter()
-        .filter(|t| t.get_data_location() == TensorProto_DataLocation::EXTERNAL)
+    let mut proto = parse_model(bytes).map_err(SignatureError::Malformed)?;
+    let external_files: BTreeSet<String> = external::collect(&mut proto)?
+        .into_iter()
+        .map(|r| r.location)
         .collect();
-    if !external.is_empty() {
-        let files: BTreeSet<String> = external
-            .iter()
-            .flat_map(|t| t.get_external_data())
-            .filter(|entry| entry.get_key() == "location")
-            .map(|entry| entry.get_value().to_owned())
-            .collect();
-        return Err(SignatureError::ExternalData {
-            tensors: external.len(),
-            files: files.into_iter().collect(),
-        });
-    }
+    let graph = proto.get_graph();
     let initializers: HashSet<&str> = graph
         .get_initializer()
         .iter()
@@ -172,6 +207,7 @@ pub fn inspect(bytes: &[u8]) -> Result<ModelSignature, SignatureError> {
         inputs,
         outputs,
         largest_initializer_bytes,
+        external_files: external_files.into_iter().collect(),
     })
 }
 
@@ -232,35 +268,17 @@ mod tests {
     }
 
     #[test]
-    fn external_data_is_refused_with_its_files() {
-        use wonnx::onnx::StringStringEntryProto;
-        let mut proto = ModelProto::parse_from_bytes(MLP).unwrap();
-        let graph = proto.mut_graph();
-        for (i, tensor) in graph.mut_initializer().iter_mut().enumerate() {
-            // What onnx.save(..., save_as_external_data=True) writes: no raw data, a location.
-            tensor.clear_raw_data();
-            tensor.clear_float_data();
-            tensor.set_data_location(TensorProto_DataLocation::EXTERNAL);
-            for (key, value) in [
-                ("location", "mlp.onnx_data"),
-                ("offset", (i * 64).to_string().as_str()),
-            ] {
-                let mut entry = StringStringEntryProto::new();
-                entry.set_key(key.to_owned());
-                entry.set_value(value.to_owned());
-                tensor.mut_external_data().push(entry);
-            }
-        }
-        let count = graph.get_initializer().len();
-        let err = inspect(&proto.write_to_bytes().unwrap()).unwrap_err();
-        assert_eq!(err.code(), "onnx-external-data");
+    fn a_graph_with_external_data_names_its_files() {
+        let sig = inspect(include_bytes!(
+            "../../edge/tests/fixtures/mlp_external.onnx"
+        ))
+        .unwrap();
         assert_eq!(
-            err,
-            SignatureError::ExternalData {
-                tensors: count,
-                files: vec!["mlp.onnx_data".to_owned()],
-            }
+            sig.external_files,
+            vec!["mlp_external.onnx_data".to_owned()]
         );
+        assert_eq!(sig.largest_initializer_bytes, 32 * 16 * 4);
+        assert!(inspect(MLP).unwrap().external_files.is_empty());
     }
 
     #[test]

@@ -1,41 +1,87 @@
-// A graph whose weights live in an external data file (`model_external.onnx` +
-// `model_external.onnx_data`, made by models/make_tiny_classifier.py) is refused by the runtime's
-// loader with `model-external-data` — wonnx and tract take one self-contained graph — after only
-// the graph was fetched: no shard of the data file is downloaded, and nothing runs without its
-// weights. (onnxruntime-web loads the same model through the service worker:
-// recipe-onnxruntime-web.test.js.)
+// A graph whose weights live in an external data file (`edge/tests/fixtures/mlp_external.onnx` +
+// `mlp_external.onnx_data`, made by make_mlp.py: every initializer external) loads in the page
+// runtime without a service worker: the data file is fetched shard by shard and verified like the
+// graph, inlined (tessera_onnx::external) and run on the CPU engine and on WebGPU (SwiftShader
+// here), answering the MLP's known-answer vectors; a tokenizer packed beside the weights is not
+// fetched. Signed manifests whose graph names a location that is not one of their files, or
+// whose data file is shorter than the graph's offsets, are refused with the ONNX reader's code
+// before any data shard is fetched, and nothing runs. (onnxruntime-web's `externalData` option
+// loads a multi-file model through the service worker: recipe-onnxruntime-web.test.js.)
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-import { readManifest, tesseraBin } from '../lib/fixtures.js';
-import { makeTinyClassifier } from '../lib/recipes/world.js';
-import { BROWSER_MODELS, runtimeScenario } from '../lib/runtime.js';
+import { readManifest, REPO_ROOT, tesseraBin } from '../lib/fixtures.js';
+import { assertAnswer, assertFailure, BROWSER_MODELS, mlpVectors, runtimeScenario } from '../lib/runtime.js';
 
 const run = promisify(execFile);
+const FIXTURES = path.join(REPO_ROOT, 'edge', 'tests', 'fixtures');
 
-runtimeScenario('runtime: a graph with external data is refused with model-external-data, its data never fetched', async (env) => {
-  const src = path.join(env.dir, 'tiny');
-  await makeTinyClassifier(src);
+runtimeScenario('runtime: a graph with external data loads, answers on both engines, and hostile references are refused', async (env) => {
   const out = path.join(env.appDir, BROWSER_MODELS);
-  await run(tesseraBin(), [
-    '--quiet', 'pack', '--key', path.join(env.dir, 'key', 'tessera.key'), '--name', 'clf-ext', '--version', '1.0.0',
-    '--shard-size', '1KiB', '--entry', 'model_external.onnx', '--out', out,
-    `model_external.onnx=${path.join(src, 'onnx', 'model_external.onnx')}`,
-    `model_external.onnx_data=${path.join(src, 'onnx', 'model_external.onnx_data')}`,
+  const tokenizer = path.join(env.dir, 'tokenizer.json');
+  await writeFile(tokenizer, JSON.stringify({ note: 'beside the weights, never fetched by the runtime', pad: 'x'.repeat(1500) }));
+  const shortData = path.join(env.dir, 'short.onnx_data');
+  await writeFile(shortData, (await readFile(path.join(FIXTURES, 'mlp_external.onnx_data'))).subarray(0, 3000));
+  const pack = (name, files) => run(tesseraBin(), [
+    '--quiet', 'pack', '--key', path.join(env.dir, 'key', 'tessera.key'), '--name', name, '--version', '1.0.0',
+    '--shard-size', '1KiB', '--entry', 'onnx/model.onnx', '--out', out,
+    '--test-vectors', path.join(FIXTURES, 'mlp.vectors.json'),
+    `onnx/model.onnx=${path.join(FIXTURES, 'mlp_external.onnx')}`,
+    ...Object.entries(files).map(([logical, source]) => `${logical}=${source}`),
   ]);
-  const manifest = await readManifest(path.join(out, 'clf-ext', 'manifest.json'));
-  const graph = new Set(manifest.files.find((f) => f.path === 'model_external.onnx').shards.map((s) => s.sha256));
-  const data = manifest.files.find((f) => f.path === 'model_external.onnx_data').shards.map((s) => s.sha256).filter((s) => !graph.has(s));
+  const data = path.join(FIXTURES, 'mlp_external.onnx_data');
+  await pack('mlp-ext', { 'onnx/mlp_external.onnx_data': data, 'tokenizer.json': tokenizer });
+  // The graph's location resolves beside the graph (onnx/…): a file at the root is not it.
+  await pack('mlp-ext-elsewhere', { 'mlp_external.onnx_data': data });
+  // The data file is shorter than the last tensor's offset + length (3232 bytes).
+  await pack('mlp-ext-short', { 'onnx/mlp_external.onnx_data': shortData });
 
-  await env.create('rt', { policy: 'local-only' });
-  const loaded = await env.load('rt', 'clf-ext');
-  assert.equal(loaded.ok, false, `the load must be refused: ${JSON.stringify(loaded)}`);
-  assert.equal(loaded.code, 'model-external-data', JSON.stringify(loaded));
-  assert.match(loaded.message, /model_external\.onnx_data/, 'the error names the external file');
-  const fetched = env.proxy.requests(`${BROWSER_MODELS}_shards/`).map((e) => e.path.split('/').pop());
-  assert.ok(fetched.some((s) => graph.has(s)), 'the graph was fetched');
-  assert.deepEqual(fetched.filter((s) => data.includes(s)), [], 'no shard of the external data file was fetched');
-}, { webgpu: false });
+  const shardsOf = async (model, file) => {
+    const manifest = await readManifest(path.join(out, model, 'manifest.json'));
+    return manifest.files.find((f) => f.path === file).shards.map((s) => s.sha256);
+  };
+  const fetchedShards = () => env.proxy.requests(`${BROWSER_MODELS}_shards/`).map((e) => e.path.split('/').pop());
+  const dataShards = await shardsOf('mlp-ext', 'onnx/mlp_external.onnx_data');
+  const tokenizerShards = await shardsOf('mlp-ext', 'tokenizer.json');
+  const vectors = await mlpVectors();
+
+  for (const [id, engine, expected] of [['cpu', 'cpu', 'tract-wasm'], ['webgpu', 'webgpu', 'wonnx-webgpu']]) {
+    await env.create(id, { policy: 'local-only', engine });
+    const loaded = await env.load(id, 'mlp-ext');
+    assert.ok(loaded.ok, `${id}: ${JSON.stringify(loaded)}`);
+    assert.equal(loaded.value.engine, expected, id);
+    assert.equal(loaded.value.source, 'shards', id);
+    assert.equal(loaded.value.vectorsPassed, vectors.length, `${id}: self-tested with every vector`);
+    const graphBytes = (await readFile(path.join(FIXTURES, 'mlp_external.onnx'))).length;
+    assert.equal(loaded.value.fileBytes, graphBytes + 3232, `${id}: the graph and its data file`);
+    for (const v of vectors) {
+      const answer = assertAnswer(await env.run(id, 'mlp-ext', v.inputs), { source: 'local', vector: v }, `${id} ${v.name}`);
+      assert.equal(answer.engine, expected, id);
+    }
+  }
+  const fetched = fetchedShards();
+  for (const shard of dataShards) assert.ok(fetched.includes(shard), `data shard ${shard} was fetched`);
+  assert.deepEqual(fetched.filter((s) => tokenizerShards.includes(s)), [], 'the tokenizer was not fetched');
+
+  for (const [model, code, named] of [
+    ['mlp-ext-elsewhere', 'onnx-external-missing', /mlp_external\.onnx_data/],
+    ['mlp-ext-short', 'onnx-external-range', /3000 bytes/],
+  ]) {
+    const before = fetchedShards().length;
+    const badData = (await shardsOf(model, model === 'mlp-ext-short' ? 'onnx/mlp_external.onnx_data' : 'mlp_external.onnx_data'))
+      .filter((s) => !dataShards.includes(s));
+    await env.create(model, { policy: 'local-only', engine: 'cpu' });
+    const loaded = await env.load(model, model);
+    assertFailure(loaded, code, model);
+    assert.match(loaded.message, named, `${model}: the error names what is wrong`);
+    const after = fetchedShards().slice(before);
+    assert.deepEqual(after.filter((s) => dataShards.includes(s) || badData.includes(s)), [], `${model}: no data shard fetched`);
+    const ran = await env.run(model, model, vectors[0].inputs);
+    assert.equal(ran.ok, false, `${model}: nothing runs (${JSON.stringify(ran)})`);
+  }
+  assert.equal(env.edgeRequests('mlp-ext-elsewhere').length + env.edgeRequests('mlp-ext-short').length, 0, 'local-only: nothing went to the edge');
+}, { webgpu: true });

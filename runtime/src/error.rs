@@ -95,16 +95,19 @@ pub enum RuntimeError {
         detail: String,
     },
     /// The entry graph keeps its weights in external data files (`model.onnx` +
-    /// `model.onnx_data`): wonnx and tract take one self-contained graph, so the runtime refuses
-    /// it rather than run it without its weights. Such a model runs in the page with
-    /// onnxruntime-web's `externalData` option through the service worker (README, "Multi-file
-    /// models").
-    #[error("model {model:?} keeps its weights in external data files {files:?}: the runtime's engines load self-contained ONNX graphs only")]
+    /// `model.onnx_data`) that cannot be inlined: a location that is not a relative path or not
+    /// a file of the model, a range outside its file, a length that disagrees with the tensor,
+    /// or an inlined model above ONNX's 2 GiB protobuf limit. `code` is the ONNX reader's
+    /// (`onnx-external-path`, `onnx-external-missing`, `onnx-external-range`,
+    /// `onnx-external-length`, `onnx-too-large`).
+    #[error("model {model:?}: its external data cannot be loaded: {detail}")]
     ExternalData {
         /// The model.
         model: String,
-        /// The external files the graph names.
-        files: Vec<String>,
+        /// The ONNX reader's stable code.
+        code: &'static str,
+        /// What is wrong.
+        detail: String,
     },
     /// An engine could not build a session.
     #[error("building the {engine} session for {model:?} failed: {detail}")]
@@ -179,7 +182,7 @@ impl ErrorCode for RuntimeError {
             Self::ManifestRejected { code, .. } => code,
             Self::Assembly(e) => e.code(),
             Self::ModelUnsupported { .. } => "model-unsupported",
-            Self::ExternalData { .. } => "model-external-data",
+            Self::ExternalData { code, .. } => code,
             Self::Session { .. } => "session-failed",
             Self::SelfTest { .. } => "local-self-test-failed",
             Self::NotLoaded(_) => "model-not-loaded",
@@ -203,13 +206,13 @@ impl RuntimeError {
             Self::LimitsExceeded { .. } => LocalFault::LimitsExceeded,
             Self::OpUnsupported { .. }
             | Self::EngineUnsupported { .. }
-            | Self::ModelUnsupported { .. }
-            | Self::ExternalData { .. } => LocalFault::OpUnsupported,
+            | Self::ModelUnsupported { .. } => LocalFault::OpUnsupported,
             Self::SelfTest { .. } => LocalFault::SelfTestFailed,
             Self::Fetch { .. }
             | Self::HttpStatus { .. }
             | Self::ManifestRejected { .. }
             | Self::Assembly(_)
+            | Self::ExternalData { .. }
             | Self::Session { .. }
             | Self::NotLoaded(_)
             | Self::CpuEngineUnavailable(_)

@@ -28,7 +28,7 @@ use crate::inference::error::InferenceError;
 use crate::inference::metrics::Metrics;
 use crate::inference::model::LoadedModel;
 
-pub(crate) use backend::inspect;
+pub(crate) use backend::{inspect, self_contained};
 
 #[cfg(feature = "inference")]
 pub(crate) use tessera_onnx::ModelSignature;
@@ -253,9 +253,10 @@ mod backend {
     use futures_executor::block_on;
     use tessera_core::infer::InputTensor;
     use tessera_core::layout::ModelName;
-    use tessera_core::manifest::{Tensor, TestVector};
-    use tessera_core::Sha256Digest;
+    use tessera_core::manifest::{FileEntry, Tensor, TestVector};
+    use tessera_core::{ErrorCode as _, Sha256Digest};
     use tessera_onnx::engine::{EngineError, EngineSession, InferenceEngine};
+    use tessera_onnx::external;
 
     use super::{panic_message, ModelSignature};
     use crate::inference::engines::{wonnx::Wonnx, EngineKind, TRACT_NATIVE};
@@ -265,10 +266,43 @@ mod backend {
 
     /// Reads a model's inputs and outputs from its ONNX graph.
     pub(crate) fn inspect(bytes: &[u8], model: &str) -> Result<ModelSignature, InferenceError> {
-        tessera_onnx::inspect(bytes).map_err(|e| InferenceError::ModelUnsupported {
+        tessera_onnx::inspect(bytes).map_err(|e| unsupported(model, &e))
+    }
+
+    /// The graph of entry `entry` made self-contained when `signature` names external data
+    /// files: they are checked against the manifest's `files` (before any is read), each is read
+    /// with `read` (the caller's verified path) and the graph is inlined
+    /// ([`tessera_onnx::external`]). A self-contained graph comes back as it is.
+    pub(crate) fn self_contained(
+        graph: Vec<u8>,
+        signature: &ModelSignature,
+        entry: &FileEntry,
+        files: &[FileEntry],
+        model: &str,
+        read: &mut dyn FnMut(&FileEntry) -> Result<Vec<u8>, InferenceError>,
+    ) -> Result<Vec<u8>, InferenceError> {
+        if signature.external_files.is_empty() {
+            return Ok(graph);
+        }
+        let plan = external::plan(&graph, entry, files).map_err(|e| unsupported(model, &e))?;
+        let mut data = Vec::with_capacity(plan.files.len());
+        for (location, file) in &plan.files {
+            data.push((location.as_str(), read(file)?));
+        }
+        let lookup = |location: &str| {
+            data.iter()
+                .find(|(l, _)| *l == location)
+                .map(|(_, bytes)| bytes.as_slice())
+        };
+        external::inline(&graph, &lookup).map_err(|e| unsupported(model, &e))
+    }
+
+    /// The edge's error for a graph it cannot use, keeping the ONNX reader's code in the text.
+    fn unsupported(model: &str, error: &tessera_onnx::SignatureError) -> InferenceError {
+        InferenceError::ModelUnsupported {
             model: model.to_owned(),
-            detail: e.to_string(),
-        })
+            detail: format!("{error} ({})", error.code()),
+        }
     }
 
     /// One worker's engine and sessions, keyed by model, each for one verified manifest (by the
@@ -480,6 +514,19 @@ mod backend {
     const REASON: &str = "this server was built without the `inference` feature";
 
     pub(crate) fn inspect(_bytes: &[u8], _model: &str) -> Result<ModelSignature, InferenceError> {
+        Err(InferenceError::Unavailable(REASON.into()))
+    }
+
+    pub(crate) fn self_contained(
+        _graph: Vec<u8>,
+        _signature: &ModelSignature,
+        _entry: &tessera_core::manifest::FileEntry,
+        _files: &[tessera_core::manifest::FileEntry],
+        _model: &str,
+        _read: &mut dyn FnMut(
+            &tessera_core::manifest::FileEntry,
+        ) -> Result<Vec<u8>, InferenceError>,
+    ) -> Result<Vec<u8>, InferenceError> {
         Err(InferenceError::Unavailable(REASON.into()))
     }
 

@@ -1,7 +1,11 @@
 //! Loading a model for inference: the signed `manifest.json` is verified against the server's
 //! trusted keys with core's update policy (the one acceptance path the browser uses too), its
 //! entry point ([`Manifest::entry`]) is assembled from its shards and checked with core's
-//! [`FileAssembly`] (every shard, then the whole file), and only then is the graph inspected. Verified models are cached per model by the digest of the envelope bytes.
+//! [`FileAssembly`] (every shard, then the whole file), and only then is the graph inspected. A
+//! graph whose weights live in external data files (`model.onnx` + `model.onnx_data`) gets the
+//! files it names assembled and checked the same way, and is inlined into one self-contained
+//! graph (`tessera_onnx::external`; refused above ONNX's 2 GiB protobuf limit before any data
+//! file is read). Verified models are cached per model by the digest of the envelope bytes.
 //!
 //! Every request re-reads the (small) `manifest.json`: if its bytes are unchanged, the cached
 //! model is used (after re-checking expiry); if they changed, the new manifest goes through the
@@ -23,7 +27,7 @@ use tessera_core::manifest::FileEntry;
 use tessera_core::policy::{UpdateError, UpdatePolicy};
 use tessera_core::{ErrorCode as _, Manifest, Sha256Digest};
 
-use crate::inference::engine::{inspect, ModelSignature};
+use crate::inference::engine::{inspect, self_contained, ModelSignature};
 use crate::inference::error::InferenceError;
 use crate::manifest::read_small;
 use crate::models::{is_not_found, Artifacts};
@@ -35,7 +39,8 @@ pub(crate) struct LoadedModel {
     pub(crate) manifest: Manifest,
     /// SHA-256 of the `manifest.json` bytes it was verified from.
     pub(crate) envelope_digest: Sha256Digest,
-    /// The ONNX file's bytes, checked against the manifest's sha256 for it.
+    /// The ONNX file's bytes, checked against the manifest's sha256 for it (with its external
+    /// data files, each checked too, inlined).
     #[cfg_attr(not(feature = "inference"), allow(dead_code))]
     pub(crate) bytes: Arc<[u8]>,
     /// Inputs and outputs declared by the graph.
@@ -155,9 +160,19 @@ impl ModelStore {
         let root = self.root.clone();
         let model_name = name.to_string();
         let job_file = file.clone();
+        let files = manifest.files.clone();
         let (bytes, signature) = tokio::task::spawn_blocking(move || {
-            let bytes = assemble(&root, &model_name, &job_file)?;
-            let signature = inspect(&bytes, &model_name)?;
+            let graph = assemble(&root, &model_name, &job_file)?;
+            let signature = inspect(&graph, &model_name)?;
+            // External data files the graph names, each read and verified like the entry.
+            let bytes = self_contained(
+                graph,
+                &signature,
+                &job_file,
+                &files,
+                &model_name,
+                &mut |file| assemble(&root, &model_name, file),
+            )?;
             Ok::<_, InferenceError>((bytes, signature))
         })
         .await

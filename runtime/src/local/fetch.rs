@@ -1,7 +1,8 @@
 //! Where a model's bytes come from (wasm32 only): its manifest through core's one acceptance
 //! path (the envelope the service worker accepted, or, without one, the published manifest judged
 //! against the last one this runtime accepted, kept in Cache Storage), and its entry point as
-//! the service worker serves it or shard by shard, every byte checked by core's file assembly.
+//! the service worker serves it or shard by shard, every byte checked by core's file assembly
+//! (the external data files a graph names come the same way).
 //! It builds no session and picks no engine.
 
 use futures_util::future;
@@ -99,14 +100,24 @@ impl Inner {
         manifest: &Manifest,
     ) -> Result<Result<(FileEntry, Vec<u8>), RuntimeError>, RuntimeError> {
         let file = entry(model, manifest)?;
+        Ok(self.served(model, &file).await?.map(|bytes| (file, bytes)))
+    }
+
+    /// File `file` of `model` as the service worker serves it, checked shard by shard and
+    /// whole against the manifest's entry for it: `Ok(Err(_))` when the bytes are not that file.
+    pub(super) async fn served(
+        &self,
+        model: &ModelName,
+        file: &FileEntry,
+    ) -> Result<Result<Vec<u8>, RuntimeError>, RuntimeError> {
         let url = format!("{}{}/{}", self.base, model, file.path.as_str());
         let buffer = fetch_buffer(&url).await?;
         let bytes = Uint8Array::new(&buffer);
         if u64::from(bytes.length()) != file.size {
             // Core names the mismatch (size, or the shard the bytes end in).
             let bytes = bytes.to_vec();
-            return Ok(verify_file(&file, &bytes)
-                .map_or_else(|e| Err(RuntimeError::from(e)), |()| Ok((file, bytes))));
+            return Ok(verify_file(file, &bytes)
+                .map_or_else(|e| Err(RuntimeError::from(e)), |()| Ok(bytes)));
         }
         // Every shard's digest by WebCrypto, all at once, then checked in order by core.
         let mut offset = 0u64;
@@ -122,14 +133,14 @@ impl Inner {
             offset += shard.size;
         }
         let digests = future::join_all(views.iter().map(|view| digest(&url, view))).await;
-        let mut assembly = FileAssembly::new(&file);
+        let mut assembly = FileAssembly::new(file);
         for (view, measured) in views.iter().zip(digests) {
             if let Err(e) = assembly.push_shard_digest(u64::from(view.length()), measured?) {
                 return Ok(Err(e.into()));
             }
         }
         Ok(match assembly.finish() {
-            Ok(()) => Ok((file, bytes.to_vec())),
+            Ok(()) => Ok(bytes.to_vec()),
             Err(e) => Err(e.into()),
         })
     }

@@ -1,6 +1,7 @@
 //! The worker-side runtime (wasm32 only): [`LocalRuntime`] loads a model by name — its signed
 //! manifest and entry point through [`fetch`] (core's one acceptance path, every byte checked
-//! before an engine sees it) — picks its engine by [`crate::engine_choice`]'s rules (WebGPU
+//! before an engine sees it), and the external data files the graph names, inlined into one
+//! graph (`tessera_onnx::external`) — picks its engine by [`crate::engine_choice`]'s rules (WebGPU
 //! probed without touching wonnx, the model's operators and largest tensor, a cached
 //! calibration), builds the session on it ([`session`]), proves it with the manifest's
 //! known-answer vectors, falls back to the other engine where the rules allow, and runs
@@ -74,6 +75,7 @@ struct LoadReport {
     version: String,
     inputs: Vec<SpecView>,
     outputs: Vec<String>,
+    /// Bytes of the entry point and the external data files it names.
     file_bytes: u64,
     /// `service-worker` or `shards`.
     source: &'static str,
@@ -111,7 +113,8 @@ struct SpecView {
 #[serde(rename_all = "camelCase")]
 struct LoadTimings {
     manifest_ms: f64,
-    /// Fetching the entry point and checking it (every shard, then the whole file).
+    /// Fetching the entry point and checking it (every shard, then the whole file), with the
+    /// external data files it names and their inlining.
     fetch_ms: f64,
     /// Building the session(s), the CPU engine's module load included.
     session_ms: f64,
@@ -356,21 +359,15 @@ impl Inner {
                 let _ = self.engine_class(kind).await;
             }
         });
-        let (manifest, file, bytes, source) = fetched?;
+        let (manifest, file, graph, source) = fetched?;
+        let signature = tessera_onnx::inspect(&graph).map_err(|e| signature_error(name, e))?;
+        // A graph with external data: the files it names, fetched and checked like the graph,
+        // inlined into one self-contained graph for the engines.
+        let (bytes, data_bytes) = self
+            .self_contained(name, &model, &manifest, &file, graph, &signature)
+            .await?;
         timings.fetch_ms = now_ms() - started;
 
-        let signature = tessera_onnx::inspect(&bytes).map_err(|e| match e {
-            tessera_onnx::SignatureError::ExternalData { files, .. } => {
-                RuntimeError::ExternalData {
-                    model: name.to_owned(),
-                    files,
-                }
-            }
-            other => RuntimeError::ModelUnsupported {
-                model: name.to_owned(),
-                detail: other.to_string(),
-            },
-        })?;
         let webgpu = if self.preference() == EnginePreference::Cpu {
             Webgpu::Unusable(RuntimeError::Config("WebGPU was not asked for".into()))
         } else {
@@ -444,7 +441,7 @@ impl Inner {
                 })
                 .collect(),
             outputs: loaded.outputs.iter().map(|o| o.name.clone()).collect(),
-            file_bytes: file.size,
+            file_bytes: file.size + data_bytes,
             source,
             engine: loaded.session.kind().name(),
             engine_reason: reason,
@@ -498,6 +495,45 @@ impl Inner {
         } else {
             self.adapter().await.ok().map(|_| EngineKind::WonnxWebgpu)
         }
+    }
+
+    /// `graph` (the entry `file` of `model`) made self-contained when `signature` names
+    /// external data files, and the bytes of those files: checked against the manifest before
+    /// any is fetched (only the files the graph names; refused above ONNX's 2 GiB protobuf
+    /// limit), each fetched as the entry is (through the service worker when one controls the
+    /// page, else shard by shard) and verified, then inlined ([`tessera_onnx::external`]).
+    async fn self_contained(
+        &self,
+        name: &str,
+        model: &ModelName,
+        manifest: &Manifest,
+        file: &FileEntry,
+        graph: Vec<u8>,
+        signature: &tessera_onnx::ModelSignature,
+    ) -> Result<(Vec<u8>, u64), RuntimeError> {
+        if signature.external_files.is_empty() {
+            return Ok((graph, 0));
+        }
+        let plan = tessera_onnx::external::plan(&graph, file, &manifest.files)
+            .map_err(|e| signature_error(name, e))?;
+        let mut data = Vec::with_capacity(plan.files.len());
+        for (location, file) in &plan.files {
+            let bytes = if self.controlled {
+                self.served(model, file).await??
+            } else {
+                self.fetch_shards(file).await?
+            };
+            data.push((location.as_str(), bytes));
+        }
+        let data_bytes = plan.files.iter().map(|(_, f)| f.size).sum();
+        let lookup = |location: &str| {
+            data.iter()
+                .find(|(l, _)| *l == location)
+                .map(|(_, bytes)| bytes.as_slice())
+        };
+        let inlined = tessera_onnx::external::inline(&graph, &lookup)
+            .map_err(|e| signature_error(name, e))?;
+        Ok((inlined, data_bytes))
     }
 
     /// Whether the CPU engine is the likely pick before the model is read: forced, or `auto`
@@ -629,6 +665,27 @@ struct Spec<'a> {
     bytes: &'a [u8],
     inputs: &'a [TensorSpec],
     outputs: &'a [tessera_onnx::OutputSpec],
+}
+
+/// The runtime's error for a graph the ONNX reader refuses: external data it cannot inline
+/// keeps the reader's code; anything else is `model-unsupported`.
+fn signature_error(name: &str, error: tessera_onnx::SignatureError) -> RuntimeError {
+    use tessera_onnx::SignatureError as E;
+    match error {
+        E::ExternalPath { .. }
+        | E::ExternalMissing { .. }
+        | E::ExternalRange { .. }
+        | E::ExternalLength { .. }
+        | E::TooLarge { .. } => RuntimeError::ExternalData {
+            model: name.to_owned(),
+            code: error.code(),
+            detail: error.to_string(),
+        },
+        other => RuntimeError::ModelUnsupported {
+            model: name.to_owned(),
+            detail: other.to_string(),
+        },
+    }
 }
 
 /// A rejection value for `error`.
