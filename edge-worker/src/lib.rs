@@ -352,6 +352,7 @@ impl EdgeWorker {
                 model: model.to_owned(),
                 detail: e.to_string(),
             })?;
+        let outputs = tessera_onnx::engine::json_outputs(outputs);
         let done = performance_now();
         let response = InferResponse {
             model: name,

@@ -248,6 +248,7 @@ impl Store {
             let outputs = ready(session.run(&inputs))
                 .unwrap_or_else(|| Err(EngineError::Run("not synchronous".into())))
                 .map_err(|e| failed(e.to_string()))?;
+            let outputs = tessera_onnx::engine::json_outputs(outputs);
             tessera_core::selftest::compare(vector, &outputs).map_err(|e| failed(e.to_string()))?;
         }
         Ok((signature, session))

@@ -30,7 +30,6 @@ use std::future::Future;
 use std::pin::Pin;
 
 use tessera_core::infer::{InputTensor, TensorData};
-use tessera_core::manifest::Tensor;
 use tessera_core::ErrorCode;
 
 use crate::{ModelSignature, OutputSpec};
@@ -38,8 +37,35 @@ use crate::{ModelSignature, OutputSpec};
 /// A boxed, not necessarily `Send`, future (what the trait methods return).
 pub type EngineFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + 'a>>;
 
+/// One output of a run: its shape and its values in the model's own element type (never
+/// widened: an int64 keeps all 64 bits until whoever writes it out chooses a wire form).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputTensor {
+    /// Dimensions.
+    pub shape: Vec<u64>,
+    /// Row-major values.
+    pub data: TensorData,
+}
+
+impl OutputTensor {
+    /// The JSON-form tensor (`tessera_core::manifest::Tensor`, values as doubles: int64 beyond
+    /// ±2^53 loses precision), for JSON answers and the known-answer comparison.
+    pub fn into_json_tensor(self) -> tessera_core::manifest::Tensor {
+        self.data.into_tensor(self.shape)
+    }
+}
+
 /// Outputs of one run, by the model's output names.
-pub type Outputs = BTreeMap<String, Tensor>;
+pub type Outputs = BTreeMap<String, OutputTensor>;
+
+/// `outputs` in JSON form (see [`OutputTensor::into_json_tensor`]): what the edge answers and
+/// what the known-answer self-test (`tessera_core::selftest::compare`) reads.
+pub fn json_outputs(outputs: Outputs) -> BTreeMap<String, tessera_core::manifest::Tensor> {
+    outputs
+        .into_iter()
+        .map(|(name, tensor)| (name, tensor.into_json_tensor()))
+        .collect()
+}
 
 /// An inference engine: makes sessions for verified models.
 pub trait InferenceEngine: fmt::Debug {
@@ -103,7 +129,7 @@ pub fn shape_output(
     spec: &OutputSpec,
     data: TensorData,
     shape: Option<Vec<u64>>,
-) -> Result<Tensor, EngineError> {
+) -> Result<OutputTensor, EngineError> {
     let len = data.len() as u64;
     let shape = match (&spec.shape, shape) {
         (Some(declared), _) if declared.iter().product::<u64>() == len => declared.clone(),
@@ -116,7 +142,7 @@ pub fn shape_output(
         (None, Some(actual)) if actual.iter().product::<u64>() == len => actual,
         (None, _) => vec![len],
     };
-    Ok(data.into_tensor(shape))
+    Ok(OutputTensor { shape, data })
 }
 
 #[cfg(test)]

@@ -215,8 +215,44 @@ fn from_tract(value: &Tensor) -> Result<TensorData, EngineError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    /// `y = x + c` in int64 (edge/tests/fixtures/make_add_int64.py), c = [2^60 + 1, -2^60 - 3].
+    const ADD_INT64: &[u8] = include_bytes!("../../edge/tests/fixtures/add_int64.onnx");
+
+    #[test]
+    fn int64_outputs_beyond_2_pow_53_come_back_exact() {
+        let signature = crate::inspect(ADD_INT64).unwrap();
+        let engine = Tract::new("tract-native");
+        let mut session = ready(engine.build(ADD_INT64, &signature)).unwrap();
+        let x = InputTensor {
+            shape: vec![1, 2],
+            data: TensorData::Int64(vec![1 << 60, 5]),
+        };
+        let inputs = BTreeMap::from([("x".to_owned(), x)]);
+        let outputs = ready(session.run(&inputs)).unwrap();
+        let y = &outputs["y"];
+        assert_eq!(y.shape, vec![1, 2]);
+        // Both are odd and above 2^53: a double would round them.
+        assert_eq!(
+            y.data,
+            TensorData::Int64(vec![(1 << 61) + 1, -(1 << 60) + 2])
+        );
+    }
+
+    /// Drives a future tract made ready.
+    fn ready<T>(mut future: EngineFuture<'_, T>) -> Result<T, EngineError> {
+        use std::task::{Context, Poll, Waker};
+        match future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(result) => result,
+            Poll::Pending => panic!("tract futures are ready at once"),
+        }
+    }
 
     /// What the module doc says: a plan is immutable and shareable across threads.
     #[test]

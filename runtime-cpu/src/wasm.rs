@@ -1,11 +1,9 @@
 //! The wasm-bindgen surface (wasm32 only).
 
-use std::collections::BTreeMap;
 use std::task::{Context, Poll, Waker};
 
 use js_sys::{Error, Reflect};
-use tessera_core::infer::{validate_typed, TensorData};
-use tessera_core::manifest::Tensor;
+use tessera_core::infer::validate_typed;
 use tessera_core::ErrorCode;
 use tessera_onnx::engine::{EngineFuture, EngineSession, InferenceEngine};
 use tessera_onnx::tract::Tract;
@@ -77,16 +75,10 @@ impl CpuSession {
     pub fn run(&mut self, inputs: JsValue) -> Result<JsValue, JsValue> {
         let given = tessera_js_tensor::read_tensors(&inputs).map_err(|e| fail(&e))?;
         let inputs = validate_typed(given, &self.signature.inputs).map_err(|e| fail(&e))?;
-        let outputs: BTreeMap<String, Tensor> = ready(self.session.run(&inputs))?;
-        let typed: Vec<(String, Vec<u64>, TensorData)> = outputs
-            .into_iter()
-            .map(|(name, tensor)| {
-                let data = tessera_js_tensor::from_tensor(&tensor);
-                (name, tensor.shape, data)
-            })
-            .collect();
-        Ok(tessera_js_tensor::tensors_to_js(typed.iter().map(
-            |(name, shape, data)| (name.as_str(), shape.as_slice(), data),
+        let outputs = ready(self.session.run(&inputs))?;
+        // Typed end to end: an int64 output leaves as a BigInt64Array with every bit.
+        Ok(tessera_js_tensor::tensors_to_js(outputs.iter().map(
+            |(name, tensor)| (name.as_str(), tensor.shape.as_slice(), &tensor.data),
         )))
     }
 }

@@ -477,7 +477,8 @@ mod backend {
         Ok(())
     }
 
-    /// One run of a session, under the panic guard, timed.
+    /// One run of a session, under the panic guard, timed; outputs in the JSON form the edge
+    /// answers with (int64 beyond ±2^53 as the nearest double: JSON numbers).
     fn execute(
         session: &mut dyn EngineSession,
         inputs: &BTreeMap<String, InputTensor>,
@@ -486,7 +487,7 @@ mod backend {
         let ran = catch_unwind(AssertUnwindSafe(|| block_on(session.run(inputs))));
         let compute = started.elapsed();
         match ran {
-            Ok(Ok(outputs)) => Ok((outputs, compute)),
+            Ok(Ok(outputs)) => Ok((tessera_onnx::engine::json_outputs(outputs), compute)),
             Ok(Err(e)) => Err(Failure::Error(e.to_string())),
             Err(panic) => Err(Failure::Panic(format!(
                 "the engine panicked: {}",

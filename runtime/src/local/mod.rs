@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use tessera_core::infer::{validate_typed, InputTensor, TensorSpec};
 use tessera_core::keys::{PublicKeyFile, TrustedKeys};
 use tessera_core::layout::ModelName;
-use tessera_core::manifest::{DType, FileEntry, Manifest, Tensor};
+use tessera_core::manifest::{DType, FileEntry, Manifest};
 use tessera_core::policy::UpdatePolicy;
 use tessera_core::selftest;
 use tessera_core::ErrorCode;
@@ -303,7 +303,7 @@ impl LocalRuntime {
             let js_outputs = tessera_js_tensor::tensors_to_js(
                 outputs
                     .iter()
-                    .map(|(key, (shape, data))| (key.as_str(), shape.as_slice(), data)),
+                    .map(|(key, tensor)| (key.as_str(), tensor.shape.as_slice(), &tensor.data)),
             );
             set(&result, "outputs", &js_outputs);
             set(
@@ -631,17 +631,15 @@ impl Inner {
             let inputs = selftest::request(vector)
                 .validate(&loaded.inputs)
                 .map_err(|e| self_test(format!("its inputs do not fit the model: {e}")))?;
-            let outputs: BTreeMap<String, Tensor> = self
-                .run_loaded(spec.name, loaded, &inputs)
-                .await
-                .map_err(|e| match e {
-                    // The browser's own report says more than the wrong answer would.
-                    RuntimeError::Webgpu { .. } => e,
-                    other => self_test(other.to_string()),
-                })?
-                .into_iter()
-                .map(|(key, (shape, data))| (key, data.into_tensor(shape)))
-                .collect();
+            let outputs =
+                self.run_loaded(spec.name, loaded, &inputs)
+                    .await
+                    .map_err(|e| match e {
+                        // The browser's own report says more than the wrong answer would.
+                        RuntimeError::Webgpu { .. } => e,
+                        other => self_test(other.to_string()),
+                    })?;
+            let outputs = tessera_onnx::engine::json_outputs(outputs);
             selftest::compare(vector, &outputs).map_err(|e| self_test(e.to_string()))?;
         }
         Ok(())

@@ -106,8 +106,8 @@ impl std::fmt::Debug for LocalSession {
     }
 }
 
-/// Outputs by name: shape and values.
-pub(super) type RunOutputs = BTreeMap<String, (Vec<u64>, TensorData)>;
+/// Outputs by name: shape and values in their element type (the engine seam's form).
+pub(super) type RunOutputs = tessera_onnx::engine::Outputs;
 
 /// Awaits `value` when it is a Promise (the WebGPU engine answers Promises, the CPU engine
 /// values).
@@ -217,33 +217,27 @@ impl Inner {
         // come first.
         self.gpu_check(model, session.devices).await?;
         let engine = session.kind().name();
-        let mut produced: HashMap<String, TensorData> = tessera_js_tensor::read_tensors(&answer?)
-            .map_err(|e| failed(format!("the {engine} engine's answer: {e}")))?
-            .into_iter()
-            .map(|(name, tensor)| match tensor.data {
-                TypedValues::Buffer(data) => Ok((name, data)),
-                TypedValues::Numbers(_) => Err(failed(format!(
-                    "the {engine} engine answered output {name:?} without a typed array"
-                ))),
-            })
-            .collect::<Result<_, _>>()?;
-        let mut result = BTreeMap::new();
+        let mut produced: HashMap<String, (Vec<u64>, TensorData)> =
+            tessera_js_tensor::read_tensors(&answer?)
+                .map_err(|e| failed(format!("the {engine} engine's answer: {e}")))?
+                .into_iter()
+                .map(|(name, tensor)| match tensor.data {
+                    TypedValues::Buffer(data) => Ok((name, (tensor.shape, data))),
+                    TypedValues::Numbers(_) => Err(failed(format!(
+                        "the {engine} engine answered output {name:?} without a typed array"
+                    ))),
+                })
+                .collect::<Result<_, _>>()?;
+        let mut result = RunOutputs::new();
         for spec in outputs {
-            let data = produced
+            let (shape, data) = produced
                 .remove(&spec.name)
                 .ok_or_else(|| failed(format!("output {:?} was not produced", spec.name)))?;
-            let len = data.len() as u64;
-            let shape = match &spec.shape {
-                Some(shape) if shape.iter().product::<u64>() == len => shape.clone(),
-                Some(shape) => {
-                    return Err(failed(format!(
-                        "output {:?} has {len} values, its declared shape {shape:?} calls for another count",
-                        spec.name
-                    )))
-                }
-                None => vec![len],
-            };
-            result.insert(spec.name.clone(), (shape, data));
+            // The WebGPU engine answers flat buffers (`[len]`), the CPU engine shaped ones: the
+            // declared shape wins when it fits, as on the edge.
+            let tensor = tessera_onnx::engine::shape_output(spec, data, Some(shape))
+                .map_err(|e| failed(e.to_string()))?;
+            result.insert(spec.name.clone(), tensor);
         }
         Ok(result)
     }

@@ -5,20 +5,31 @@ import { TesseraRuntime } from '/tessera-runtime.js';
 
 const runtimes = new Map();
 
-/** Output tensors with plain-array data. */
+/**
+ * Output tensors with plain-array data; `array` names the typed array the runtime answered
+ * with and `exact` has every value as a decimal string (an int64 beyond 2^53 exactly).
+ */
 function plainOutputs(outputs) {
   return Object.fromEntries(Object.entries(outputs).map(([name, t]) => [
     name,
-    { dtype: t.dtype, shape: t.shape, data: Array.from(t.data, Number) },
+    {
+      dtype: t.dtype, shape: t.shape, data: Array.from(t.data, Number),
+      array: t.data?.constructor?.name ?? null, exact: Array.from(t.data, String),
+    },
   ]));
 }
 
-/** Inputs as the runtime takes them: float32 data as Float32Array. */
+/**
+ * Inputs as the runtime takes them: float32 data as Float32Array; int64 data given as decimal
+ * strings as BigInt64Array (every bit).
+ */
 function typedInputs(inputs) {
-  return Object.fromEntries(Object.entries(inputs).map(([name, t]) => [
-    name,
-    { ...t, data: t.dtype === 'float32' ? Float32Array.from(t.data) : t.data },
-  ]));
+  const typed = (t) => {
+    if (t.dtype === 'float32') return Float32Array.from(t.data);
+    if (t.dtype === 'int64' && t.data.some((v) => typeof v === 'string')) return BigInt64Array.from(t.data, BigInt);
+    return t.data;
+  };
+  return Object.fromEntries(Object.entries(inputs).map(([name, t]) => [name, { ...t, data: typed(t) }]));
 }
 
 /** `{ok: true, value}` or `{ok: false, code, failure, reason, message}`. */
