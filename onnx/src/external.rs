@@ -440,33 +440,17 @@ mod tests {
         let engine = crate::tract::Tract::new("tract-native");
         let run = |model: &[u8], vector: &TestVector| {
             let sig = crate::inspect(model).unwrap();
-            let mut session = futures_executor(engine.build(model, &sig)).unwrap();
+            let mut session = crate::tract::ready_now(engine.build(model, &sig)).unwrap();
             let inputs = tessera_core::selftest::request(vector)
                 .validate(&sig.inputs)
                 .unwrap();
-            futures_executor(session.run(&inputs)).unwrap()
+            crate::tract::ready_now(session.run(&inputs)).unwrap()
         };
         for vector in &vectors {
             let ours = run(&inlined, vector);
             tessera_core::selftest::compare(vector, &crate::engine::json_outputs(ours.clone()))
                 .unwrap();
             assert_eq!(ours, run(TWIN, vector), "vector {}", vector.name);
-        }
-    }
-
-    /// Drives a future tract made ready.
-    #[cfg(feature = "tract")]
-    fn futures_executor<T>(
-        future: crate::engine::EngineFuture<'_, T>,
-    ) -> Result<T, crate::engine::EngineError> {
-        use std::task::{Context, Poll, Waker};
-        let mut future = future;
-        match future
-            .as_mut()
-            .poll(&mut Context::from_waker(Waker::noop()))
-        {
-            Poll::Ready(out) => out,
-            Poll::Pending => panic!("tract's futures are ready"),
         }
     }
 

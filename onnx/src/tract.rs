@@ -214,8 +214,22 @@ fn from_tract(value: &Tensor) -> Result<TensorData, EngineError> {
     }
 }
 
+/// Drives a future a tract session returned: they are ready at once (tract computes
+/// synchronously); a pending one is an error rather than a hang. For tests in this crate.
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
+pub(crate) fn ready_now<T>(mut future: EngineFuture<'_, T>) -> Result<T, EngineError> {
+    use std::task::{Context, Poll, Waker};
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(result) => result,
+        Poll::Pending => Err(EngineError::Run("a tract future was pending".into())),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -226,13 +240,13 @@ mod tests {
     fn int64_outputs_beyond_2_pow_53_come_back_exact() {
         let signature = crate::inspect(ADD_INT64).unwrap();
         let engine = Tract::new("tract-native");
-        let mut session = ready(engine.build(ADD_INT64, &signature)).unwrap();
+        let mut session = super::ready_now(engine.build(ADD_INT64, &signature)).unwrap();
         let x = InputTensor {
             shape: vec![1, 2],
             data: TensorData::Int64(vec![1 << 60, 5]),
         };
         let inputs = BTreeMap::from([("x".to_owned(), x)]);
-        let outputs = ready(session.run(&inputs)).unwrap();
+        let outputs = super::ready_now(session.run(&inputs)).unwrap();
         let y = &outputs["y"];
         assert_eq!(y.shape, vec![1, 2]);
         // Both are odd and above 2^53: a double would round them.
@@ -240,18 +254,6 @@ mod tests {
             y.data,
             TensorData::Int64(vec![(1 << 61) + 1, -(1 << 60) + 2])
         );
-    }
-
-    /// Drives a future tract made ready.
-    fn ready<T>(mut future: EngineFuture<'_, T>) -> Result<T, EngineError> {
-        use std::task::{Context, Poll, Waker};
-        match future
-            .as_mut()
-            .poll(&mut Context::from_waker(Waker::noop()))
-        {
-            Poll::Ready(result) => result,
-            Poll::Pending => panic!("tract futures are ready at once"),
-        }
     }
 
     /// What the module doc says: a plan is immutable and shareable across threads.
