@@ -154,6 +154,21 @@ pub fn inline<'d>(
     write(&proto)
 }
 
+/// [`inline`] over the files a caller fetched for a [`plan`], as `(location, bytes)` pairs (the
+/// edge reads them from disk, the browser runtime from the service worker or the shards).
+pub fn inline_fetched(
+    graph: &[u8],
+    fetched: &[(&str, Vec<u8>)],
+) -> Result<Vec<u8>, SignatureError> {
+    let lookup = |location: &str| {
+        fetched
+            .iter()
+            .find(|(l, _)| *l == location)
+            .map(|(_, bytes)| bytes.as_slice())
+    };
+    inline(graph, &lookup)
+}
+
 /// `location` resolved against the directory of `entry` (both `/`-separated, relative).
 pub fn resolve(entry: &str, location: &str) -> String {
     match entry.rsplit_once('/') {

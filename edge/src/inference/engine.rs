@@ -289,12 +289,7 @@ mod backend {
         for (location, file) in &plan.files {
             data.push((location.as_str(), read(file)?));
         }
-        let lookup = |location: &str| {
-            data.iter()
-                .find(|(l, _)| *l == location)
-                .map(|(_, bytes)| bytes.as_slice())
-        };
-        external::inline(&graph, &lookup).map_err(|e| unsupported(model, &e))
+        external::inline_fetched(&graph, &data).map_err(|e| unsupported(model, &e))
     }
 
     /// The edge's error for a graph it cannot use, keeping the ONNX reader's code in the text.

@@ -526,12 +526,7 @@ impl Inner {
             data.push((location.as_str(), bytes));
         }
         let data_bytes = plan.files.iter().map(|(_, f)| f.size).sum();
-        let lookup = |location: &str| {
-            data.iter()
-                .find(|(l, _)| *l == location)
-                .map(|(_, bytes)| bytes.as_slice())
-        };
-        let inlined = tessera_onnx::external::inline(&graph, &lookup)
+        let inlined = tessera_onnx::external::inline_fetched(&graph, &data)
             .map_err(|e| signature_error(name, e))?;
         Ok((inlined, data_bytes))
     }
