@@ -1,6 +1,6 @@
 //! The browser runtime's CPU engine as a wasm module of its own: `tessera_onnx::tract`
 //! (tract-onnx, wasm32 + SIMD) behind a two-call JS API the runtime's worker uses through its
-//! engine seam (`runtime/src/engines/tract_module.rs`):
+//! engine modules (`runtime/src/local/session.rs`, which drives this one and the WebGPU one alike):
 //!
 //! ```js
 //! import init, { CpuSession } from './tessera_runtime_cpu.js';
