@@ -143,7 +143,8 @@ export async function run(ctx) {
             throw new Error(`${c.id}: could not read hey's summary:\n${r.raw.slice(0, 1500)}`);
           }
           if (r.failed !== 0 || r.responses === 0) {
-            throw new Error(`${c.id}: ${r.failed} of ${r.responses + r.errors} requests failed (statuses ${JSON.stringify(r.statuses)}):\n${r.raw.slice(-1500)}`);
+            const own = proc.child.output ? `\nworkerd said:\n${proc.child.output().slice(-3000)}` : '';
+            throw new Error(`${c.id}: ${r.failed} of ${r.responses + r.errors} requests failed (statuses ${JSON.stringify(r.statuses)}):\n${r.raw.slice(-1500)}${own}`);
           }
           log(`edge-worker: ${c.id}${warmUp ? ' (warm-up)' : ''}: cold ${fmtMs(coldMs)}, ${fmtNum(r.rps)} req/s, p50 ${fmtMs(r.p50Ms)}, p99 ${fmtMs(r.p99Ms)}`);
           if (!warmUp) {

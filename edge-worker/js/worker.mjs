@@ -29,8 +29,18 @@ const PREFIX = '/v1/models/';
 const SUFFIX = '/infer';
 
 let engine; // EdgeWorker, one per isolate
-let lock = Promise.resolve(); // serializes model loads (and runs) inside the isolate
 const manifests = new Map(); // model -> { bytes, at }
+
+// One request at a time loads a model (EdgeWorker keeps one load in progress). The others wait
+// by polling a flag on their own timers, never by awaiting the loader's promise: workerd binds
+// every I/O object to the request that created it, and a request awaiting another request's
+// KV read fails ("Cannot perform I/O on behalf of a different request") or is cancelled as hung
+// once that request ends. A loader that made no progress for LOAD_STALE_MS (its client went
+// away and workerd dropped it mid-load) no longer holds the others back.
+let loading = null; // { at } while a request loads; `at` moves on with every shard read
+const LOAD_POLL_MS = 5;
+const LOAD_STALE_MS = 30_000;
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 function number(value, fallback) {
   if (value === undefined || value === '') return fallback;
@@ -130,13 +140,31 @@ function failure(status, code, message) {
   });
 }
 
-/** Brings the model's verified version up to date with the published manifest. */
-async function resolve(env, get, name) {
+/**
+ * Brings the model's verified version up to date with the published manifest, then answers
+ * `body` with it, all while holding the load flag (see `loading`). Every read is this request's.
+ */
+async function resolveAndAnswer(env, get, name, body, started) {
+  while (loading !== null && Date.now() - loading.at < LOAD_STALE_MS) await sleep(LOAD_POLL_MS);
+  const mine = { at: Date.now() };
+  loading = mine;
+  try {
+    await resolve(env, get, name, mine);
+    return engine.answer(name, body, Date.now() / 1000, started);
+  } finally {
+    if (loading === mine) loading = null;
+  }
+}
+
+async function resolve(env, get, name, mine) {
   const now = () => Date.now() / 1000;
+  // Another request took over (this one stalled past LOAD_STALE_MS): leave the load to it.
+  const ousted = () => loading !== mine;
   const recheck = number(env.MANIFEST_RECHECK_SECS, 10) * 1000;
   let cached = manifests.get(name);
   if (!cached || Date.now() - cached.at >= recheck) {
     const bytes = await get(`${name}/manifest.json`);
+    if (ousted()) return;
     cached = { bytes: bytes === null ? undefined : new Uint8Array(bytes), at: Date.now() };
     manifests.set(name, cached);
   }
@@ -144,6 +172,8 @@ async function resolve(env, get, name) {
   if (shards.length === 0) return;
   for (const hex of shards) {
     const bytes = await get(`_shards/${hex}`);
+    if (ousted()) return;
+    mine.at = Date.now();
     // The engine checks each shard's size and sha256 as it arrives; false: refused, stop.
     if (!engine.shard(bytes === null ? undefined : new Uint8Array(bytes), now())) return;
   }
@@ -187,12 +217,7 @@ async function handle(request, env) {
     }
     const name = url.pathname.slice(PREFIX.length, -SUFFIX.length);
     const body = new Uint8Array(await request.arrayBuffer());
-    const turn = lock.then(async () => {
-      await resolve(env, get, name);
-      return engine.answer(name, body, Date.now() / 1000, started);
-    });
-    lock = turn.catch(() => {});
-    return respond(await turn);
+    return respond(await resolveAndAnswer(env, get, name, body, started));
   } catch (e) {
     // A trap in the wasm engine (a panic aborts) or a storage failure: details in the log.
     console.error('tessera edge worker:', e && e.stack ? e.stack : e);

@@ -242,6 +242,28 @@ describe('edge worker on workerd', { skip: ready ? false : `needs ${DIST}, ${TES
     return copy;
   }
 
+  test('requests in flight together all answer, the first load and manifest re-reads included (no request awaits another request\'s KV read)', async () => {
+    // MANIFEST_RECHECK_SECS=0: every request re-reads the manifest while others wait for it.
+    // Before the fix, requests chained on one shared promise and most failed with 500
+    // (workerd: "Cannot perform I/O on behalf of a different request", or cancelled as hung).
+    const w = await worker(artifacts, {
+      TRUSTED_KEYS: readFileSync(join(keys, 'tessera.pub.json'), 'utf8'), INFER_RATE: '0', MANIFEST_RECHECK_SECS: '0',
+    });
+    // Four clients, each sending its next request as soon as the last is answered, for 3 s;
+    // the first requests arrive before the model is loaded (one loads, the others wait).
+    const statuses = {};
+    const until = performance.now() + 3000;
+    const client = async () => {
+      while (performance.now() < until) {
+        const a = await infer(w.base, { inputs: vectors[0].inputs });
+        statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+        if (a.status !== 200) assert.fail(`${a.status} ${JSON.stringify(a.json)} after ${JSON.stringify(statuses)}\n${w.child.output().slice(-2000)}`);
+      }
+    };
+    await Promise.all([client(), client(), client(), client()]);
+    assert.ok(statuses[200] > 20, JSON.stringify(statuses));
+  });
+
   test('a tampered shard in KV is refused with shard-corrupt', async () => {
     const w = await worker(tampered('tampered'), { TRUSTED_KEYS: readFileSync(join(keys, 'tessera.pub.json'), 'utf8') });
     const answer = await infer(w.base, { inputs: vectors[0].inputs });
