@@ -64,15 +64,41 @@ export function createTessera(options = {}) {
     return fresh;
   }
 
+  /**
+   * Starts opening storage while the wasm is fetched and compiled: the engine adopts the
+   * database when it has the version and stores it expects, and the file system root, and
+   * opens its own otherwise (sw/src/store.rs, `Preopened`). "tessera" is its database name.
+   */
+  function openStorageEarly() {
+    const db = new Promise((resolve) => {
+      try {
+        const request = indexedDB.open('tessera');
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => resolve(null);
+      } catch {
+        resolve(null);
+      }
+    });
+    const opfsRoot = navigator.storage?.getDirectory ? navigator.storage.getDirectory().catch(() => null) : null;
+    return { db, opfsRoot };
+  }
+
   async function start() {
     // The module and the config come from Cache Storage together (cold start: both are needed).
     mark('start');
+    const early = openStorageEarly();
     const [wasm, configResponse] = await Promise.all([cached(wasmUrl), cached(configUrl)]);
     mark('cache-matched');
     const [, text] = await Promise.all([init({ module_or_path: wasm }).then(() => mark('wasm-ready')), configResponse.text()]);
     const config = JSON.parse(text);
     shell = new Set([clientUrl, ...(config.appShell ?? []).map((u) => new URL(u, base).href)]);
-    engine = await TesseraServiceWorker.create(text);
+    try {
+      engine = await TesseraServiceWorker.create(text, early);
+    } catch (e) {
+      // A start that failed must not keep the early connection open (it would block an upgrade).
+      early.db.then((db) => db?.close());
+      throw e;
+    }
     mark('engine-ready');
     // After the request that started the worker has had its turn at storage (a cold start
     // answers first); a resumed download does not notice 50 ms.

@@ -34,7 +34,11 @@ pub async fn open(
     name: &str,
     version: u32,
     stores: &'static [&'static str],
+    opening: Option<Promise>,
 ) -> Result<Db, JsError> {
+    if let Some(db) = adopt(opening, name, version, stores).await {
+        return Ok(Db { raw: db });
+    }
     let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
     let factory = catch(scope.indexed_db())?
         .ok_or_else(|| JsError::new("NotSupportedError", "IndexedDB is not available here"))?;
@@ -61,6 +65,27 @@ pub async fn open(
     Ok(Db {
         raw: cast(opened?, "opened database")?,
     })
+}
+
+/// The connection `opening` (the glue's `indexedDB.open(name)`, started while the wasm
+/// compiled) resolves to, when it is `name` at `version` with every store; otherwise it is
+/// closed (an upgrade must not wait for it) and `None`.
+async fn adopt(
+    opening: Option<Promise>,
+    name: &str,
+    version: u32,
+    stores: &[&str],
+) -> Option<IdbDatabase> {
+    let db: IdbDatabase = JsFuture::from(opening?).await.ok()?.dyn_into().ok()?;
+    let names = db.object_store_names();
+    if db.name() == name
+        && db.version() == f64::from(version)
+        && stores.iter().all(|s| names.contains(s))
+    {
+        return Some(db);
+    }
+    db.close();
+    None
 }
 
 /// Awaits `request`: its `result`, or its `error`. The listeners are attached when this is

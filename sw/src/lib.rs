@@ -60,7 +60,7 @@ mod worker {
     use crate::js_error::JsError;
     use crate::progress::{self, status_to_js};
     use crate::serve::{self, Route};
-    use crate::store::Store;
+    use crate::store::{Preopened, Store};
     use crate::update;
 
     /// The engine as `sw.js` sees it.
@@ -83,12 +83,12 @@ mod worker {
             .map_err(|e| SwError::from(JsError::from(e)))
     }
 
-    async fn create(config_json: String) -> Result<TesseraServiceWorker, SwError> {
+    async fn create(config_json: String, early: JsValue) -> Result<TesseraServiceWorker, SwError> {
         crate::timing::mark("create");
         let config = Config::from_json(config_json.as_bytes())?;
         let base = absolute(&config.artifacts_base)?;
         let token_url = config.token_url.as_deref().map(absolute).transpose()?;
-        let store = Store::open(config.storage).await?;
+        let store = Store::open(config.storage, Preopened::from_js(&early)).await?;
         crate::timing::mark("store-open");
         let engine = Engine::new(config, base, token_url, store);
         Ok(TesseraServiceWorker {
@@ -202,10 +202,14 @@ mod worker {
 
     #[wasm_bindgen]
     impl TesseraServiceWorker {
-        /// Parses `tessera.config.json` (its text) and opens the store.
+        /// Parses `tessera.config.json` (its text) and opens the store, adopting the storage
+        /// `early` (`{ db, opfsRoot }`: promises the glue started, or `undefined`) opened.
         /// Rejects with `{ code, message }` (`config-invalid`, `store-failed`).
-        pub async fn create(config_json: String) -> Result<TesseraServiceWorker, JsValue> {
-            create(config_json).await.map_err(|e| to_js(&e))
+        pub async fn create(
+            config_json: String,
+            early: JsValue,
+        ) -> Result<TesseraServiceWorker, JsValue> {
+            create(config_json, early).await.map_err(|e| to_js(&e))
         }
 
         /// Whether `url` is a model file this worker answers (same origin, under the prefix,

@@ -15,7 +15,7 @@ use futures_util::future::{FutureExt as _, LocalBoxFuture, Shared};
 use js_sys::Array;
 use tessera_core::layout::ModelName;
 use tessera_core::Sha256Digest;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast as _, JsValue};
 use web_sys::IdbTransactionMode;
 
 use crate::config::StorageChoice;
@@ -49,6 +49,34 @@ pub const SPEED_KEY: &str = "_download-speed";
 
 const READ: IdbTransactionMode = IdbTransactionMode::Readonly;
 const WRITE: IdbTransactionMode = IdbTransactionMode::Readwrite;
+
+/// Storage the glue started opening while the wasm compiled (`tessera-sw-lib.js`:
+/// `indexedDB.open("tessera")` and `navigator.storage.getDirectory()`), so that a cold start
+/// overlaps them with instantiation. Hints only: [`Store::open`] adopts the database when it
+/// has this version and every store, and the root when it is a directory, and opens its own
+/// otherwise.
+#[derive(Debug, Default)]
+pub struct Preopened {
+    /// Resolves to an `IDBDatabase` (or anything else, ignored).
+    pub db: Option<js_sys::Promise>,
+    /// Resolves to the OPFS root directory handle (or anything else, ignored).
+    pub opfs_root: Option<js_sys::Promise>,
+}
+
+impl Preopened {
+    /// From the glue's `{ db, opfsRoot }` (missing or non-promise fields are ignored).
+    pub fn from_js(value: &JsValue) -> Self {
+        let promise = |key: &str| {
+            js_sys::Reflect::get(value, &JsValue::from_str(key))
+                .ok()
+                .and_then(|p| p.dyn_into::<js_sys::Promise>().ok())
+        };
+        Self {
+            db: promise("db"),
+            opfs_root: promise("opfsRoot"),
+        }
+    }
+}
 
 /// A model's stored signed manifests (DSSE envelope JSON, as fetched).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -102,16 +130,17 @@ fn key_hex(sha: &Sha256Digest) -> JsValue {
 }
 
 impl Store {
-    /// Opens (creating on first use) the tessera database and the shard bytes `storage` picks.
-    pub async fn open(storage: StorageChoice) -> Result<Self, SwError> {
+    /// Opens (creating on first use) the tessera database and the shard bytes `storage` picks,
+    /// adopting what the glue started opening meanwhile ([`Preopened`]) when it fits.
+    pub async fn open(storage: StorageChoice, early: Preopened) -> Result<Self, SwError> {
         let (db, opfs) = futures_util::future::join(
             async {
                 let _t = crate::timing::span("open-idb");
-                idb::open(DB_NAME, DB_VERSION, ALL_STORES).await
+                idb::open(DB_NAME, DB_VERSION, ALL_STORES, early.db).await
             },
             async {
                 let _t = crate::timing::span("open-opfs");
-                crate::shard_bytes::opfs::Opfs::open_if(storage).await
+                crate::shard_bytes::opfs::Opfs::open_if(storage, early.opfs_root).await
             },
         )
         .await;

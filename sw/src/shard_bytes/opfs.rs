@@ -136,10 +136,15 @@ fn available() -> bool {
 
 impl Opfs {
     /// Opens the store where `choice` may use it (`None` for `indexeddb`).
-    pub async fn open_if(choice: StorageChoice) -> Option<Result<Self, SwError>> {
+    /// `root`: the glue's `navigator.storage.getDirectory()`, started while the wasm compiled
+    /// (asked again when it did not resolve to a directory).
+    pub async fn open_if(
+        choice: StorageChoice,
+        root: Option<js_sys::Promise>,
+    ) -> Option<Result<Self, SwError>> {
         match choice {
             StorageChoice::Indexeddb => None,
-            StorageChoice::Auto | StorageChoice::Opfs => Some(Self::open().await),
+            StorageChoice::Auto | StorageChoice::Opfs => Some(Self::open(root).await),
         }
     }
 
@@ -155,14 +160,23 @@ impl Opfs {
     }
 
     /// Opens (creating) the shard directory; `Err` where the browser lacks OPFS in workers.
-    pub async fn open() -> Result<Self, SwError> {
+    pub async fn open(root: Option<js_sys::Promise>) -> Result<Self, SwError> {
         if !available() {
             return Self::unavailable();
         }
         let open = async {
-            let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
-            let top = await_promise(scope.navigator().storage().get_directory()).await?;
-            let top: FileSystemDirectoryHandle = cast(top, "OPFS root")?;
+            let early = match root {
+                Some(p) => await_promise(p).await.ok(),
+                None => None,
+            };
+            let top = match early.and_then(|t| t.dyn_into::<FileSystemDirectoryHandle>().ok()) {
+                Some(top) => top,
+                None => {
+                    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+                    let top = await_promise(scope.navigator().storage().get_directory()).await?;
+                    cast(top, "OPFS root")?
+                }
+            };
             dir_in(&top, ROOT, true).await
         };
         let root = open.await.map_err(err("open file system"))?;
@@ -227,14 +241,23 @@ impl Opfs {
             .filter_map(|n| n.parse().ok())
             .collect();
         offsets.sort_unstable();
+        // Every piece file is opened at once (a storage round trip each, overlapped); the run
+        // from byte 0 is then walked in order.
+        let opened = futures_util::future::join_all(offsets.iter().map(|offset| {
+            let dir = dir.clone();
+            async move {
+                let handle = await_promise(dir.get_file_handle(&offset.to_string())).await?;
+                let handle: FileSystemFileHandle = cast(handle, "file handle")?;
+                cast::<File>(await_promise(handle.get_file()).await?, "file")
+            }
+        }))
+        .await;
         let (mut files, mut pos) = (Vec::new(), 0u64);
-        for offset in offsets {
+        for (offset, file) in offsets.into_iter().zip(opened) {
             if offset != pos || pos >= limit {
                 break;
             }
-            let handle = await_promise(dir.get_file_handle(&offset.to_string())).await?;
-            let handle: FileSystemFileHandle = cast(handle, "file handle")?;
-            let file: File = cast(await_promise(handle.get_file()).await?, "file")?;
+            let file = file?;
             let size = file.size() as u64;
             if size == 0 {
                 break;
