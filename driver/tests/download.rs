@@ -328,15 +328,21 @@ fn retries_that_never_progress_give_up_with_the_plans_code() {
     assert!(host.clock_now() >= 500 + 1000 + 2000 + 4000);
 }
 
+/// A 20,000-byte shard fetched in one request into storage that takes 5 ms a write.
+fn slow_storage_one_request(seed: u8) -> (Shard, TestHost) {
+    let a = Shard::new(seed, 20_000);
+    let mut host = TestHost::new(std::slice::from_ref(&a));
+    host.settings.download.max_request_bytes = 0;
+    host.store.0.borrow_mut().write_delay = Some((host.clock.clone(), 5));
+    (a, host)
+}
+
 #[test]
 fn whole_chunks_queued_during_a_slow_write_go_in_one_write() {
     // One request for the whole shard, network chunks of 1000 bytes, storage chunks of 4096,
     // and storage slower than the network: the first piece is written after five chunks, the
     // rest of the body arrives during that write, and all its whole chunks go in one write.
-    let a = Shard::new(22, 20_000);
-    let mut host = TestHost::new(std::slice::from_ref(&a));
-    host.settings.download.max_request_bytes = 0;
-    host.store.0.borrow_mut().write_delay = Some((host.clock.clone(), 5));
+    let (a, host) = slow_storage_one_request(22);
     host.fetch(&[&a]).unwrap();
     assert_served_right(&host, &a);
     let state = host.store.0.borrow();
@@ -346,10 +352,7 @@ fn whole_chunks_queued_during_a_slow_write_go_in_one_write() {
 
 #[test]
 fn a_cut_during_a_slow_write_still_writes_what_arrived() {
-    let a = Shard::new(23, 20_000);
-    let mut host = TestHost::new(std::slice::from_ref(&a));
-    host.settings.download.max_request_bytes = 0;
-    host.store.0.borrow_mut().write_delay = Some((host.clock.clone(), 5));
+    let (a, host) = slow_storage_one_request(23);
     host.transport.script(a.sha(), &[Fault::Cut(9500)]);
     host.fetch(&[&a]).unwrap();
     assert_served_right(&host, &a);
