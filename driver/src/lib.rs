@@ -11,6 +11,9 @@
 //! no IO itself and names no platform: the service worker plugs in `fetch`, OPFS/IndexedDB,
 //! WebCrypto and `setTimeout`; tests plug in memory. The plan is fed lengths and digests
 //! ([`Hashing::ByCaller`]), so the bytes stay in the platform's own buffers.
+//!
+//! [`install`] holds two sequences around it: the quota retry and garbage collection under
+//! leases.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -27,6 +30,7 @@ use tessera_core::download::{
 use tessera_core::manifest::ShardRef;
 use tessera_core::{ErrorCode, Sha256Digest};
 
+pub mod install;
 pub mod seams;
 
 pub use seams::{

@@ -2,7 +2,8 @@
 //! `tessera-core`'s plan): `Date.now` and `setTimeout` as its clock, the worker's `fetch` with
 //! the artifact token ([`Auth::get`], a [`Fetched`] body read from its ReadableStream) as its
 //! transport, the [`Store`] (OPFS or IndexedDB) with WebCrypto as its shard store and hasher,
-//! and the [`Engine`] as its host (progress, speed, reservations). The bytes stay JS arrays
+//! and the [`Engine`] as its host (progress, speed, reservations, and for the quota retry and
+//! garbage collection: making room, its models' manifests, leases). The bytes stay JS arrays
 //! ([`Piece`]): they are never copied into wasm memory. Nothing here decides anything.
 
 use std::collections::BTreeSet;
@@ -12,6 +13,7 @@ use futures_util::future::LocalBoxFuture;
 use js_sys::{Object, Uint8Array};
 use tessera_core::manifest::ShardRef;
 use tessera_core::Sha256Digest;
+use tessera_driver::install::{CollectHost, QuotaHost};
 use tessera_driver::seams::Fetching;
 use tessera_driver::{DownloadProgress, FetchError, Head, Settings};
 
@@ -22,6 +24,7 @@ use crate::fetcher::Fetched;
 use crate::js_error::JsError;
 use crate::shard_bytes::Piece;
 use crate::store::Store;
+use crate::{storage, update};
 
 /// Makes `shards` verified in the store for `model` ([`tessera_driver::fetch_shards`] over this
 /// worker's backends): downloads those no other download in this worker is fetching and waits
@@ -37,8 +40,30 @@ pub async fn fetch_shards(
     tessera_driver::fetch_shards(&Host(engine), model, shards, base_done, shards_total).await
 }
 
+/// Downloads the `missing` shards of `model` with the quota retry
+/// ([`tessera_driver::install::download`] over this worker's backends; room is made by
+/// [`update::make_room`], a second refusal is `quota` with the browser's figures).
+pub async fn fetch_with_quota_retry(
+    engine: &Rc<Engine>,
+    model: &str,
+    missing: Vec<ShardRef>,
+    base_done: u64,
+    shards_total: usize,
+) -> Result<(), SwError> {
+    tessera_driver::install::download(&Host(engine), model, missing, base_done, shards_total).await
+}
+
+/// Garbage collection under leases ([`tessera_driver::install::collect_garbage`]) over this
+/// worker's store, its models' manifests ([`update::referenced_shards`]) and leases.
+pub async fn collect_garbage(engine: &Engine) -> Result<usize, SwError> {
+    tessera_driver::install::collect_garbage(&Collector(engine)).await
+}
+
 /// The engine as the driver's host.
 struct Host<'a>(&'a Rc<Engine>);
+
+/// The engine as garbage collection's host.
+struct Collector<'a>(&'a Engine);
 
 /// `Date.now()` and `setTimeout`.
 #[derive(Debug, Clone, Copy)]
@@ -226,6 +251,52 @@ impl tessera_driver::DownloadHost for Host<'_> {
 
     fn any_downloading(&self, shards: &[ShardRef]) -> bool {
         self.0.any_downloading(shards)
+    }
+}
+
+impl QuotaHost for Host<'_> {
+    fn is_quota(e: &SwError) -> bool {
+        e.is_quota()
+    }
+
+    fn settle_promotions(&self) -> LocalBoxFuture<'_, Result<(), SwError>> {
+        Box::pin(self.0.store.settle_promotions())
+    }
+
+    fn make_room<'a>(
+        &'a self,
+        model: &'a str,
+        to_free: u64,
+        needed: u64,
+    ) -> LocalBoxFuture<'a, Result<(), SwError>> {
+        Box::pin(update::make_room(self.0, model, to_free, needed))
+    }
+
+    fn quota_error<'a>(&'a self, model: &'a str, needed: u64) -> LocalBoxFuture<'a, SwError> {
+        Box::pin(storage::quota_error(model, needed, 0))
+    }
+}
+
+impl CollectHost for Collector<'_> {
+    type Error = SwError;
+
+    fn referenced_shards(&self) -> LocalBoxFuture<'_, Result<BTreeSet<String>, SwError>> {
+        Box::pin(update::referenced_shards(self.0))
+    }
+
+    fn leased_shards(&self) -> Vec<String> {
+        self.0.leased_shards()
+    }
+
+    fn defer_gc(&self) {
+        self.0.defer_gc();
+    }
+
+    fn delete_all_but<'a>(
+        &'a self,
+        keep: &'a BTreeSet<String>,
+    ) -> LocalBoxFuture<'a, Result<usize, SwError>> {
+        Box::pin(self.0.store.gc(keep))
     }
 }
 

@@ -189,7 +189,14 @@ async fn install(
             s.shards_done = shards_total - missing_count;
             s.resumed = staged > 0;
         });
-        download(engine, name, missing, total - missing_bytes, shards_total).await?;
+        download::fetch_with_quota_retry(
+            engine,
+            name,
+            missing,
+            total - missing_bytes,
+            shards_total,
+        )
+        .await?;
     }
     if is_switch || missing_count > 0 {
         engine.update_status(name, true, |s| {
@@ -304,7 +311,8 @@ pub async fn ensure_file(
             .map(|s| s.size)
             .sum();
         let shards_total = manifest.unique_shards().len();
-        download(engine, name, missing, done.min(total), shards_total).await?;
+        download::fetch_with_quota_retry(engine, name, missing, done.min(total), shards_total)
+            .await?;
     }
     Ok(Rc::new(manifest))
 }
@@ -326,7 +334,7 @@ async fn fit(engine: &Rc<Engine>, model: &str, missing: &[ShardRef]) -> Result<u
 
 /// Frees `to_free` bytes for `model` or fails with `quota` (`needed`: the bytes its download
 /// still lacks), removing nothing then.
-async fn make_room(
+pub(crate) async fn make_room(
     engine: &Rc<Engine>,
     model: &str,
     to_free: u64,
@@ -338,49 +346,20 @@ async fn make_room(
     }
 }
 
-/// Downloads the `missing` shards of `model` ([`download::fetch_shards`]). When the browser
-/// refuses a write for lack of space, the shards verified so far stay (a refused piece never
-/// becomes visible), room for everything still missing is made ([`make_room`]) and the rest
-/// is downloaded once more; a second refusal fails with `quota` and the browser's figures.
-async fn download(
-    engine: &Rc<Engine>,
-    model: &str,
-    missing: Vec<ShardRef>,
-    base_done: u64,
-    shards_total: usize,
-) -> Result<(), SwError> {
-    let first = download::fetch_shards(engine, model, missing.clone(), base_done, shards_total);
-    match first.await {
-        Err(e) if e.is_quota() => {}
-        other => return other,
-    }
-    // A verified record the browser refused for lack of space is reported once, here: its
-    // shard's bytes are staged whole, and the retry hashes and records them again.
-    match engine.store.settle_promotions().await {
-        Err(e) if e.is_quota() => {}
-        other => other?,
-    }
-    let have = engine.store.verified_shards().await?;
-    let (done, left): (Vec<ShardRef>, Vec<ShardRef>) = missing
-        .into_iter()
-        .partition(|s| have.contains(&s.sha256.to_hex()));
-    let (_, needed) = storage::staged_and_needed(&engine.store, &left).await?;
-    make_room(engine, model, needed, needed).await?;
-    let base_done = base_done + done.iter().map(|s| s.size).sum::<u64>();
-    match download::fetch_shards(engine, model, left, base_done, shards_total).await {
-        Err(e) if e.is_quota() => Err(storage::quota_error(model, needed, 0).await),
-        other => other,
-    }
-}
-
 fn missing_shard(sha: &Sha256Digest) -> SwError {
     SwError::StoreCorrupt {
         what: format!("shard {sha}"),
     }
 }
 
-/// Deletes every stored shard that no model's active or pending manifest references.
+/// Deletes every stored shard that no model's active or pending manifest references, except
+/// those a response is still streaming ([`tessera_driver::install::collect_garbage`]).
 pub async fn collect_garbage(engine: &Engine) -> Result<usize, SwError> {
+    download::collect_garbage(engine).await
+}
+
+/// Digests (hex) of every shard some model's active or pending manifest references.
+pub(crate) async fn referenced_shards(engine: &Engine) -> Result<BTreeSet<String>, SwError> {
     let mut keep = BTreeSet::new();
     for name in engine.store.model_names().await? {
         let Some(rec) = engine.store.model(&name).await? else {
@@ -391,14 +370,7 @@ pub async fn collect_garbage(engine: &Engine) -> Result<usize, SwError> {
             keep.extend(m.unique_shards().iter().map(|s| s.sha256.to_hex()));
         }
     }
-    // A response may still be streaming a shard of the version just replaced: keep it for
-    // now and collect again when that stream ends.
-    for hex in engine.leased_shards() {
-        if keep.insert(hex) {
-            engine.defer_gc();
-        }
-    }
-    engine.store.gc(&keep).await
+    Ok(keep)
 }
 
 /// The status of `model` as the store shows it (after a worker restart).

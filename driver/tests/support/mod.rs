@@ -18,6 +18,7 @@ use futures_util::future::LocalBoxFuture;
 use tessera_core::download::{DownloadConfig, DownloadError, Hashing};
 use tessera_core::manifest::ShardRef;
 use tessera_core::{ErrorCode, Sha256Digest};
+use tessera_driver::install::{CollectHost, QuotaHost};
 use tessera_driver::seams::Fetching;
 use tessera_driver::{
     Body, Clock, DownloadHost, DownloadProgress, DriverError, FetchError, Head, Reservation,
@@ -137,6 +138,8 @@ pub enum TestError {
     Plan(DownloadError),
     Driver(DriverError),
     Quota,
+    /// The `quota` error of a second refusal, with the bytes that did not fit.
+    QuotaNeeded(u64),
     Network,
     Auth,
     Store(&'static str),
@@ -160,7 +163,7 @@ impl TestError {
         match self {
             Self::Plan(e) => e.code(),
             Self::Driver(e) => e.code(),
-            Self::Quota => "quota",
+            Self::Quota | Self::QuotaNeeded(_) => "quota",
             Self::Network => "network",
             Self::Auth => "auth-failed",
             Self::Store(_) => "store-failed",
@@ -603,6 +606,15 @@ pub struct TestHost {
     pub speeds: RefCell<Vec<(u64, u64)>>,
     pub saved_speed: Cell<Option<f64>>,
     downloading: Rc<RefCell<HashSet<Sha256Digest>>>,
+    /// `make_room` calls: (to_free, needed).
+    pub room_asked: RefCell<Vec<(u64, u64)>>,
+    /// The quota `make_room` leaves (`None`: it cannot free anything and fails).
+    pub room_after: Cell<Option<u64>>,
+    /// Shards the kept manifests reference (hex).
+    pub referenced: RefCell<BTreeSet<String>>,
+    /// Shards open responses stream (hex).
+    pub leased: RefCell<Vec<String>>,
+    pub gc_deferred: Cell<bool>,
 }
 
 /// The service worker's plan settings (caller hashing, one request per chunk) with `parallel`
@@ -631,6 +643,11 @@ impl TestHost {
             speeds: RefCell::default(),
             saved_speed: Cell::new(None),
             downloading: Rc::default(),
+            room_asked: RefCell::default(),
+            room_after: Cell::new(None),
+            referenced: RefCell::default(),
+            leased: RefCell::default(),
+            gc_deferred: Cell::new(false),
         }
     }
 
@@ -717,5 +734,65 @@ impl DownloadHost for TestHost {
     fn any_downloading(&self, shards: &[ShardRef]) -> bool {
         let set = self.downloading.borrow();
         shards.iter().any(|s| set.contains(&s.sha256))
+    }
+}
+
+impl QuotaHost for TestHost {
+    fn is_quota(e: &TestError) -> bool {
+        e.code() == "quota"
+    }
+
+    fn settle_promotions(&self) -> LocalBoxFuture<'_, Result<(), TestError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn make_room<'a>(
+        &'a self,
+        _model: &'a str,
+        to_free: u64,
+        needed: u64,
+    ) -> LocalBoxFuture<'a, Result<(), TestError>> {
+        self.room_asked.borrow_mut().push((to_free, needed));
+        let result = match self.room_after.get() {
+            Some(quota) => {
+                self.store.0.borrow_mut().quota = Some(quota);
+                Ok(())
+            }
+            None => Err(TestError::Quota),
+        };
+        Box::pin(std::future::ready(result))
+    }
+
+    fn quota_error<'a>(&'a self, _model: &'a str, needed: u64) -> LocalBoxFuture<'a, TestError> {
+        Box::pin(std::future::ready(TestError::QuotaNeeded(needed)))
+    }
+}
+
+impl CollectHost for TestHost {
+    type Error = TestError;
+
+    fn referenced_shards(&self) -> LocalBoxFuture<'_, Result<BTreeSet<String>, TestError>> {
+        Box::pin(std::future::ready(Ok(self.referenced.borrow().clone())))
+    }
+
+    fn leased_shards(&self) -> Vec<String> {
+        self.leased.borrow().clone()
+    }
+
+    fn defer_gc(&self) {
+        self.gc_deferred.set(true);
+    }
+
+    fn delete_all_but<'a>(
+        &'a self,
+        keep: &'a BTreeSet<String>,
+    ) -> LocalBoxFuture<'a, Result<usize, TestError>> {
+        let mut state = self.store.0.borrow_mut();
+        let mut dead: BTreeSet<String> = state.verified.clone();
+        dead.extend(state.staged.keys().map(Sha256Digest::to_hex));
+        dead.retain(|k| !keep.contains(k));
+        state.verified.retain(|k| keep.contains(k));
+        state.staged.retain(|sha, _| keep.contains(&sha.to_hex()));
+        Box::pin(std::future::ready(Ok(dead.len())))
     }
 }
