@@ -1,16 +1,22 @@
-//! Two sequences of an install around the download driver: the quota retry ([`download`]: when
-//! storage refuses a write, keep what is verified, make room for what is still missing and
-//! download it once more; a second refusal is the host's `quota` error) and garbage collection
-//! under leases ([`collect_garbage`]: delete every shard no manifest references, except those a
-//! live response is still streaming, and ask to run again when those streams end).
+//! The sequences of an install around the download driver: [`install`] (download what a
+//! manifest lacks, check every shard is stored verified, then — for a new version — the atomic
+//! switch and garbage collection; the old version serves until the switch), the quota retry
+//! ([`download`]: when storage refuses a write, keep what is verified, make room for what is
+//! still missing and download it once more; a second refusal is the host's `quota` error) and
+//! garbage collection under leases ([`collect_garbage`]: delete every shard no manifest
+//! references, except those a live response is still streaming, and ask to run again when those
+//! streams end).
 //!
 //! It does not decide what may be evicted, how much room there is, which manifests are kept or
-//! when the active version switches: the host (the service worker's engine, a test) does.
+//! accepted, nor how the switch is written: the host (the service worker's engine, a test) does.
 
 use std::collections::BTreeSet;
+use std::future::Future;
 
 use futures_util::future::LocalBoxFuture;
+use tessera_core::diff::missing_shards;
 use tessera_core::manifest::ShardRef;
+use tessera_core::{Manifest, Sha256Digest};
 
 use crate::{fetch_shards, DownloadHost, ShardStore};
 
@@ -31,6 +37,106 @@ pub trait QuotaHost: DownloadHost {
     ) -> LocalBoxFuture<'a, Result<(), Self::Error>>;
     /// The `quota` error of a second refusal: `needed` bytes did not fit even after making room.
     fn quota_error<'a>(&'a self, model: &'a str, needed: u64) -> LocalBoxFuture<'a, Self::Error>;
+}
+
+/// The figures an install publishes when its download starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallStart {
+    /// The version serving meanwhile (the one being installed when it is not a switch).
+    pub version: Option<String>,
+    /// The version being installed, when it replaces another (a switch).
+    pub pending_version: Option<String>,
+    /// Bytes of the manifest's unique shards.
+    pub bytes_total: u64,
+    /// Of them stored already: verified, or staged by an earlier, interrupted download (so
+    /// progress never jumps back when the download resumes them).
+    pub bytes_done: u64,
+    /// The manifest's unique shards.
+    pub shards_total: usize,
+    /// Of them verified already.
+    pub shards_done: usize,
+    /// Whether staged bytes are resumed.
+    pub resumed: bool,
+}
+
+/// What [`install`] needs from its host beyond the quota retry.
+pub trait InstallHost: QuotaHost {
+    /// Fails with `quota` when the `missing` shards of `model` do not fit even after making
+    /// room; else the bytes of them already staged.
+    fn fit<'a>(
+        &'a self,
+        model: &'a str,
+        missing: &'a [ShardRef],
+    ) -> LocalBoxFuture<'a, Result<u64, Self::Error>>;
+    /// Publishes that `model`'s download starts.
+    fn downloading(&self, model: &str, start: InstallStart);
+    /// Publishes that `model`'s stored shards are being checked (every byte is in).
+    fn verifying(&self, model: &str, bytes_total: u64, shards_total: usize);
+    /// The error for a shard the store lost (`store-failed`).
+    fn lost_shard(&self, shard: &Sha256Digest) -> Self::Error;
+    /// Garbage collection after a switch ([`collect_garbage`] over the host's store).
+    fn collect_garbage(&self) -> LocalBoxFuture<'_, Result<usize, Self::Error>>;
+}
+
+/// Downloads what `manifest` (of `model`) lacks and checks that every shard of it is stored
+/// verified; with `switch` (the one write that makes it the active version), runs the switch
+/// after that check and then collects garbage. Until `switch` runs nothing the host serves
+/// changes: the old version (`serving`, for status) serves meanwhile, and a failure before it
+/// leaves it active. Returns whether any shard was downloaded.
+pub async fn install<H, F>(
+    host: &H,
+    model: &str,
+    manifest: &Manifest,
+    serving: Option<String>,
+    switch: Option<F>,
+) -> Result<bool, H::Error>
+where
+    H: InstallHost,
+    F: Future<Output = Result<(), H::Error>>,
+{
+    let version = manifest.version.to_string();
+    let is_switch = switch.is_some();
+    let have = host.store().verified_shards().await?;
+    let missing = missing_shards(manifest, |sha| have.contains(&sha.to_hex()));
+    let total = manifest.unique_shard_bytes();
+    let missing_bytes: u64 = missing.iter().map(|s| s.size).sum();
+    let shards_total = manifest.unique_shards().len();
+    let missing_count = missing.len();
+    let (version, pending_version) = if is_switch {
+        (serving, Some(version))
+    } else {
+        (Some(version), None)
+    };
+    if !missing.is_empty() {
+        let staged = host.fit(model, &missing).await?;
+        host.downloading(
+            model,
+            InstallStart {
+                version,
+                pending_version,
+                bytes_total: total,
+                bytes_done: total - missing_bytes + staged,
+                shards_total,
+                shards_done: shards_total - missing_count,
+                resumed: staged > 0,
+            },
+        );
+        download(host, model, missing, total - missing_bytes, shards_total).await?;
+    }
+    if is_switch || missing_count > 0 {
+        host.verifying(model, total, shards_total);
+        // Every shard was hashed against its signed digest when it was downloaded: a store
+        // that lost one since fails here.
+        let have = host.store().verified_shards().await?;
+        if let Some(shard) = missing_shards(manifest, |sha| have.contains(&sha.to_hex())).first() {
+            return Err(host.lost_shard(&shard.sha256));
+        }
+    }
+    if let Some(switch) = switch {
+        switch.await?;
+        host.collect_garbage().await?;
+    }
+    Ok(missing_count > 0)
 }
 
 /// What garbage collection needs from its host.

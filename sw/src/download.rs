@@ -7,13 +7,14 @@
 //! ([`Piece`]): they are never copied into wasm memory. Nothing here decides anything.
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::rc::Rc;
 
 use futures_util::future::LocalBoxFuture;
 use js_sys::{Object, Uint8Array};
 use tessera_core::manifest::ShardRef;
-use tessera_core::Sha256Digest;
-use tessera_driver::install::{CollectHost, QuotaHost};
+use tessera_core::{Manifest, Sha256Digest};
+use tessera_driver::install::{CollectHost, InstallHost, InstallStart, QuotaHost};
 use tessera_driver::seams::Fetching;
 use tessera_driver::{DownloadProgress, FetchError, Head, Settings};
 
@@ -22,6 +23,7 @@ use crate::engine::{Engine, Reservation};
 use crate::error::SwError;
 use crate::fetcher::Fetched;
 use crate::js_error::JsError;
+use crate::progress::{ModelStatus, State};
 use crate::shard_bytes::Piece;
 use crate::store::Store;
 use crate::{storage, update};
@@ -51,6 +53,23 @@ pub async fn fetch_with_quota_retry(
     shards_total: usize,
 ) -> Result<(), SwError> {
     tessera_driver::install::download(&Host(engine), model, missing, base_done, shards_total).await
+}
+
+/// Downloads what `manifest` lacks, checks every shard is stored verified and, with `switch`,
+/// runs the switch then collects garbage ([`tessera_driver::install::install`] over this
+/// worker's backends; progress as `downloading` then `verifying` statuses). Returns whether
+/// any shard was downloaded.
+pub async fn install_shards<F>(
+    engine: &Rc<Engine>,
+    model: &str,
+    manifest: &Manifest,
+    serving: Option<String>,
+    switch: Option<F>,
+) -> Result<bool, SwError>
+where
+    F: Future<Output = Result<(), SwError>>,
+{
+    tessera_driver::install::install(&Host(engine), model, manifest, serving, switch).await
 }
 
 /// Garbage collection under leases ([`tessera_driver::install::collect_garbage`]) over this
@@ -274,6 +293,46 @@ impl QuotaHost for Host<'_> {
 
     fn quota_error<'a>(&'a self, model: &'a str, needed: u64) -> LocalBoxFuture<'a, SwError> {
         Box::pin(storage::quota_error(model, needed, 0))
+    }
+}
+
+impl InstallHost for Host<'_> {
+    fn fit<'a>(
+        &'a self,
+        model: &'a str,
+        missing: &'a [ShardRef],
+    ) -> LocalBoxFuture<'a, Result<u64, SwError>> {
+        Box::pin(update::fit(self.0, model, missing))
+    }
+
+    fn downloading(&self, model: &str, start: InstallStart) {
+        self.0.update_status(model, true, |s| {
+            *s = ModelStatus::new(model, State::Downloading);
+            s.version = start.version;
+            s.pending_version = start.pending_version;
+            s.bytes_total = start.bytes_total;
+            s.bytes_done = start.bytes_done;
+            s.shards_total = start.shards_total;
+            s.shards_done = start.shards_done;
+            s.resumed = start.resumed;
+        });
+    }
+
+    fn verifying(&self, model: &str, bytes_total: u64, shards_total: usize) {
+        self.0.update_status(model, true, |s| {
+            s.state = State::Verifying;
+            s.bytes_done = bytes_total;
+            s.shards_done = shards_total;
+            s.shards_in_flight = 0;
+        });
+    }
+
+    fn lost_shard(&self, shard: &Sha256Digest) -> SwError {
+        update::missing_shard(shard)
+    }
+
+    fn collect_garbage(&self) -> LocalBoxFuture<'_, Result<usize, SwError>> {
+        Box::pin(update::collect_garbage(self.0))
     }
 }
 

@@ -162,63 +162,17 @@ async fn install(
     old_version: Option<String>,
 ) -> Result<Rc<Manifest>, SwError> {
     let name = model.as_str();
-    let version = manifest.version.to_string();
     let is_switch = rec.active.as_deref() != Some(envelope.as_str());
-    let have = engine.store.verified_shards().await?;
-    let missing = missing_shards(&manifest, |sha| have.contains(&sha.to_hex()));
-    let total = manifest.unique_shard_bytes();
-    let missing_bytes: u64 = missing.iter().map(|s| s.size).sum();
-    let shards_total = manifest.unique_shards().len();
-    let missing_count = missing.len();
-    let (shown_version, pending_version) = if is_switch {
-        (old_version, Some(version.clone()))
-    } else {
-        (Some(version.clone()), None)
+    // The atomic switch: one write of the model record, once every shard is stored verified.
+    let next = ModelRecord {
+        active: Some(envelope),
+        pending: None,
+        installing: false,
+        last_used: None,
     };
-    if !missing.is_empty() {
-        // Bytes staged by an earlier, interrupted download count as done from the first
-        // report on, so progress never jumps back when the download resumes them.
-        let staged = fit(engine, name, &missing).await?;
-        engine.update_status(name, true, |s| {
-            *s = ModelStatus::new(name, State::Downloading);
-            s.version = shown_version.clone();
-            s.pending_version = pending_version.clone();
-            s.bytes_total = total;
-            s.bytes_done = total - missing_bytes + staged;
-            s.shards_total = shards_total;
-            s.shards_done = shards_total - missing_count;
-            s.resumed = staged > 0;
-        });
-        download::fetch_with_quota_retry(
-            engine,
-            name,
-            missing,
-            total - missing_bytes,
-            shards_total,
-        )
-        .await?;
-    }
-    if is_switch || missing_count > 0 {
-        engine.update_status(name, true, |s| {
-            s.state = State::Verifying;
-            s.bytes_done = total;
-            s.shards_done = shards_total;
-            s.shards_in_flight = 0;
-        });
-        check_stored(engine, &manifest).await?;
-    }
-    if is_switch {
-        // The atomic switch: one write of the model record.
-        let next = ModelRecord {
-            active: Some(envelope),
-            pending: None,
-            installing: false,
-            last_used: None,
-        };
-        engine.store.put_model(name, &next).await?;
-        collect_garbage(engine).await?;
-    }
-    let resumed = missing_count > 0 && engine.cached_status(name).is_some_and(|s| s.resumed);
+    let switch = is_switch.then(|| engine.store.put_model(name, &next));
+    let downloaded = download::install_shards(engine, name, &manifest, old_version, switch).await?;
+    let resumed = downloaded && engine.cached_status(name).is_some_and(|s| s.resumed);
     let manifest = Rc::new(manifest);
     engine.set_ready(name, manifest.clone());
     let mut status = ready_status(&manifest);
@@ -235,16 +189,6 @@ fn ready_status(m: &Manifest) -> ModelStatus {
     s.shards_total = m.unique_shards().len();
     s.shards_done = s.shards_total;
     s
-}
-
-/// Checks that every shard of `manifest` is stored verified (each was hashed against the
-/// signed digest when it was downloaded): a store that lost one fails with `store-corrupt`.
-async fn check_stored(engine: &Engine, manifest: &Manifest) -> Result<(), SwError> {
-    let have = engine.store.verified_shards().await?;
-    match missing_shards(manifest, |sha| have.contains(&sha.to_hex())).first() {
-        Some(shard) => Err(missing_shard(&shard.sha256)),
-        None => Ok(()),
-    }
 }
 
 /// Makes one file of `model` servable without downloading the rest of the model (a library
@@ -320,7 +264,11 @@ pub async fn ensure_file(
 /// Checks that the `missing` shards of `model` fit in the storage left; when they do not,
 /// removes what the config lets the worker remove ([`evict::make_room`]) and checks again.
 /// Returns the bytes of them already staged.
-async fn fit(engine: &Rc<Engine>, model: &str, missing: &[ShardRef]) -> Result<u64, SwError> {
+pub(crate) async fn fit(
+    engine: &Rc<Engine>,
+    model: &str,
+    missing: &[ShardRef],
+) -> Result<u64, SwError> {
     match storage::check_fits(&engine.store, model, missing).await {
         Err(SwError::Quota {
             needed, available, ..
@@ -346,7 +294,7 @@ pub(crate) async fn make_room(
     }
 }
 
-fn missing_shard(sha: &Sha256Digest) -> SwError {
+pub(crate) fn missing_shard(sha: &Sha256Digest) -> SwError {
     SwError::StoreCorrupt {
         what: format!("shard {sha}"),
     }

@@ -18,7 +18,7 @@ use futures_util::future::LocalBoxFuture;
 use tessera_core::download::{DownloadConfig, DownloadError, Hashing};
 use tessera_core::manifest::ShardRef;
 use tessera_core::{ErrorCode, Sha256Digest};
-use tessera_driver::install::{CollectHost, QuotaHost};
+use tessera_driver::install::{CollectHost, InstallHost, InstallStart, QuotaHost};
 use tessera_driver::seams::Fetching;
 use tessera_driver::{
     Body, Clock, DownloadHost, DownloadProgress, DriverError, FetchError, Head, Reservation,
@@ -615,6 +615,10 @@ pub struct TestHost {
     /// Shards open responses stream (hex).
     pub leased: RefCell<Vec<String>>,
     pub gc_deferred: Cell<bool>,
+    /// The version the host serves (what its model record calls active).
+    pub active: RefCell<String>,
+    /// `active` at each status the driver published, with what it published.
+    pub seen: RefCell<Vec<(String, &'static str)>>,
 }
 
 /// The service worker's plan settings (caller hashing, one request per chunk) with `parallel`
@@ -648,7 +652,14 @@ impl TestHost {
             referenced: RefCell::default(),
             leased: RefCell::default(),
             gc_deferred: Cell::new(false),
+            active: RefCell::default(),
+            seen: RefCell::default(),
         }
+    }
+
+    fn note(&self, what: &'static str) {
+        let active = self.active.borrow().clone();
+        self.seen.borrow_mut().push((active, what));
     }
 
     /// The fake clock's "now".
@@ -695,6 +706,7 @@ impl DownloadHost for TestHost {
     }
 
     fn update_status(&self, _model: &str, _force: bool, progress: DownloadProgress) {
+        self.note("progress");
         self.progress.borrow_mut().push(progress);
     }
 
@@ -794,5 +806,35 @@ impl CollectHost for TestHost {
         state.verified.retain(|k| keep.contains(k));
         state.staged.retain(|sha, _| keep.contains(&sha.to_hex()));
         Box::pin(std::future::ready(Ok(dead.len())))
+    }
+}
+
+impl InstallHost for TestHost {
+    fn fit<'a>(
+        &'a self,
+        _model: &'a str,
+        missing: &'a [ShardRef],
+    ) -> LocalBoxFuture<'a, Result<u64, TestError>> {
+        Box::pin(async move {
+            let (staged, _) =
+                tessera_driver::install::staged_and_needed(&self.store, missing).await?;
+            Ok(staged)
+        })
+    }
+
+    fn downloading(&self, _model: &str, _start: InstallStart) {
+        self.note("downloading");
+    }
+
+    fn verifying(&self, _model: &str, _bytes_total: u64, _shards_total: usize) {
+        self.note("verifying");
+    }
+
+    fn lost_shard(&self, _shard: &Sha256Digest) -> TestError {
+        TestError::Store("lost shard")
+    }
+
+    fn collect_garbage(&self) -> LocalBoxFuture<'_, Result<usize, TestError>> {
+        Box::pin(tessera_driver::install::collect_garbage(self))
     }
 }
