@@ -166,7 +166,7 @@ pub async fn staged_and_needed<S: ShardStore>(
     let (mut staged, mut needed) = (0u64, 0u64);
     for shard in missing {
         let stored = store
-            .partial(shard.sha256)
+            .partial(&shard.sha256)
             .await?
             .unwrap_or(0)
             .min(shard.size);

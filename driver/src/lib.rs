@@ -199,12 +199,12 @@ where
 {
     let mut resumed = false;
     for shard in shards {
-        let Some(staged) = store.partial(shard.sha256).await? else {
+        let Some(staged) = store.partial(&shard.sha256).await? else {
             continue;
         };
         let mut action = plan.seed_staged_len(shard.sha256, staged)?;
         if action == SeedAction::Digest {
-            let bytes = store.read(shard.sha256, staged).await?;
+            let bytes = store.read(&shard.sha256, staged).await?;
             let digest = store.sha256(&bytes).await?;
             action = plan.seed_digest(shard.sha256, digest)?;
         }
@@ -212,7 +212,7 @@ where
             SeedAction::Resume { .. } => resumed = true,
             SeedAction::Verified => store.promote(shard.sha256, shard.size),
             SeedAction::Discard { .. } | SeedAction::Redundant | SeedAction::Digest => {
-                store.discard(shard.sha256).await?
+                store.discard(&shard.sha256).await?
             }
         }
     }
@@ -311,7 +311,7 @@ impl<H: DownloadHost> Driver<'_, H> {
             HeadAction::ReadBody => {}
             HeadAction::RestartFromZero { shard } => {
                 self.staged.borrow_mut().remove(&shard.sha256);
-                self.host.store().discard(shard.sha256).await?
+                self.host.store().discard(&shard.sha256).await?
             }
             HeadAction::Cancel(f) => return self.apply_failed(f).await,
         }
@@ -394,7 +394,7 @@ impl<H: DownloadHost> Driver<'_, H> {
                 self.received.set(self.received.get() + piece.len());
                 self.host
                     .store()
-                    .persist(shard.sha256, offset, &piece)
+                    .persist(&shard.sha256, offset, &piece)
                     .await?;
                 self.keep_staged(shard.sha256, offset, piece);
                 self.progress(false);
@@ -424,7 +424,7 @@ impl<H: DownloadHost> Driver<'_, H> {
                 let store = self.host.store();
                 let bytes = match kept {
                     Some(piece) if piece.len() == shard.size => piece.into_whole(),
-                    _ => store.read(shard.sha256, shard.size).await?,
+                    _ => store.read(&shard.sha256, shard.size).await?,
                 };
                 let digest = store.sha256(&bytes).await?;
                 drop(bytes);
@@ -468,7 +468,7 @@ impl<H: DownloadHost> Driver<'_, H> {
     async fn apply_failed(&self, f: RequestFailed) -> Result<(), H::Error> {
         if f.discard_staged {
             self.staged.borrow_mut().remove(&f.shard.sha256);
-            self.host.store().discard(f.shard.sha256).await?;
+            self.host.store().discard(&f.shard.sha256).await?;
         }
         self.progress(false);
         Ok(())

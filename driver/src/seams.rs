@@ -136,27 +136,30 @@ pub trait ShardStore {
     /// Digests (hex) of every verified shard.
     fn verified_shards(&self) -> LocalBoxFuture<'_, Result<BTreeSet<String>, Self::Error>>;
     /// Bytes of `sha` staged contiguously from byte 0 (`None`: nothing staged).
-    fn partial(&self, sha: Sha256Digest) -> LocalBoxFuture<'_, Result<Option<u64>, Self::Error>>;
+    fn partial<'a>(
+        &'a self,
+        sha: &'a Sha256Digest,
+    ) -> LocalBoxFuture<'a, Result<Option<u64>, Self::Error>>;
     /// A request for `sha`'s bytes from `offset` on is starting (the store may open a file).
     fn prepare(&self, sha: Sha256Digest, offset: u64);
     /// Stores `piece` at `offset` of `sha`'s staging (`offset == 0` first drops what was
     /// staged).
     fn persist<'a>(
         &'a self,
-        sha: Sha256Digest,
+        sha: &'a Sha256Digest,
         offset: u64,
         piece: &'a Self::Piece,
     ) -> LocalBoxFuture<'a, Result<(), Self::Error>>;
     /// Deletes every byte of `sha` (verified or staged).
-    fn discard(&self, sha: Sha256Digest) -> LocalBoxFuture<'_, Result<(), Self::Error>>;
+    fn discard<'a>(&'a self, sha: &'a Sha256Digest) -> LocalBoxFuture<'a, Result<(), Self::Error>>;
     /// Records `sha` (of `size` bytes, all staged) verified: readers may see it from now on.
     fn promote(&self, sha: Sha256Digest, size: u64);
     /// The first `len` staged bytes of `sha`, to hash them.
-    fn read(
-        &self,
-        sha: Sha256Digest,
+    fn read<'a>(
+        &'a self,
+        sha: &'a Sha256Digest,
         len: u64,
-    ) -> LocalBoxFuture<'_, Result<<Self::Piece as Piece>::Whole, Self::Error>>;
+    ) -> LocalBoxFuture<'a, Result<<Self::Piece as Piece>::Whole, Self::Error>>;
     /// The sha256 of a complete shard's bytes (the hasher: WebCrypto in the browser).
     fn sha256<'a>(
         &'a self,

@@ -164,8 +164,11 @@ impl tessera_driver::ShardStore for Store {
         Box::pin(Store::verified_shards(self))
     }
 
-    fn partial(&self, sha: Sha256Digest) -> LocalBoxFuture<'_, Result<Option<u64>, SwError>> {
-        Box::pin(async move { Store::partial(self, &sha).await })
+    fn partial<'a>(
+        &'a self,
+        sha: &'a Sha256Digest,
+    ) -> LocalBoxFuture<'a, Result<Option<u64>, SwError>> {
+        Box::pin(Store::partial(self, sha))
     }
 
     fn prepare(&self, sha: Sha256Digest, offset: u64) {
@@ -174,23 +177,27 @@ impl tessera_driver::ShardStore for Store {
 
     fn persist<'a>(
         &'a self,
-        sha: Sha256Digest,
+        sha: &'a Sha256Digest,
         offset: u64,
         piece: &'a Piece,
     ) -> LocalBoxFuture<'a, Result<(), SwError>> {
-        Box::pin(async move { Store::persist(self, &sha, offset, piece).await })
+        Box::pin(Store::persist(self, sha, offset, piece))
     }
 
-    fn discard(&self, sha: Sha256Digest) -> LocalBoxFuture<'_, Result<(), SwError>> {
-        Box::pin(async move { Store::discard(self, &sha).await })
+    fn discard<'a>(&'a self, sha: &'a Sha256Digest) -> LocalBoxFuture<'a, Result<(), SwError>> {
+        Box::pin(Store::discard(self, sha))
     }
 
     fn promote(&self, sha: Sha256Digest, size: u64) {
         Store::promote(self, &sha, size);
     }
 
-    fn read(&self, sha: Sha256Digest, len: u64) -> LocalBoxFuture<'_, Result<Object, SwError>> {
-        Box::pin(async move { self.bytes.read(&sha, len).await })
+    fn read<'a>(
+        &'a self,
+        sha: &'a Sha256Digest,
+        len: u64,
+    ) -> LocalBoxFuture<'a, Result<Object, SwError>> {
+        Box::pin(self.bytes.read(sha, len))
     }
 
     fn sha256<'a>(

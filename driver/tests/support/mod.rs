@@ -485,8 +485,11 @@ impl ShardStore for MemoryStore {
         Box::pin(std::future::ready(Ok(self.0.borrow().verified.clone())))
     }
 
-    fn partial(&self, sha: Sha256Digest) -> LocalBoxFuture<'_, Result<Option<u64>, TestError>> {
-        let len = self.0.borrow().staged.get(&sha).map(|b| b.len() as u64);
+    fn partial<'a>(
+        &'a self,
+        sha: &'a Sha256Digest,
+    ) -> LocalBoxFuture<'a, Result<Option<u64>, TestError>> {
+        let len = self.0.borrow().staged.get(sha).map(|b| b.len() as u64);
         Box::pin(std::future::ready(Ok(len)))
     }
 
@@ -494,10 +497,11 @@ impl ShardStore for MemoryStore {
 
     fn persist<'a>(
         &'a self,
-        sha: Sha256Digest,
+        sha: &'a Sha256Digest,
         offset: u64,
         piece: &'a Vec<u8>,
     ) -> LocalBoxFuture<'a, Result<(), TestError>> {
+        let sha = *sha;
         Box::pin(async move {
             let delay = self.0.borrow().write_delay.clone();
             if let Some((clock, ms)) = delay {
@@ -530,7 +534,8 @@ impl ShardStore for MemoryStore {
         })
     }
 
-    fn discard(&self, sha: Sha256Digest) -> LocalBoxFuture<'_, Result<(), TestError>> {
+    fn discard<'a>(&'a self, sha: &'a Sha256Digest) -> LocalBoxFuture<'a, Result<(), TestError>> {
+        let sha = *sha;
         let mut state = self.0.borrow_mut();
         state.staged.remove(&sha);
         state.verified.remove(&sha.to_hex());
@@ -551,7 +556,12 @@ impl ShardStore for MemoryStore {
         state.verified.insert(sha.to_hex());
     }
 
-    fn read(&self, sha: Sha256Digest, len: u64) -> LocalBoxFuture<'_, Result<Vec<u8>, TestError>> {
+    fn read<'a>(
+        &'a self,
+        sha: &'a Sha256Digest,
+        len: u64,
+    ) -> LocalBoxFuture<'a, Result<Vec<u8>, TestError>> {
+        let sha = *sha;
         let mut state = self.0.borrow_mut();
         state.reads += 1;
         let result = match state.staged.get(&sha) {
