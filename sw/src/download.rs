@@ -44,7 +44,7 @@ pub async fn fetch_shards(
 
 /// Downloads the `missing` shards of `model` with the quota retry
 /// ([`tessera_driver::install::download`] over this worker's backends; room is made by
-/// [`update::make_room`], a second refusal is `quota` with the browser's figures).
+/// `update::make_room`, a second refusal is `quota` with the browser's figures).
 pub async fn fetch_with_quota_retry(
     engine: &Rc<Engine>,
     model: &str,
@@ -73,7 +73,7 @@ where
 }
 
 /// Garbage collection under leases ([`tessera_driver::install::collect_garbage`]) over this
-/// worker's store, its models' manifests ([`update::referenced_shards`]) and leases.
+/// worker's store, its models' manifests (`update::referenced_shards`) and leases.
 pub async fn collect_garbage(engine: &Engine) -> Result<usize, SwError> {
     tessera_driver::install::collect_garbage(&Collector(engine)).await
 }
