@@ -113,6 +113,20 @@ pub enum SwError {
     Js(JsError),
 }
 
+impl From<tessera_driver::DriverError> for SwError {
+    fn from(e: tessera_driver::DriverError) -> Self {
+        match e {
+            tessera_driver::DriverError::OthersKeptFailing { model } => Self::StoreCorrupt {
+                what: format!("shards of {model} that other downloads kept failing"),
+            },
+            // `DriverError` is non-exhaustive: a future failure of the driver's own.
+            other => Self::StoreCorrupt {
+                what: other.to_string(),
+            },
+        }
+    }
+}
+
 impl ErrorCode for SwError {
     fn code(&self) -> &'static str {
         match self {

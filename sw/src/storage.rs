@@ -63,17 +63,7 @@ pub async fn available() -> Option<u64> {
 /// The bytes of `missing` already staged (kept from an interrupted download) and the bytes
 /// still to download, read once (on OPFS each lookup lists a shard's files).
 pub async fn staged_and_needed(store: &Store, missing: &[ShardRef]) -> Result<(u64, u64), SwError> {
-    let (mut staged, mut needed) = (0u64, 0u64);
-    for shard in missing {
-        let stored = store
-            .partial(&shard.sha256)
-            .await?
-            .unwrap_or(0)
-            .min(shard.size);
-        staged += stored;
-        needed = needed.saturating_add(shard.size - stored);
-    }
-    Ok((staged, needed))
+    tessera_driver::install::staged_and_needed(store, missing).await
 }
 
 /// `quota` for `model`, with the browser's figures now: `needed` bytes do not fit, and

@@ -162,56 +162,17 @@ async fn install(
     old_version: Option<String>,
 ) -> Result<Rc<Manifest>, SwError> {
     let name = model.as_str();
-    let version = manifest.version.to_string();
     let is_switch = rec.active.as_deref() != Some(envelope.as_str());
-    let have = engine.store.verified_shards().await?;
-    let missing = missing_shards(&manifest, |sha| have.contains(&sha.to_hex()));
-    let total = manifest.unique_shard_bytes();
-    let missing_bytes: u64 = missing.iter().map(|s| s.size).sum();
-    let shards_total = manifest.unique_shards().len();
-    let missing_count = missing.len();
-    let (shown_version, pending_version) = if is_switch {
-        (old_version, Some(version.clone()))
-    } else {
-        (Some(version.clone()), None)
+    // The atomic switch: one write of the model record, once every shard is stored verified.
+    let next = ModelRecord {
+        active: Some(envelope),
+        pending: None,
+        installing: false,
+        last_used: None,
     };
-    if !missing.is_empty() {
-        // Bytes staged by an earlier, interrupted download count as done from the first
-        // report on, so progress never jumps back when the download resumes them.
-        let staged = fit(engine, name, &missing).await?;
-        engine.update_status(name, true, |s| {
-            *s = ModelStatus::new(name, State::Downloading);
-            s.version = shown_version.clone();
-            s.pending_version = pending_version.clone();
-            s.bytes_total = total;
-            s.bytes_done = total - missing_bytes + staged;
-            s.shards_total = shards_total;
-            s.shards_done = shards_total - missing_count;
-            s.resumed = staged > 0;
-        });
-        download(engine, name, missing, total - missing_bytes, shards_total).await?;
-    }
-    if is_switch || missing_count > 0 {
-        engine.update_status(name, true, |s| {
-            s.state = State::Verifying;
-            s.bytes_done = total;
-            s.shards_done = shards_total;
-            s.shards_in_flight = 0;
-        });
-        check_stored(engine, &manifest).await?;
-    }
-    if is_switch {
-        // The atomic switch: one write of the model record.
-        let next = ModelRecord {
-            active: Some(envelope),
-            pending: None,
-            installing: false,
-            last_used: None,
-        };
-        engine.store.put_model(name, &next).await?;
-        collect_garbage(engine).await?;
-    }
-    let resumed = missing_count > 0 && engine.cached_status(name).is_some_and(|s| s.resumed);
+    let switch = is_switch.then(|| engine.store.put_model(name, &next));
+    let downloaded = download::install_shards(engine, name, &manifest, old_version, switch).await?;
+    let resumed = downloaded && engine.cached_status(name).is_some_and(|s| s.resumed);
     let manifest = Rc::new(manifest);
     engine.set_ready(name, manifest.clone());
     let mut status = ready_status(&manifest);
@@ -228,16 +189,6 @@ fn ready_status(m: &Manifest) -> ModelStatus {
     s.shards_total = m.unique_shards().len();
     s.shards_done = s.shards_total;
     s
-}
-
-/// Checks that every shard of `manifest` is stored verified (each was hashed against the
-/// signed digest when it was downloaded): a store that lost one fails with `store-corrupt`.
-async fn check_stored(engine: &Engine, manifest: &Manifest) -> Result<(), SwError> {
-    let have = engine.store.verified_shards().await?;
-    match missing_shards(manifest, |sha| have.contains(&sha.to_hex())).first() {
-        Some(shard) => Err(missing_shard(&shard.sha256)),
-        None => Ok(()),
-    }
 }
 
 /// Makes one file of `model` servable without downloading the rest of the model (a library
@@ -304,7 +255,8 @@ pub async fn ensure_file(
             .map(|s| s.size)
             .sum();
         let shards_total = manifest.unique_shards().len();
-        download(engine, name, missing, done.min(total), shards_total).await?;
+        download::fetch_with_quota_retry(engine, name, missing, done.min(total), shards_total)
+            .await?;
     }
     Ok(Rc::new(manifest))
 }
@@ -312,7 +264,11 @@ pub async fn ensure_file(
 /// Checks that the `missing` shards of `model` fit in the storage left; when they do not,
 /// removes what the config lets the worker remove ([`evict::make_room`]) and checks again.
 /// Returns the bytes of them already staged.
-async fn fit(engine: &Rc<Engine>, model: &str, missing: &[ShardRef]) -> Result<u64, SwError> {
+pub(crate) async fn fit(
+    engine: &Rc<Engine>,
+    model: &str,
+    missing: &[ShardRef],
+) -> Result<u64, SwError> {
     match storage::check_fits(&engine.store, model, missing).await {
         Err(SwError::Quota {
             needed, available, ..
@@ -326,7 +282,7 @@ async fn fit(engine: &Rc<Engine>, model: &str, missing: &[ShardRef]) -> Result<u
 
 /// Frees `to_free` bytes for `model` or fails with `quota` (`needed`: the bytes its download
 /// still lacks), removing nothing then.
-async fn make_room(
+pub(crate) async fn make_room(
     engine: &Rc<Engine>,
     model: &str,
     to_free: u64,
@@ -338,49 +294,20 @@ async fn make_room(
     }
 }
 
-/// Downloads the `missing` shards of `model` ([`download::fetch_shards`]). When the browser
-/// refuses a write for lack of space, the shards verified so far stay (a refused piece never
-/// becomes visible), room for everything still missing is made ([`make_room`]) and the rest
-/// is downloaded once more; a second refusal fails with `quota` and the browser's figures.
-async fn download(
-    engine: &Rc<Engine>,
-    model: &str,
-    missing: Vec<ShardRef>,
-    base_done: u64,
-    shards_total: usize,
-) -> Result<(), SwError> {
-    let first = download::fetch_shards(engine, model, missing.clone(), base_done, shards_total);
-    match first.await {
-        Err(e) if e.is_quota() => {}
-        other => return other,
-    }
-    // A verified record the browser refused for lack of space is reported once, here: its
-    // shard's bytes are staged whole, and the retry hashes and records them again.
-    match engine.store.settle_promotions().await {
-        Err(e) if e.is_quota() => {}
-        other => other?,
-    }
-    let have = engine.store.verified_shards().await?;
-    let (done, left): (Vec<ShardRef>, Vec<ShardRef>) = missing
-        .into_iter()
-        .partition(|s| have.contains(&s.sha256.to_hex()));
-    let (_, needed) = storage::staged_and_needed(&engine.store, &left).await?;
-    make_room(engine, model, needed, needed).await?;
-    let base_done = base_done + done.iter().map(|s| s.size).sum::<u64>();
-    match download::fetch_shards(engine, model, left, base_done, shards_total).await {
-        Err(e) if e.is_quota() => Err(storage::quota_error(model, needed, 0).await),
-        other => other,
-    }
-}
-
-fn missing_shard(sha: &Sha256Digest) -> SwError {
+pub(crate) fn missing_shard(sha: &Sha256Digest) -> SwError {
     SwError::StoreCorrupt {
         what: format!("shard {sha}"),
     }
 }
 
-/// Deletes every stored shard that no model's active or pending manifest references.
+/// Deletes every stored shard that no model's active or pending manifest references, except
+/// those a response is still streaming ([`tessera_driver::install::collect_garbage`]).
 pub async fn collect_garbage(engine: &Engine) -> Result<usize, SwError> {
+    download::collect_garbage(engine).await
+}
+
+/// Digests (hex) of every shard some model's active or pending manifest references.
+pub(crate) async fn referenced_shards(engine: &Engine) -> Result<BTreeSet<String>, SwError> {
     let mut keep = BTreeSet::new();
     for name in engine.store.model_names().await? {
         let Some(rec) = engine.store.model(&name).await? else {
@@ -391,14 +318,7 @@ pub async fn collect_garbage(engine: &Engine) -> Result<usize, SwError> {
             keep.extend(m.unique_shards().iter().map(|s| s.sha256.to_hex()));
         }
     }
-    // A response may still be streaming a shard of the version just replaced: keep it for
-    // now and collect again when that stream ends.
-    for hex in engine.leased_shards() {
-        if keep.insert(hex) {
-            engine.defer_gc();
-        }
-    }
-    engine.store.gc(&keep).await
+    Ok(keep)
 }
 
 /// The status of `model` as the store shows it (after a worker restart).

@@ -442,30 +442,34 @@ fn browser_suites(tally: &mut Tally) -> Result {
     )
 }
 
-/// `tessera-core` must stay pure: no browser bindings anywhere in its dependency tree.
+/// `tessera-core` and `tessera-driver` must stay pure: no browser bindings anywhere in their
+/// dependency trees.
 fn core_has_no_browser_deps() -> Result {
-    let tree = output(cargo().args([
-        "tree",
-        "-p",
-        "tessera-core",
-        "--edges",
-        "normal,build",
-        "--target",
-        "all",
-        "--prefix",
-        "none",
-    ]))?;
-    let forbidden: Vec<&str> = tree
-        .lines()
-        .filter_map(|line| line.split_whitespace().next())
-        .filter(|name| matches!(*name, "web-sys" | "js-sys" | "wasm-bindgen"))
-        .collect();
-    if forbidden.is_empty() {
-        eprintln!("\n==> tessera-core depends on no browser crate (web-sys, js-sys, wasm-bindgen)");
-        Ok(())
-    } else {
-        Err(StepError(format!(
-            "tessera-core must not depend on browser crates, found: {forbidden:?}"
-        )))
+    // The pure core and the platform-neutral download driver (whose browser backends live in
+    // `sw/`): both build and test natively.
+    for krate in ["tessera-core", "tessera-driver"] {
+        let tree = output(cargo().args([
+            "tree",
+            "-p",
+            krate,
+            "--edges",
+            "normal,build",
+            "--target",
+            "all",
+            "--prefix",
+            "none",
+        ]))?;
+        let forbidden: Vec<&str> = tree
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .filter(|name| matches!(*name, "web-sys" | "js-sys" | "wasm-bindgen"))
+            .collect();
+        if !forbidden.is_empty() {
+            return Err(StepError(format!(
+                "{krate} must not depend on browser crates, found: {forbidden:?}"
+            )));
+        }
+        eprintln!("\n==> {krate} depends on no browser crate (web-sys, js-sys, wasm-bindgen)");
     }
+    Ok(())
 }
