@@ -11,7 +11,7 @@ use js_sys::{Object, Promise, Reflect, Uint8Array};
 use tessera_core::{Manifest, Sha256Digest};
 use tessera_sw::config::StorageChoice;
 use tessera_sw::shard_bytes::Piece;
-use tessera_sw::store::Store;
+use tessera_sw::store::{Preopened, Store};
 use tessera_sw::TesseraServiceWorker;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -63,8 +63,20 @@ fn origin() -> String {
     scope.location().origin()
 }
 
+/// Storage opened as `tessera-sw-lib.js` opens it before the wasm is ready (the engine adopts
+/// it): every engine made here goes through that path.
+fn early_storage() -> JsValue {
+    js_sys::Function::new_no_args(
+        "return { db: new Promise((ok) => { const r = indexedDB.open('tessera'); \
+         r.onsuccess = () => ok(r.result); r.onerror = () => ok(null); }), \
+         opfsRoot: navigator.storage.getDirectory() };",
+    )
+    .call0(&JsValue::UNDEFINED)
+    .unwrap()
+}
+
 async fn engine(chunk_size: u32) -> TesseraServiceWorker {
-    TesseraServiceWorker::create(config(chunk_size))
+    TesseraServiceWorker::create(config(chunk_size), early_storage())
         .await
         .unwrap_or_else(|e| panic!("create failed: {e:?}"))
 }
@@ -206,7 +218,9 @@ async fn resumes_from_a_stored_prefix() {
         .unwrap()
         .shards[0];
     let shard = fetch_bytes(&format!("{}_shards/{}", base(), first.sha256)).await;
-    let store = Store::open(StorageChoice::Auto).await.unwrap();
+    let store = Store::open(StorageChoice::Auto, Preopened::default())
+        .await
+        .unwrap();
     store
         .persist(&first.sha256, 0, &piece(&shard[..20_000]))
         .await
@@ -237,7 +251,9 @@ async fn corrupt_stored_prefix_is_never_served() {
         .find(|f| f.path.as_str() == "model.bin")
         .unwrap()
         .shards[0];
-    let store = Store::open(StorageChoice::Auto).await.unwrap();
+    let store = Store::open(StorageChoice::Auto, Preopened::default())
+        .await
+        .unwrap();
     store
         .persist(&first.sha256, 0, &piece(&[0xAB; 30_000]))
         .await
@@ -261,7 +277,7 @@ async fn evicted_shard_is_downloaded_again() {
     );
     let m = manifest().await;
     let victim = m.files[0].shards[1];
-    Store::open(StorageChoice::Auto)
+    Store::open(StorageChoice::Auto, Preopened::default())
         .await
         .unwrap()
         .discard(&victim.sha256)
@@ -292,7 +308,9 @@ async fn errors_carry_stable_codes() {
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(json["error"]["code"], "file-not-found");
 
-    let bad = TesseraServiceWorker::create("{}".into()).await.unwrap_err();
+    let bad = TesseraServiceWorker::create("{}".into(), JsValue::UNDEFINED)
+        .await
+        .unwrap_err();
     assert_eq!(
         field(&bad, "code").as_string().as_deref(),
         Some("config-invalid")
@@ -309,12 +327,58 @@ async fn errors_carry_stable_codes() {
     let _: Promise = sw.activate();
 }
 
+/// `indexedDB.open(name)` started from JS, as `tessera-sw-lib.js` starts it before the wasm runs.
+fn early_open(name: &str) -> Promise {
+    js_sys::Function::new_with_args(
+        "name",
+        "return new Promise((ok) => { const r = indexedDB.open(name); \
+         r.onsuccess = () => ok(r.result); r.onerror = () => ok(null); });",
+    )
+    .call1(&JsValue::UNDEFINED, &name.into())
+    .unwrap()
+    .unchecked_into()
+}
+
+#[test]
+async fn an_early_connection_is_adopted_when_it_fits_and_closed_when_an_upgrade_needs_it_gone() {
+    use tessera_sw::idb;
+
+    let name = "tessera-idb-adopt-test";
+    // First start ever: the early open creates an empty version 1, which must be closed for the
+    // upgrade to version 2 (an open connection would block it: this test would then hang).
+    let db = idb::open(name, 2, &["things"], Some(early_open(name)))
+        .await
+        .unwrap();
+    let put = |db: &idb::Db| {
+        let tx = db
+            .tx(&["things"], web_sys::IdbTransactionMode::Readwrite)
+            .unwrap();
+        let _ = tx
+            .store("things")
+            .unwrap()
+            .put_with_key(&1.into(), &"k".into())
+            .unwrap();
+        tx
+    };
+    put(&db).done().await.unwrap();
+    // Next start: the early connection is at version 2 with every store, and is used as is.
+    let again = idb::open(name, 2, &["things"], Some(early_open(name)))
+        .await
+        .unwrap();
+    put(&again).done().await.unwrap();
+    // One that resolved to something else is ignored.
+    let other = idb::open(name, 2, &["things"], Some(Promise::resolve(&JsValue::NULL)))
+        .await
+        .unwrap();
+    put(&other).done().await.unwrap();
+}
+
 #[test]
 async fn an_aborted_transaction_reports_its_error_instead_of_hanging() {
     use tessera_sw::idb;
     use web_sys::IdbTransactionMode;
 
-    let db = idb::open("tessera-idb-abort-test", 1, &["things"])
+    let db = idb::open("tessera-idb-abort-test", 1, &["things"], None)
         .await
         .unwrap();
     let tx = db.tx(&["things"], IdbTransactionMode::Readwrite).unwrap();
@@ -343,7 +407,7 @@ async fn a_response_being_streamed_keeps_its_shards_through_garbage_collection()
     use web_sys::{ReadableStream, ReadableStreamDefaultReader};
 
     // The IndexedDB store streams record by record and knows when a response ended.
-    let sw = TesseraServiceWorker::create(config_with(16 * 1024, "indexeddb"))
+    let sw = TesseraServiceWorker::create(config_with(16 * 1024, "indexeddb"), early_storage())
         .await
         .unwrap();
     let _ = send(&sw, "remove").await;
@@ -368,7 +432,9 @@ async fn a_response_being_streamed_keeps_its_shards_through_garbage_collection()
 
     // Removing the model makes every shard garbage, but the open response still streams them.
     let _ = send(&sw, "remove").await;
-    let store = Store::open(StorageChoice::Indexeddb).await.unwrap();
+    let store = Store::open(StorageChoice::Indexeddb, Preopened::default())
+        .await
+        .unwrap();
     assert!(
         !store.verified_shards().await.unwrap().is_empty(),
         "shards were collected while a response was streaming them"
@@ -411,7 +477,9 @@ async fn a_blob_answer_stays_readable_after_its_model_is_removed() {
     let resp = get(&sw, "model.bin", None, "GET").await;
     assert_eq!(resp.status(), 200);
     let _ = send(&sw, "remove").await;
-    let store = Store::open(StorageChoice::Opfs).await.unwrap();
+    let store = Store::open(StorageChoice::Opfs, Preopened::default())
+        .await
+        .unwrap();
     assert!(
         !store.bytes.stored().await.unwrap().is_empty(),
         "shard files were deleted under a live Blob answer"
@@ -429,7 +497,7 @@ async fn a_promoted_shard_is_listed_as_verified_at_once() {
     let _sw = fresh(64 * 1024).await;
     let shard = Sha256Digest::of(b"promoted shard");
     for storage in [StorageChoice::Auto, StorageChoice::Indexeddb] {
-        let store = Store::open(storage).await.unwrap();
+        let store = Store::open(storage, Preopened::default()).await.unwrap();
         store.persist(&shard, 0, &piece(&[7; 1000])).await.unwrap();
         store.promote(&shard, 1000);
         assert!(
@@ -452,7 +520,9 @@ async fn a_promoted_shard_is_listed_as_verified_at_once() {
 #[test]
 async fn a_piece_file_opened_ahead_holds_its_piece_and_an_unused_one_leaves_nothing() {
     let _sw = fresh(64 * 1024).await;
-    let store = Store::open(StorageChoice::Auto).await.unwrap();
+    let store = Store::open(StorageChoice::Auto, Preopened::default())
+        .await
+        .unwrap();
     // Opened ahead, then written: the staged length counts exactly the piece.
     let used = Sha256Digest::of(b"prepared and written");
     store.bytes.prepare(&used, 0);
