@@ -176,16 +176,10 @@ async fn blob_body(
     opfs: &Opfs,
     segments: &[(ShardRef, u64, u64)],
 ) -> Result<Blob, SwError> {
-    // Each shard's files are looked up at once (storage round trips overlapped).
-    let wholes = futures_util::future::try_join_all(
-        segments
-            .iter()
-            .map(|(shard, _, _)| opfs.shard_blob(&shard.sha256, shard.size)),
-    )
-    .await?;
     let parts = Array::new();
     let mut bytes = 0u64;
-    for ((shard, a, b), whole) in segments.iter().zip(wholes) {
+    for (shard, a, b) in segments {
+        let whole = opfs.shard_blob(&shard.sha256, shard.size).await?;
         let part = if *a == 0 && *b == shard.size {
             whole
         } else {

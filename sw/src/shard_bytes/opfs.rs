@@ -241,23 +241,27 @@ impl Opfs {
             .filter_map(|n| n.parse().ok())
             .collect();
         offsets.sort_unstable();
-        // Every piece file is opened at once (a storage round trip each, overlapped); the run
-        // from byte 0 is then walked in order.
-        let opened = futures_util::future::join_all(offsets.iter().map(|offset| {
-            let dir = dir.clone();
-            async move {
-                let handle = await_promise(dir.get_file_handle(&offset.to_string())).await?;
-                let handle: FileSystemFileHandle = cast(handle, "file handle")?;
-                cast::<File>(await_promise(handle.get_file()).await?, "file")
-            }
-        }))
-        .await;
+        // Every piece file's handle is asked for at once, then each file as its handle comes:
+        // a JS promise starts when it is made, so the storage round trips overlap. The run from
+        // byte 0 is then walked in order.
+        let handles: Vec<js_sys::Promise> = offsets
+            .iter()
+            .map(|offset| dir.get_file_handle(&offset.to_string()))
+            .collect();
+        let mut getting = Vec::with_capacity(handles.len());
+        for handle in handles {
+            let file = match await_promise(handle).await {
+                Ok(h) => cast::<FileSystemFileHandle>(h, "file handle").map(|h| h.get_file()),
+                Err(e) => Err(e),
+            };
+            getting.push(file);
+        }
         let (mut files, mut pos) = (Vec::new(), 0u64);
-        for (offset, file) in offsets.into_iter().zip(opened) {
+        for (offset, file) in offsets.into_iter().zip(getting) {
             if offset != pos || pos >= limit {
                 break;
             }
-            let file = file?;
+            let file: File = cast(await_promise(file?).await?, "file")?;
             let size = file.size() as u64;
             if size == 0 {
                 break;
