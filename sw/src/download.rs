@@ -2,8 +2,8 @@
 //! `tessera-core`'s plan): `Date.now` and `setTimeout` as its clock, the worker's `fetch` with
 //! the artifact token ([`Auth::get`], a [`Fetched`] body read from its ReadableStream) as its
 //! transport, the [`Store`] (OPFS or IndexedDB) with WebCrypto as its shard store and hasher,
-//! and the [`Engine`] as its host (progress, speed, reservations, and for the quota retry and
-//! garbage collection: making room, its models' manifests, leases). The bytes stay JS arrays
+//! and the [`Engine`] as its host (progress, speed, reservations; for the quota retry and the
+//! install: making room (`space`) and collecting garbage (`gc`)). The bytes stay JS arrays
 //! ([`Piece`]): they are never copied into wasm memory. Nothing here decides anything.
 
 use std::collections::BTreeSet;
@@ -14,7 +14,7 @@ use futures_util::future::LocalBoxFuture;
 use js_sys::{Object, Uint8Array};
 use tessera_core::manifest::ShardRef;
 use tessera_core::{Manifest, Sha256Digest};
-use tessera_driver::install::{CollectHost, InstallHost, InstallStart, QuotaHost};
+use tessera_driver::install::{InstallHost, InstallStart, QuotaHost};
 use tessera_driver::seams::Fetching;
 use tessera_driver::{DownloadProgress, FetchError, Head, Settings};
 
@@ -26,7 +26,7 @@ use crate::js_error::JsError;
 use crate::progress::{ModelStatus, State};
 use crate::shard_bytes::Piece;
 use crate::store::Store;
-use crate::{storage, update};
+use crate::{gc, space, storage};
 
 /// Makes `shards` verified in the store for `model` ([`tessera_driver::fetch_shards`] over this
 /// worker's backends): downloads those no other download in this worker is fetching and waits
@@ -44,7 +44,7 @@ pub async fn fetch_shards(
 
 /// Downloads the `missing` shards of `model` with the quota retry
 /// ([`tessera_driver::install::download`] over this worker's backends; room is made by
-/// `update::make_room`, a second refusal is `quota` with the browser's figures).
+/// `space::make_room`, a second refusal is `quota` with the browser's figures).
 pub async fn fetch_with_quota_retry(
     engine: &Rc<Engine>,
     model: &str,
@@ -72,17 +72,8 @@ where
     tessera_driver::install::install(&Host(engine), model, manifest, serving, switch).await
 }
 
-/// Garbage collection under leases ([`tessera_driver::install::collect_garbage`]) over this
-/// worker's store, its models' manifests (`update::referenced_shards`) and leases.
-pub async fn collect_garbage(engine: &Engine) -> Result<usize, SwError> {
-    tessera_driver::install::collect_garbage(&Collector(engine)).await
-}
-
 /// The engine as the driver's host.
 struct Host<'a>(&'a Rc<Engine>);
-
-/// The engine as garbage collection's host.
-struct Collector<'a>(&'a Engine);
 
 /// `Date.now()` and `setTimeout`.
 #[derive(Debug, Clone, Copy)]
@@ -94,7 +85,7 @@ impl tessera_driver::Clock for BrowserClock {
     }
 
     fn sleep(&self, ms: u64) -> LocalBoxFuture<'_, ()> {
-        Box::pin(sleep(i32::try_from(ms).unwrap_or(i32::MAX)))
+        Box::pin(crate::timer::sleep(i32::try_from(ms).unwrap_or(i32::MAX)))
     }
 }
 
@@ -295,7 +286,7 @@ impl QuotaHost for Host<'_> {
         to_free: u64,
         needed: u64,
     ) -> LocalBoxFuture<'a, Result<(), SwError>> {
-        Box::pin(update::make_room(self.0, model, to_free, needed))
+        Box::pin(space::make_room(self.0, model, to_free, needed))
     }
 
     fn quota_error<'a>(&'a self, model: &'a str, needed: u64) -> LocalBoxFuture<'a, SwError> {
@@ -309,7 +300,7 @@ impl InstallHost for Host<'_> {
         model: &'a str,
         missing: &'a [ShardRef],
     ) -> LocalBoxFuture<'a, Result<u64, SwError>> {
-        Box::pin(update::fit(self.0, model, missing))
+        Box::pin(space::fit(self.0, model, missing))
     }
 
     fn downloading(&self, model: &str, start: InstallStart) {
@@ -335,43 +326,12 @@ impl InstallHost for Host<'_> {
     }
 
     fn lost_shard(&self, shard: &Sha256Digest) -> SwError {
-        update::missing_shard(shard)
+        SwError::StoreCorrupt {
+            what: format!("shard {shard}"),
+        }
     }
 
     fn collect_garbage(&self) -> LocalBoxFuture<'_, Result<usize, SwError>> {
-        Box::pin(update::collect_garbage(self.0))
+        Box::pin(gc::collect_garbage(self.0))
     }
-}
-
-impl CollectHost for Collector<'_> {
-    type Error = SwError;
-
-    fn referenced_shards(&self) -> LocalBoxFuture<'_, Result<BTreeSet<String>, SwError>> {
-        Box::pin(update::referenced_shards(self.0))
-    }
-
-    fn leased_shards(&self) -> Vec<String> {
-        self.0.leased_shards()
-    }
-
-    fn defer_gc(&self) {
-        self.0.defer_gc();
-    }
-
-    fn delete_all_but<'a>(
-        &'a self,
-        keep: &'a BTreeSet<String>,
-    ) -> LocalBoxFuture<'a, Result<usize, SwError>> {
-        Box::pin(self.0.store.gc(keep))
-    }
-}
-
-/// Resolves after `ms` milliseconds (a worker `setTimeout`).
-pub(crate) async fn sleep(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        let scope: web_sys::WorkerGlobalScope =
-            wasm_bindgen::JsCast::unchecked_into(js_sys::global());
-        let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }

@@ -3,7 +3,8 @@
 //! and fetches await the same download), and the shards open responses are streaming (kept from
 //! garbage collection), when each model was last served and the download speed measured (for
 //! `storage()` and `estimate()`). It routes status changes to ports and clients; the work itself
-//! lives in `update`, `download` and `serve`.
+//! lives in `update`, `download`, `gc` and `serve`, which use it (it uses none of them: the
+//! install a flight runs and the collection a released lease asks for are handed in).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -21,12 +22,15 @@ use crate::config::Config;
 use crate::error::SwError;
 use crate::progress::{self, ErrorInfo, ModelStatus, State};
 use crate::store::Store;
-use crate::update::{self, Mode};
 
 /// Least time between two broadcasts of download progress for one model, in milliseconds.
 const PROGRESS_INTERVAL_MS: f64 = 100.0;
 
-type Flight = Shared<LocalBoxFuture<'static, Result<Rc<Manifest>, SwError>>>;
+/// An install or update of one model, awaited by every caller that asks meanwhile.
+pub type Flight = Shared<LocalBoxFuture<'static, Result<Rc<Manifest>, SwError>>>;
+
+/// Starts garbage collection in the background (see [`Engine::new`]).
+pub type CollectGarbage = fn(Rc<Engine>);
 
 /// Everything one service worker instance holds.
 #[derive(Debug)]
@@ -52,6 +56,8 @@ pub struct Engine {
     usage: RefCell<HashMap<String, Usage>>,
     /// Download speed measured by this worker (one measurement per completed shard).
     speed: RefCell<SpeedMeter>,
+    /// Runs a collection deferred while leases were held, once the last one ends.
+    collect_garbage: CollectGarbage,
 }
 
 /// A model's use as this worker saw it (ms since the epoch).
@@ -93,7 +99,7 @@ impl Outbox {
         if first {
             let outbox = self.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                crate::download::sleep(wait.ceil() as i32).await;
+                crate::timer::sleep(wait.ceil() as i32).await;
                 let latest = outbox.queued.borrow_mut().remove(&model);
                 if let Some(status) = latest {
                     outbox.deliver(status, js_sys::Date::now());
@@ -122,6 +128,7 @@ impl Engine {
         artifacts_base: String,
         token_url: Option<String>,
         store: Store,
+        collect_garbage: CollectGarbage,
     ) -> Self {
         Self {
             config,
@@ -138,6 +145,7 @@ impl Engine {
             downloading: RefCell::default(),
             usage: RefCell::default(),
             speed: RefCell::default(),
+            collect_garbage,
         }
     }
 
@@ -211,53 +219,25 @@ impl Engine {
         format!("{}{}", self.artifacts_base, shard_path(sha))
     }
 
-    /// The active manifest of `model`, installing it first if needed (single flight).
-    pub async fn ensure(self: &Rc<Self>, model: &ModelName) -> Result<Rc<Manifest>, SwError> {
-        if let Some(m) = self.ready.borrow().get(model.as_str()) {
-            return Ok(m.clone());
-        }
-        self.flight(model, Mode::Ensure).await
-    }
-
-    /// Checks for a newer signed manifest and installs it (single flight with `ensure`).
-    pub async fn check_update(self: &Rc<Self>, model: &ModelName) -> Result<Rc<Manifest>, SwError> {
-        self.flight(model, Mode::CheckUpdate).await
-    }
-
-    /// Finishes every whole-model install an earlier instance of this worker left unfinished
-    /// (killed by the browser mid-download); resolves with how many it resumed once they end.
-    pub async fn resume_installs(self: &Rc<Self>) -> usize {
-        let names = self.store.model_names().await.unwrap_or_default();
-        let mut installs = Vec::new();
-        for name in names {
-            let Ok(model) = name.parse::<ModelName>() else {
-                continue;
-            };
-            let unfinished = self
-                .store
-                .model(&name)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|rec| rec.installing && rec.pending.is_some());
-            if unfinished {
-                installs.push(self.flight(&model, Mode::Resume));
-            }
-        }
-        let resumed = installs.len();
-        // Failures are published as each model's status; there is no caller to tell.
-        let _ = futures_util::future::join_all(installs).await;
-        resumed
-    }
-
-    fn flight(self: &Rc<Self>, model: &ModelName, mode: Mode) -> Flight {
+    /// The install or update of `model` running in this worker, or `run` started as it (single
+    /// flight: whoever asks while it runs awaits the same one). Its outcome is recorded: the
+    /// manifest as ready, or the failure as the model's status.
+    pub fn flight(
+        self: &Rc<Self>,
+        model: &ModelName,
+        run: impl FnOnce(
+            Rc<Engine>,
+            ModelName,
+        ) -> LocalBoxFuture<'static, Result<Rc<Manifest>, SwError>>,
+    ) -> Flight {
         if let Some(f) = self.flights.borrow().get(model.as_str()) {
             return f.clone();
         }
         let engine = self.clone();
         let name = model.clone();
+        let work = run(engine.clone(), name.clone());
         let fut = async move {
-            let result = update::run(&engine, &name, mode).await;
+            let result = work.await;
             engine.flights.borrow_mut().remove(name.as_str());
             match &result {
                 Ok(m) => {
@@ -312,6 +292,11 @@ impl Engine {
         shards.iter().any(|s| downloading.contains(&s.sha256))
     }
 
+    /// Forgets what this worker noted of `model`'s use (it was removed).
+    pub fn forget_use(&self, model: &str) {
+        self.usage.borrow_mut().remove(model);
+    }
+
     /// Forgets that `model` is ready (its stored data went missing).
     pub fn forget_ready(&self, model: &str) {
         self.ready.borrow_mut().remove(model);
@@ -325,25 +310,6 @@ impl Engine {
     /// The last known status of `model` (`absent` if nothing is known in memory).
     pub fn cached_status(&self, model: &str) -> Option<ModelStatus> {
         self.statuses.borrow().get(model).cloned()
-    }
-
-    /// The status of `model`, from memory or (after a restart) from the store.
-    pub async fn status(self: &Rc<Self>, model: &ModelName) -> Result<ModelStatus, SwError> {
-        if let Some(s) = self.cached_status(model.as_str()) {
-            return Ok(s);
-        }
-        update::stored_status(self, model).await
-    }
-
-    /// Removes `model` and every shard no other model uses.
-    pub async fn remove(self: &Rc<Self>, model: &ModelName) -> Result<ModelStatus, SwError> {
-        self.store.delete_model(model.as_str()).await?;
-        self.forget_ready(model.as_str());
-        self.usage.borrow_mut().remove(model.as_str());
-        update::collect_garbage(self).await?;
-        let status = ModelStatus::new(model.as_str(), State::Absent);
-        self.publish(status.clone(), true);
-        Ok(status)
     }
 
     /// Records `status` and sends it to the model's listening ports and every client.
@@ -427,7 +393,7 @@ impl Engine {
     pub fn lease_for(self: &Rc<Self>, shards: impl IntoIterator<Item = Sha256Digest>, ms: i32) {
         let lease = self.lease(shards);
         wasm_bindgen_futures::spawn_local(async move {
-            crate::download::sleep(ms).await;
+            crate::timer::sleep(ms).await;
             drop(lease);
         });
     }
@@ -477,10 +443,7 @@ impl Drop for Lease {
             leases.is_empty()
         };
         if idle && self.engine.gc_deferred.replace(false) {
-            let engine = self.engine.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = update::collect_garbage(&engine).await;
-            });
+            (self.engine.collect_garbage)(self.engine.clone());
         }
     }
 }

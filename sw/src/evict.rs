@@ -14,9 +14,9 @@ use tessera_core::housekeeping::{plan_eviction, StoredVersion};
 use crate::config::EvictChoice;
 use crate::engine::Engine;
 use crate::error::SwError;
+use crate::gc::collect_garbage;
 use crate::housekeeping::stored_versions;
 use crate::progress::{ModelStatus, State};
-use crate::update::collect_garbage;
 
 /// Removes stored versions, least recently served first, until at least `needed` bytes are
 /// freed for installing `installing`. `Ok(Err(freeable))` when the config forbids it or even

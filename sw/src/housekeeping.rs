@@ -13,10 +13,10 @@ use tessera_core::layout::ModelName;
 use tessera_core::manifest::ShardRef;
 use wasm_bindgen::JsValue;
 
+use crate::accepted::{decode, fetch_and_judge};
 use crate::engine::Engine;
 use crate::error::SwError;
 use crate::storage;
-use crate::update::{self, decode};
 
 /// One stored version of a model, as `storage()` lists it.
 #[derive(Debug, Serialize)]
@@ -174,12 +174,7 @@ pub async fn estimate(engine: &Rc<Engine>, model: &ModelName) -> Result<JsValue,
     let rec = store.model(name).await?.unwrap_or_default();
     let manifest = match rec.active.as_deref().or(rec.pending.as_deref()) {
         Some(envelope) => decode(engine, name, envelope)?,
-        None => {
-            update::fetch_and_judge(engine, model, None)
-                .await?
-                .1
-                .manifest
-        }
+        None => fetch_and_judge(engine, model, None).await?.1.manifest,
     };
     let have = store.verified_shards().await?;
     let mut missing = 0u64;

@@ -13,6 +13,8 @@ pub mod js_error;
 pub mod progress;
 
 #[cfg(target_arch = "wasm32")]
+pub mod accepted;
+#[cfg(target_arch = "wasm32")]
 pub mod auth;
 #[cfg(target_arch = "wasm32")]
 pub mod download;
@@ -22,6 +24,8 @@ pub mod engine;
 pub mod evict;
 #[cfg(target_arch = "wasm32")]
 pub mod fetcher;
+#[cfg(target_arch = "wasm32")]
+pub mod gc;
 #[cfg(target_arch = "wasm32")]
 pub mod hash;
 #[cfg(target_arch = "wasm32")]
@@ -33,9 +37,13 @@ pub mod serve;
 #[cfg(target_arch = "wasm32")]
 pub mod shard_bytes;
 #[cfg(target_arch = "wasm32")]
+pub mod space;
+#[cfg(target_arch = "wasm32")]
 pub mod storage;
 #[cfg(target_arch = "wasm32")]
 pub mod store;
+#[cfg(target_arch = "wasm32")]
+pub mod timer;
 #[cfg(target_arch = "wasm32")]
 pub mod timing;
 #[cfg(target_arch = "wasm32")]
@@ -90,7 +98,13 @@ mod worker {
         let token_url = config.token_url.as_deref().map(absolute).transpose()?;
         let store = Store::open(config.storage, Preopened::from_js(&early)).await?;
         crate::timing::mark("store-open");
-        let engine = Engine::new(config, base, token_url, store);
+        let engine = Engine::new(
+            config,
+            base,
+            token_url,
+            store,
+            crate::gc::collect_in_background,
+        );
         Ok(TesseraServiceWorker {
             engine: Rc::new(engine),
         })
@@ -137,7 +151,7 @@ mod worker {
         }
         match last {
             Some(manifest) => Ok(manifest),
-            None => engine.ensure(model).await,
+            None => update::ensure(engine, model).await,
         }
     }
 
@@ -168,18 +182,18 @@ mod worker {
                 let result = if let Some(files) = files.filter(|_| op == "ensure") {
                     ensure_files(&engine, &model, &files).await
                 } else if op == "ensure" {
-                    engine.ensure(&model).await
+                    update::ensure(&engine, &model).await
                 } else {
-                    engine.check_update(&model).await
+                    update::check_update(&engine, &model).await
                 };
                 if let Some(id) = listener {
                     engine.unlisten(id);
                 }
                 result?;
-                engine.status(&model).await?
+                update::status(&engine, &model).await?
             }
-            "status" => engine.status(&model).await?,
-            "remove" => engine.remove(&model).await?,
+            "status" => update::status(&engine, &model).await?,
+            "remove" => update::remove(&engine, &model).await?,
             other => return Err(SwError::BadRequest(format!("unknown op {other:?}"))),
         };
         let js = status_to_js(&status);
@@ -252,7 +266,7 @@ mod worker {
         pub fn resume_installs(&self) -> Promise {
             let engine = self.engine.clone();
             future_to_promise(async move {
-                let resumed = engine.resume_installs().await;
+                let resumed = update::resume_installs(&engine).await;
                 // Precision: a count of models.
                 #[allow(clippy::cast_precision_loss)]
                 Ok(JsValue::from_f64(resumed as f64))
@@ -272,7 +286,7 @@ mod worker {
                     };
                     let engine = engine.clone();
                     wasm_bindgen_futures::spawn_local(async move {
-                        let _ = engine.check_update(&model).await;
+                        let _ = update::check_update(&engine, &model).await;
                     });
                 }
                 Ok(JsValue::from_bool(persisted))

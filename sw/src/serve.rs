@@ -202,7 +202,7 @@ async fn accepted(
     model: &ModelName,
     method: &str,
 ) -> Result<Response, SwError> {
-    engine.ensure(model).await?;
+    update::ensure(engine, model).await?;
     let envelope = engine
         .store
         .model(model.as_str())

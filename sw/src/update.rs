@@ -3,10 +3,11 @@
 //! the shards the store lacks (each verified against its signed digest before it becomes visible),
 //! then switch active ← pending in one transaction and collect garbage. A file is exactly its
 //! signed, ordered shards, so it is not hashed whole again (its sha256 stays in the manifest for
-//! other consumers). The old version serves until the switch. Policy,
-//! diffing and verification are `tessera-core`'s; this module only sequences them.
+//! other consumers). The old version serves until the switch. Also the worker's entry points
+//! for models: `ensure` (single flight), `check_update`, `resume_installs`, `status`, `remove`.
+//! Policy, diffing and verification are `tessera-core`'s, the download and install sequences
+//! `tessera-driver`'s (through `download`); this module chooses which install runs.
 
-use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use tessera_core::diff::missing_shards;
@@ -15,11 +16,13 @@ use tessera_core::manifest::ShardRef;
 use tessera_core::policy::Acceptance;
 use tessera_core::{Manifest, Sha256Digest};
 
+use crate::accepted::{decode, fetch_and_judge};
 use crate::engine::Engine;
+use crate::engine::Flight;
 use crate::error::SwError;
 use crate::progress::{ModelStatus, State};
 use crate::store::ModelRecord;
-use crate::{download, evict, storage};
+use crate::{download, gc, space};
 
 /// Why an install/update runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +36,69 @@ pub enum Mode {
     Resume,
 }
 
-/// A stored (already accepted) envelope's manifest, reopened by core's acceptance path:
-/// signature and name checked again, no clock (expiry and rollback were judged at acceptance).
-pub fn decode(engine: &Engine, model: &str, envelope: &str) -> Result<Manifest, SwError> {
-    let _t = crate::timing::span("decode");
-    let name: ModelName = model.parse()?;
-    Ok(engine.config.policy().reopen(&name, envelope.as_bytes())?)
+/// The active manifest of `model`, installing it first if needed (single flight).
+pub async fn ensure(engine: &Rc<Engine>, model: &ModelName) -> Result<Rc<Manifest>, SwError> {
+    if let Some(m) = engine.ready_manifest(model.as_str()) {
+        return Ok(m);
+    }
+    flight(engine, model, Mode::Ensure).await
+}
+
+/// Checks for a newer signed manifest and installs it (single flight with `ensure`).
+pub async fn check_update(engine: &Rc<Engine>, model: &ModelName) -> Result<Rc<Manifest>, SwError> {
+    flight(engine, model, Mode::CheckUpdate).await
+}
+
+/// Finishes every whole-model install an earlier instance of this worker left unfinished
+/// (killed by the browser mid-download); resolves with how many it resumed once they end.
+pub async fn resume_installs(engine: &Rc<Engine>) -> usize {
+    let names = engine.store.model_names().await.unwrap_or_default();
+    let mut installs = Vec::new();
+    for name in names {
+        let Ok(model) = name.parse::<ModelName>() else {
+            continue;
+        };
+        let unfinished = engine
+            .store
+            .model(&name)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|rec| rec.installing && rec.pending.is_some());
+        if unfinished {
+            installs.push(flight(engine, &model, Mode::Resume));
+        }
+    }
+    let resumed = installs.len();
+    // Failures are published as each model's status; there is no caller to tell.
+    let _ = futures_util::future::join_all(installs).await;
+    resumed
+}
+
+/// The install or update of `model` in this worker: the one running, or [`run`] in `mode`.
+fn flight(engine: &Rc<Engine>, model: &ModelName, mode: Mode) -> Flight {
+    engine.flight(model, move |engine, name| {
+        Box::pin(async move { run(&engine, &name, mode).await })
+    })
+}
+
+/// The status of `model`, from memory or (after a restart) from the store.
+pub async fn status(engine: &Rc<Engine>, model: &ModelName) -> Result<ModelStatus, SwError> {
+    if let Some(s) = engine.cached_status(model.as_str()) {
+        return Ok(s);
+    }
+    stored_status(engine, model).await
+}
+
+/// Removes `model` and every shard no other model uses.
+pub async fn remove(engine: &Rc<Engine>, model: &ModelName) -> Result<ModelStatus, SwError> {
+    engine.store.delete_model(model.as_str()).await?;
+    engine.forget_ready(model.as_str());
+    engine.forget_use(model.as_str());
+    gc::collect_garbage(engine).await?;
+    let status = ModelStatus::new(model.as_str(), State::Absent);
+    engine.publish(status.clone(), true);
+    Ok(status)
 }
 
 /// Runs an install or update of `model`; returns the manifest now active.
@@ -114,41 +174,6 @@ pub async fn run(
             install(engine, model, &rec, envelope, manifest, old).await
         }
     }
-}
-
-pub(crate) async fn fetch_and_judge(
-    engine: &Engine,
-    model: &ModelName,
-    previous: Option<&Manifest>,
-) -> Result<(String, tessera_core::policy::Accepted), SwError> {
-    let url = engine.manifest_url(model);
-    let fetched = engine.auth.get(&url, None).await?;
-    match fetched.status {
-        200 => {}
-        404 => {
-            return Err(SwError::ModelNotFound {
-                model: model.to_string(),
-                url,
-            })
-        }
-        status => return Err(SwError::HttpStatus { url, status }),
-    }
-    // Core refuses an envelope over the cap (`manifest-too-large`); stop reading just past it.
-    let bytes = fetched
-        .bytes_up_to(tessera_core::limits::MAX_MANIFEST_BYTES)
-        .await
-        .map_err(|cause| SwError::Network {
-            url: url.clone(),
-            cause,
-        })?;
-    let now = (js_sys::Date::now() / 1000.0) as u64;
-    let accepted = engine
-        .config
-        .policy()
-        .evaluate(model, previous, &bytes, now)?;
-    let envelope =
-        String::from_utf8(bytes).map_err(|_| SwError::BadRequest(format!("{url} is not UTF-8")))?;
-    Ok((envelope, accepted))
 }
 
 /// Downloads what `manifest` lacks, verifies every file and makes it the active version.
@@ -246,7 +271,7 @@ pub async fn ensure_file(
     missing.sort();
     missing.dedup();
     if !missing.is_empty() {
-        fit(engine, name, &missing).await?;
+        space::fit(engine, name, &missing).await?;
         let total = manifest.unique_shard_bytes();
         let done: u64 = manifest
             .unique_shards()
@@ -259,66 +284,6 @@ pub async fn ensure_file(
             .await?;
     }
     Ok(Rc::new(manifest))
-}
-
-/// Checks that the `missing` shards of `model` fit in the storage left; when they do not,
-/// removes what the config lets the worker remove ([`evict::make_room`]) and checks again.
-/// Returns the bytes of them already staged.
-pub(crate) async fn fit(
-    engine: &Rc<Engine>,
-    model: &str,
-    missing: &[ShardRef],
-) -> Result<u64, SwError> {
-    match storage::check_fits(&engine.store, model, missing).await {
-        Err(SwError::Quota {
-            needed, available, ..
-        }) => {
-            make_room(engine, model, needed.saturating_sub(available), needed).await?;
-            storage::check_fits(&engine.store, model, missing).await
-        }
-        other => other,
-    }
-}
-
-/// Frees `to_free` bytes for `model` or fails with `quota` (`needed`: the bytes its download
-/// still lacks), removing nothing then.
-pub(crate) async fn make_room(
-    engine: &Rc<Engine>,
-    model: &str,
-    to_free: u64,
-    needed: u64,
-) -> Result<(), SwError> {
-    match evict::make_room(engine, model, to_free).await? {
-        Ok(()) => Ok(()),
-        Err(freeable) => Err(storage::quota_error(model, needed, freeable).await),
-    }
-}
-
-pub(crate) fn missing_shard(sha: &Sha256Digest) -> SwError {
-    SwError::StoreCorrupt {
-        what: format!("shard {sha}"),
-    }
-}
-
-/// Deletes every stored shard that no model's active or pending manifest references, except
-/// those a response is still streaming ([`tessera_driver::install::collect_garbage`]).
-pub async fn collect_garbage(engine: &Engine) -> Result<usize, SwError> {
-    download::collect_garbage(engine).await
-}
-
-/// Digests (hex) of every shard some model's active or pending manifest references.
-pub(crate) async fn referenced_shards(engine: &Engine) -> Result<BTreeSet<String>, SwError> {
-    let mut keep = BTreeSet::new();
-    for name in engine.store.model_names().await? {
-        let Some(rec) = engine.store.model(&name).await? else {
-            continue;
-        };
-        for envelope in [rec.active, rec.pending].into_iter().flatten() {
-            let m = decode(engine, &name, &envelope)?;
-            keep.extend(m.unique_shards().iter().map(|s| s.sha256.to_hex()));
-        }
-    }
-    Ok(keep)
 }
 
 /// The status of `model` as the store shows it (after a worker restart).
