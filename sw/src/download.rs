@@ -28,20 +28,6 @@ use crate::shard_bytes::Piece;
 use crate::store::Store;
 use crate::{gc, space, storage};
 
-/// Makes `shards` verified in the store for `model` ([`tessera_driver::fetch_shards`] over this
-/// worker's backends): downloads those no other download in this worker is fetching and waits
-/// for the others. `base_done` bytes and `shards_total − shards.len()` shards of the model are
-/// already verified (progress).
-pub async fn fetch_shards(
-    engine: &Rc<Engine>,
-    model: &str,
-    shards: Vec<ShardRef>,
-    base_done: u64,
-    shards_total: usize,
-) -> Result<(), SwError> {
-    tessera_driver::fetch_shards(&Host(engine), model, shards, base_done, shards_total).await
-}
-
 /// Downloads the `missing` shards of `model` with the quota retry
 /// ([`tessera_driver::install::download`] over this worker's backends; room is made by
 /// `space::make_room`, a second refusal is `quota` with the browser's figures).
