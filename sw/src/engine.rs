@@ -220,8 +220,8 @@ impl Engine {
     }
 
     /// The install or update of `model` running in this worker, or `run` started as it (single
-    /// flight: whoever asks while it runs awaits the same one). Its outcome is recorded: the
-    /// manifest as ready, or the failure as the model's status.
+    /// flight: whoever asks while it runs awaits the same one). A failure is recorded as the
+    /// model's status; `run` marks the model ready itself, before it announces it.
     pub fn flight(
         self: &Rc<Self>,
         model: &ModelName,
@@ -239,14 +239,8 @@ impl Engine {
         let fut = async move {
             let result = work.await;
             engine.flights.borrow_mut().remove(name.as_str());
-            match &result {
-                Ok(m) => {
-                    engine
-                        .ready
-                        .borrow_mut()
-                        .insert(name.to_string(), m.clone());
-                }
-                Err(e) => engine.fail(name.as_str(), e),
+            if let Err(e) = &result {
+                engine.fail(name.as_str(), e);
             }
             result
         }

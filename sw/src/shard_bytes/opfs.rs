@@ -256,20 +256,39 @@ impl Opfs {
             };
             getting.push(file);
         }
-        let (mut files, mut pos) = (Vec::new(), 0u64);
-        for (offset, file) in offsets.into_iter().zip(getting) {
+        let (mut files, mut pos, mut failed) = (Vec::new(), 0u64, None);
+        let mut getting = offsets.into_iter().zip(getting);
+        for (offset, file) in getting.by_ref() {
             if offset != pos || pos >= limit {
                 break;
             }
-            let file: File = cast(await_promise(file?).await?, "file")?;
-            let size = file.size() as u64;
-            if size == 0 {
-                break;
+            let file = match file {
+                Ok(p) => await_promise(p).await.and_then(|f| cast::<File>(f, "file")),
+                Err(e) => Err(e),
+            };
+            match file {
+                Ok(file) if file.size() > 0.0 => {
+                    pos += file.size() as u64;
+                    files.push(file);
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
             }
-            pos += size;
-            files.push(file);
         }
-        Ok((files, pos))
+        // Files past a gap or a failure were asked for too: their answers are awaited (and
+        // dropped) so that none rejects unhandled.
+        for (_, file) in getting {
+            if let Ok(file) = file {
+                let _ = await_promise(file).await;
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok((files, pos)),
+        }
     }
 
     /// The first `len` bytes of `sha` as one Blob over its files.
