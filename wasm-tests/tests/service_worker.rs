@@ -66,12 +66,11 @@ fn origin() -> String {
 /// Storage opened as `tessera-sw-lib.js` opens it before the wasm is ready (the engine adopts
 /// it): every engine made here goes through that path.
 fn early_storage() -> JsValue {
-    js_sys::Function::new_no_args(
-        "return { db: new Promise((ok) => { const r = indexedDB.open('tessera'); \
-         r.onsuccess = () => ok(r.result); r.onerror = () => ok(null); }), \
-         opfsRoot: navigator.storage.getDirectory() };",
+    js_sys::Function::new_with_args(
+        "db",
+        "return { db, opfsRoot: navigator.storage.getDirectory() };",
     )
-    .call0(&JsValue::UNDEFINED)
+    .call1(&JsValue::UNDEFINED, &early_open("tessera"))
     .unwrap()
 }
 
